@@ -1,0 +1,18 @@
+"""cnngru: can a CNN enhance a GRU-based text generator? Character-level models, measured.
+
+    import cnngru
+    bundle = cnngru.load("hybrid")                       # a shipped checkpoint, or a folder
+    for step in cnngru.generate(bundle, "ROMEO.\n", max_new_tokens=200, seed=0):
+        print(step.char, end="")
+"""
+
+from .checkpoint import Bundle, CheckpointError, load, save
+from .generation import Continuation, Generation, Step, generate
+from .model import VARIANTS, ModelOutput, build_model, count_params
+from .vocab import UnknownCharactersError, Vocab
+
+__all__ = [
+    "VARIANTS", "build_model", "count_params", "ModelOutput", "load", "save", "Bundle",
+    "CheckpointError", "generate", "Generation", "Step", "Continuation", "Vocab",
+    "UnknownCharactersError",
+]

@@ -1,0 +1,177 @@
+"""Checkpoints: a folder with ``model.safetensors`` and ``checkpoint.json``; never pickle.
+
+``checkpoint.json`` holds the variant, its config, the vocabulary, training metadata and the
+SHA-256 of the weights file, so a truncated, corrupted or mismatched pair is caught with an error
+that names the file instead of a stack trace from deep inside torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .fast_step import FastStep
+from .model import VARIANTS, GRUBase, build_from_config, make_config
+from .vocab import Vocab
+
+WEIGHTS = "model.safetensors"
+META = "checkpoint.json"
+FORMAT = 1
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded; the message names the file and what is wrong."""
+
+
+@dataclass
+class Bundle:
+    """A loaded model with what it needs to be used: vocabulary, metadata, where it came from."""
+
+    model: GRUBase
+    vocab: Vocab
+    metadata: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def variant(self) -> str:
+        return self.model.config.variant
+
+    @property
+    def name(self) -> str:
+        return self.metadata.get("name") or (self.path.name if self.path else self.variant)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @cached_property
+    def fast_step(self) -> FastStep:
+        """The NumPy single-character step, prepared once per loaded model."""
+        return FastStep(self.model)
+
+
+def default_device() -> str:
+    """``CNNGRU_DEVICE`` if set, else the CPU.
+
+    At batch size 1 a generation step is a chain of small products, and the fused CPU path
+    beats a CUDA round trip per character (``cnngru bench`` measures both); set
+    ``CNNGRU_DEVICE=cuda`` to put models on the GPU anyway.
+    """
+    return os.environ.get("CNNGRU_DEVICE", "cpu")
+
+
+def checkpoint_dirs() -> list[Path]:
+    """Where named checkpoints are looked up: ``CNNGRU_CHECKPOINTS`` first, then the shipped ones."""
+    extra = [Path(p) for p in os.environ.get("CNNGRU_CHECKPOINTS", "").split(os.pathsep) if p]
+    return [*extra, SHIPPED]
+
+
+def resolve(path_or_name: str | os.PathLike) -> Path:
+    path = Path(path_or_name)
+    if path.is_dir():
+        return path
+    for root in checkpoint_dirs():
+        if (root / str(path_or_name) / META).is_file():
+            return root / str(path_or_name)
+    raise CheckpointError(
+        f"no checkpoint {str(path_or_name)!r}: not a folder, and not found in "
+        f"{', '.join(str(d) for d in checkpoint_dirs())} (shipped variants: {', '.join(VARIANTS)})")
+
+
+def save(folder: str | os.PathLike, model: GRUBase, vocab: Vocab, metadata: dict | None = None,
+         dtype: torch.dtype = torch.float32) -> Path:
+    """Write a checkpoint atomically: readers see the old one or the new one, never half."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".saving-") as tmp:
+        weights = Path(tmp) / WEIGHTS
+        save_file(tensors, weights)
+        meta = {
+            "format": FORMAT,
+            "variant": model.config.variant,
+            "config": model.config.to_dict(),
+            "vocab": vocab.chars,
+            "weights_sha256": _sha256(weights),
+            "metadata": metadata or {},
+        }
+        (Path(tmp) / META).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+        os.replace(weights, folder / WEIGHTS)  # weights first: the old JSON then fails the hash
+        os.replace(Path(tmp) / META, folder / META)
+    return folder
+
+
+def load(path_or_name: str | os.PathLike, device: str | torch.device | None = None) -> Bundle:
+    """A checkpoint folder, or the name of a shipped (or ``CNNGRU_CHECKPOINTS``) checkpoint."""
+    folder = resolve(path_or_name)
+    meta = read_meta(folder)
+    weights_file = folder / WEIGHTS
+    if not weights_file.is_file():
+        raise CheckpointError(f"{weights_file}: missing weights file")
+    if _sha256(weights_file) != meta["weights_sha256"]:
+        raise CheckpointError(f"{weights_file}: contents do not match {folder / META} "
+                              "(truncated, corrupted, or from another checkpoint)")
+    try:
+        tensors = load_file(weights_file)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{weights_file}: not a readable safetensors file ({e})") from None
+    vocab = Vocab(meta["vocab"])
+    try:
+        config = make_config(meta["variant"], len(vocab), **{
+            k: v for k, v in meta["config"].items() if k != "vocab_size"})
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{folder / META}: bad config ({e})") from None
+    with torch.device("meta"):
+        model = build_from_config(config)
+    _check_shapes(weights_file, model, tensors)
+    model = model.to_empty(device="cpu")
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})  # fp16 storage -> fp32
+    model = model.to(device or default_device()).eval()
+    return Bundle(model, vocab, meta["metadata"], folder)
+
+
+def read_meta(folder: Path) -> dict:
+    meta_file = folder / META
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{meta_file}: missing (not a checkpoint folder)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{meta_file}: not valid JSON ({e})") from None
+    missing = {"format", "variant", "config", "vocab", "weights_sha256"} - set(meta)
+    if missing:
+        raise CheckpointError(f"{meta_file}: missing fields {sorted(missing)}")
+    if meta["format"] != FORMAT:
+        raise CheckpointError(f"{meta_file}: format {meta['format']} (this version reads {FORMAT})")
+    if meta["variant"] not in VARIANTS:
+        raise CheckpointError(f"{meta_file}: unknown variant {meta['variant']!r}")
+    if meta["config"].get("vocab_size") not in (None, len(meta["vocab"])):
+        raise CheckpointError(f"{meta_file}: config vocab_size {meta['config']['vocab_size']} "
+                              f"but the vocabulary has {len(meta['vocab'])} characters")
+    return meta
+
+
+def _check_shapes(weights_file: Path, model: GRUBase, tensors: dict[str, torch.Tensor]) -> None:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    problems = [f"missing {k}" for k in expected.keys() - found.keys()]
+    problems += [f"unexpected {k}" for k in found.keys() - expected.keys()]
+    problems += [f"{k}: shape {found[k]}, expected {expected[k]}"
+                 for k in expected.keys() & found.keys() if found[k] != expected[k]]
+    if problems:
+        raise CheckpointError(f"{weights_file}: weights do not fit the config: "
+                              + "; ".join(sorted(problems)[:5]))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

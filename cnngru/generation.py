@@ -1,0 +1,145 @@
+"""Streaming generation: one character per step, the state carried, the prefix never recomputed.
+
+``generate(bundle, prompt, ...)`` returns a ``Generation``: iterate it for ``Step``s; when it
+stops, ``generation.continuation`` picks the text up where it ended. The prompt is read in one
+batched pass; every new character then costs one constant-size step (the fused NumPy step on the
+CPU, the model's own forward elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .checkpoint import Bundle
+from .fast_step import NumpyState, to_numpy_state, to_torch_state
+from .sampling import SamplingSettings, inverse_cdf, sampling_distribution, softmax
+
+PROMPT_CHUNK = 2048  # the prompt is read in pieces of this many characters: bounded memory
+TOP_ALTERNATIVES = 5
+
+
+@dataclass
+class Step:
+    """One generated character and, when diagnostics are on, why it was chosen."""
+
+    char: str
+    index: int  # vocabulary id
+    probability: float | None = None  # the model's probability of this character (temperature 1)
+    entropy: float | None = None  # of the model's next-character distribution, in bits
+    top: list[tuple[str, float]] | None = None  # the most likely characters and their probabilities
+    trace: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. the hybrid's attention
+
+
+@dataclass
+class Continuation:
+    """Where a text stopped: the state after its last character and the logits for the next."""
+
+    state: NumpyState
+    logits: np.ndarray  # (vocab,)
+    text: str  # everything so far, for display
+
+
+class Generation:
+    """An iterator of ``Step``s that remembers where it is, so it can be continued."""
+
+    def __init__(self, bundle: Bundle, start: Continuation, settings: SamplingSettings,
+                 max_new_tokens: int, draws: Iterator[float], diagnostics: bool, fast: bool):
+        self.bundle = bundle
+        self.continuation = start
+        self.settings = settings
+        self.max_new_tokens = max_new_tokens
+        self.draws = draws
+        self.diagnostics = diagnostics
+        self.step_fn = bundle.fast_step.step if fast else _torch_step(bundle)
+        self.new_text = ""
+
+    def __iter__(self) -> Iterator[Step]:
+        vocab = self.bundle.vocab
+        for _ in range(self.max_new_tokens):
+            cont = self.continuation
+            index = inverse_cdf(sampling_distribution(cont.logits, self.settings), next(self.draws))
+            logits, state, trace = self.step_fn(np.array([index]), cont.state)
+            step = Step(vocab.chars[index], index)
+            if self.diagnostics:
+                probs = softmax(cont.logits)
+                top = np.argsort(-probs, kind="stable")[:TOP_ALTERNATIVES]
+                step.probability = float(probs[index])
+                step.entropy = float(-(probs * np.log2(np.maximum(probs, 1e-300))).sum())
+                step.top = [(vocab.chars[i], float(probs[i])) for i in top]
+                step.trace = {k: v[0] for k, v in trace.items()}  # the trace of this new character
+            self.new_text += step.char
+            self.continuation = Continuation(state, logits[0], cont.text + step.char)
+            yield step
+
+    @property
+    def text(self) -> str:
+        return self.continuation.text
+
+
+def _torch_step(bundle: Bundle):
+    """The model's own forward as a step function with the fast step's signature."""
+    device = bundle.device
+
+    @torch.inference_mode()
+    def step(tokens: np.ndarray, state: NumpyState):
+        out = bundle.model(torch.as_tensor(tokens, device=device)[:, None],
+                           to_torch_state(state, device) if state else None)
+        trace = {k: v[:, -1].float().cpu().numpy() for k, v in out.trace.items()}
+        return out.logits[:, -1].float().cpu().numpy(), to_numpy_state(out.state), trace
+
+    return step
+
+
+@torch.inference_mode()
+def read_prompt(bundle: Bundle, prompt: str, start: Continuation | None = None,
+                unknown: str = "error") -> Continuation:
+    """Feed ``prompt`` (after ``start``, if given) in batched chunks; return where it ends."""
+    ids = bundle.vocab.encode(prompt, unknown)
+    if start is None and not ids:
+        raise ValueError("the prompt is empty: give at least one character to start from")
+    device = bundle.device
+    state = to_torch_state(start.state, device) if start else None
+    logits = start.logits if start else None
+    for i in range(0, len(ids), PROMPT_CHUNK):
+        chunk = torch.tensor([ids[i:i + PROMPT_CHUNK]], device=device)
+        out = bundle.model(chunk, state)
+        state, logits = out.state, out.logits[0, -1].float().cpu().numpy()
+    np_state = to_numpy_state(state) if state is not None else start.state
+    return Continuation(np_state, logits, (start.text if start else "") + bundle.vocab.decode(ids))
+
+
+def uniform_draws(seed: int | None) -> Iterator[float]:
+    """The stream of uniform numbers in [0, 1) a seed stands for: one per generated character."""
+    rng = np.random.default_rng(seed)
+    while True:
+        yield from rng.random(256)
+
+
+def generate(bundle: Bundle, prompt: str = "", *, max_new_tokens: int = 200,
+             temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+             seed: int | None = None, diagnostics: bool = False, unknown: str = "error",
+             continue_from: Continuation | None = None, draws: Iterator[float] | None = None,
+             fast: bool | None = None) -> Generation:
+    """Stream up to ``max_new_tokens`` characters after ``prompt``.
+
+    ``temperature=0`` is greedy. The same ``seed`` gives the same draws to every model, so
+    side-by-side texts share their dice (``draws`` supplies your own stream instead).
+    ``unknown`` says what to do with prompt characters outside the vocabulary: ``"error"``
+    raises ``UnknownCharactersError`` naming them, ``"replace"`` maps them to known ones.
+    ``continue_from`` carries on from an earlier ``Generation.continuation``.
+    ``fast`` (default: when the model is on the CPU) uses the fused NumPy step.
+    """
+    settings = SamplingSettings(temperature, top_k, top_p)
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int | np.integer) \
+            or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be a whole number >= 0, not {max_new_tokens!r}")
+    start = read_prompt(bundle, prompt, continue_from, unknown) if prompt or not continue_from \
+        else continue_from
+    if fast is None:
+        fast = bundle.device.type == "cpu"
+    return Generation(bundle, start, settings, int(max_new_tokens),
+                      draws if draws is not None else uniform_draws(seed), diagnostics, fast)

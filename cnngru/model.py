@@ -1,0 +1,250 @@
+"""The four character-level language models: a GRU baseline and three ways to add a CNN.
+
+All of them are strictly causal (the output at position t depends on characters <= t only) and
+have one forward path: ``model(tokens, state=None) -> ModelOutput(logits, state, trace)`` on a
+chunk of any length. Training feeds long chunks, generation one character at a time, scoring
+whole texts; carrying the state between chunks gives the same logits as one full pass.
+
+    gru       embedding -> GRU -> head
+    cnn-pre   embedding -> CharCNN (n-gram detectors + highway) -> [embedding; features] -> GRU -> head
+    cnn-post  embedding -> GRU -> gated residual causal CNN stack over the GRU outputs -> head
+    hybrid    GRU states attend over the CharCNN features of a window of recent positions;
+              a learned per-position weight mixes that CNN context with the GRU state -> head
+
+``cnn_off=True`` removes the CNN path (features zeroed, refinement skipped, mixing weight 0):
+comparing the two runs measures how much the CNN changes a prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from .layers import CharCNN, GatedCausalConv, WindowAttention
+
+State = dict[str, Tensor]  # batch-first tensors; see each variant's docstring for the keys
+
+
+class ModelOutput(NamedTuple):
+    logits: Tensor  # (B, T, vocab)
+    state: State  # pass back in to continue the text
+    trace: dict[str, Tensor]  # the variant's diagnostics, e.g. the hybrid's attention
+
+
+@dataclass
+class GRUConfig:
+    vocab_size: int
+    hidden: int = 512  # GRU width; build_model() solves it to meet a parameter budget
+    embed_dim: int = 64  # characters need few dimensions; the GRU does the work
+    layers: int = 1
+    dropout: float = 0.1  # on embeddings and GRU outputs; 1M params overfit Shakespeare quickly
+
+    @property
+    def variant(self) -> str:
+        return next(name for name, cls in REGISTRY.items() if cls.Config is type(self))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CNNPreConfig(GRUConfig):
+    widths: tuple[int, ...] = (2, 3, 4, 5, 6)  # n-gram sizes the detectors look at
+    filters: int = 48  # detectors per width
+    concat_embedding: bool = True  # GRU input: [embedding; CNN features] (False: features only)
+
+
+@dataclass
+class CNNPostConfig(GRUConfig):
+    refine_dim: int = 128  # width of the refinement stack (a bottleneck from the GRU width)
+    kernel_size: int = 3
+    dilations: tuple[int, ...] = (1, 2, 4)  # receptive field 1 + 2 * (1 + 2 + 4) = 15 GRU outputs
+
+
+@dataclass
+class HybridConfig(GRUConfig):
+    widths: tuple[int, ...] = (2, 3, 4, 5, 6)
+    filters: int = 48
+    window: int = 32  # recent positions whose CNN features the GRU state may attend to
+    attn_dim: int = 64
+
+
+class GRUBase(nn.Module):
+    """Embedding, GRU and head shared by every variant, with one weight initialisation."""
+
+    Config = GRUConfig
+
+    def __init__(self, config: GRUConfig, gru_input: int | None = None):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.gru = nn.GRU(gru_input or config.embed_dim, config.hidden, config.layers,
+                          batch_first=True)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden, config.vocab_size)
+
+    def run_gru(self, x: Tensor, state: State) -> tuple[Tensor, Tensor]:
+        """GRU over (B, T, I); the hidden state is kept batch-first as (B, layers, H)."""
+        h0 = state.get("gru")
+        out, h = self.gru(x, None if h0 is None else h0.transpose(0, 1).contiguous())
+        return out, h.transpose(0, 1)
+
+    def forward(self, tokens: Tensor, state: State | None = None, cnn_off: bool = False) -> ModelOutput:
+        state = state or {}
+        x = self.dropout(self.embed(tokens))  # (B, T, E)
+        g, h = self.run_gru(x, state)  # (B, T, H)
+        return ModelOutput(self.head(self.dropout(g)), {"gru": h}, {})
+
+
+class CNNPre(GRUBase):
+    """CNN feature extractor in front of the GRU. State: ``gru`` and ``cnn`` (last embeddings)."""
+
+    Config = CNNPreConfig
+
+    def __init__(self, config: CNNPreConfig):
+        cnn = CharCNN(config.embed_dim, config.widths, config.filters, config.dropout)
+        super().__init__(config, cnn.out_dim + config.embed_dim * config.concat_embedding)
+        self.cnn = cnn
+
+    def forward(self, tokens: Tensor, state: State | None = None, cnn_off: bool = False) -> ModelOutput:
+        state = state or {}
+        e = self.embed(tokens)  # (B, T, E)
+        f, cnn_history = self.cnn(e, state.get("cnn"))  # (B, T, F)
+        if cnn_off:
+            f = torch.zeros_like(f)
+        x = torch.cat([self.dropout(e), f], dim=-1) if self.config.concat_embedding else f
+        g, h = self.run_gru(x, state)
+        return ModelOutput(self.head(self.dropout(g)), {"gru": h, "cnn": cnn_history}, {})
+
+
+class CNNPost(GRUBase):
+    """GRU, then a causal CNN that refines its outputs: h + up(CNN(down(h))).
+
+    State: ``gru`` and ``post.i``, the last inputs of refinement layer i.
+    """
+
+    Config = CNNPostConfig
+
+    def __init__(self, config: CNNPostConfig):
+        super().__init__(config)
+        self.down = nn.Linear(config.hidden, config.refine_dim)
+        self.refine = nn.ModuleList(
+            GatedCausalConv(config.refine_dim, config.kernel_size, d, config.dropout)
+            for d in config.dilations
+        )
+        self.up = nn.Linear(config.refine_dim, config.hidden)
+
+    def forward(self, tokens: Tensor, state: State | None = None, cnn_off: bool = False) -> ModelOutput:
+        state = state or {}
+        g, h = self.run_gru(self.dropout(self.embed(tokens)), state)  # (B, T, H)
+        new_state = {"gru": h}
+        u = self.down(g)  # (B, T, R)
+        for i, layer in enumerate(self.refine):
+            u, new_state[f"post.{i}"] = layer(u, state.get(f"post.{i}"))
+        out = g if cnn_off else g + self.up(u)
+        return ModelOutput(self.head(self.dropout(out)), new_state, {})
+
+
+class Hybrid(GRUBase):
+    """GRU state and CNN features side by side, weighed by attention and a learned gate.
+
+    The GRU state queries the CharCNN features of the last ``window`` positions; the context is
+    mixed with the GRU state by ``reliance`` in [0, 1] (1: all CNN). State: ``gru``, ``cnn``
+    and the window's ``keys``, ``values`` and ``exists`` mask. Trace: ``attention`` (B, T, W),
+    oldest position first, and ``reliance`` (B, T).
+    """
+
+    Config = HybridConfig
+
+    def __init__(self, config: HybridConfig):
+        super().__init__(config)
+        self.cnn = CharCNN(config.embed_dim, config.widths, config.filters, config.dropout)
+        self.attn = WindowAttention(config.hidden, self.cnn.out_dim, config.attn_dim, config.window)
+        self.context_out = nn.Linear(config.attn_dim, config.hidden)
+        self.gate = nn.Linear(2 * config.hidden, 1)
+
+    def forward(self, tokens: Tensor, state: State | None = None, cnn_off: bool = False) -> ModelOutput:
+        state = state or {}
+        e = self.embed(tokens)
+        g, h = self.run_gru(self.dropout(e), state)  # (B, T, H)
+        f, cnn_history = self.cnn(e, state.get("cnn"))  # (B, T, F)
+        past = (state["keys"], state["values"], state["exists"]) if "keys" in state else None
+        context, attention, (keys, values, exists) = self.attn(g, f, past)
+        c = self.context_out(context)  # (B, T, H)
+        reliance = torch.sigmoid(self.gate(torch.cat([g, c], dim=-1))).squeeze(-1)  # (B, T)
+        if cnn_off:
+            reliance = torch.zeros_like(reliance)
+        mixed = reliance[..., None] * c + (1 - reliance[..., None]) * g
+        new_state = {"gru": h, "cnn": cnn_history, "keys": keys, "values": values, "exists": exists}
+        trace = {"attention": attention, "reliance": reliance}
+        return ModelOutput(self.head(self.dropout(mixed)), new_state, trace)
+
+
+REGISTRY: dict[str, type[GRUBase]] = {
+    "gru": GRUBase,
+    "cnn-pre": CNNPre,
+    "cnn-post": CNNPost,
+    "hybrid": Hybrid,
+}
+VARIANTS: tuple[str, ...] = tuple(REGISTRY)
+DEFAULT_PARAMS = 1_000_000  # the budget every shipped variant is sized to
+BUDGET_TOLERANCE = 0.05
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def make_config(variant: str, vocab_size: int, **overrides) -> GRUConfig:
+    """The config of ``variant`` with ``overrides``; lists from JSON become tuples."""
+    if variant not in REGISTRY:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    cls = REGISTRY[variant].Config
+    known = {f.name for f in fields(cls)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"{variant}: unknown config fields {sorted(unknown)}")
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return cls(vocab_size=vocab_size, **overrides)
+
+
+def build_from_config(config: GRUConfig) -> GRUBase:
+    return REGISTRY[config.variant](config)
+
+
+def params_for(variant: str, vocab_size: int, **overrides) -> int:
+    """Parameter count of a configuration, without allocating its weights."""
+    with torch.device("meta"):
+        return count_params(build_from_config(make_config(variant, vocab_size, **overrides)))
+
+
+def build_model(variant: str, vocab_size: int, params: int | None = None, **overrides) -> GRUBase:
+    """Build ``variant`` sized to ``params`` parameters (default 1M) by solving the GRU width.
+
+    Every other dimension keeps its default (or override), so the variants share one budget and
+    differ only in where they spend it. Passing ``hidden`` explicitly skips the sizing.
+    """
+    if "hidden" not in overrides:
+        overrides["hidden"] = solve_hidden(variant, vocab_size, params or DEFAULT_PARAMS, **overrides)
+    elif params is not None:
+        raise ValueError("give either a parameter budget or an explicit hidden size, not both")
+    return build_from_config(make_config(variant, vocab_size, **overrides))
+
+
+def solve_hidden(variant: str, vocab_size: int, budget: int, **overrides) -> int:
+    """The GRU width whose parameter count is closest to ``budget`` (bisection: it grows with H)."""
+    lo, hi = 4, 8192
+    if params_for(variant, vocab_size, hidden=lo, **overrides) > budget:
+        raise ValueError(f"{variant}: a budget of {budget:,} parameters is too small for the "
+                         f"fixed parts of this configuration")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if params_for(variant, vocab_size, hidden=mid, **overrides) <= budget:
+            lo = mid
+        else:
+            hi = mid
+    below, above = (params_for(variant, vocab_size, hidden=h, **overrides) for h in (lo, hi))
+    return lo if budget - below <= above - budget else hi

@@ -1,0 +1,73 @@
+"""Turning logits into a character: temperature, top-k, top-p, and inverse-CDF sampling.
+
+Pure functions of the logits, the settings and one uniform number. Walking the cumulative
+distribution in the vocabulary's fixed order with a given draw u means two models fed the same
+stream of draws share their dice (common random numbers): where their distributions agree they
+pick the same character, so differences in their texts come from the models.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Names and meanings as in Hugging Face ``GenerationConfig``."""
+
+    temperature: float = 1.0  # 0: greedy (argmax); higher: flatter, more surprising text
+    top_k: int = 0  # keep only the k most likely characters; 0: no limit
+    top_p: float = 1.0  # keep the smallest set reaching this probability (nucleus); 1: no limit
+
+    def __post_init__(self):
+        if not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature)
+                and 0 <= self.temperature <= 100):
+            raise ValueError(f"temperature must be a number from 0 to 100, not {self.temperature!r}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int | np.integer) or self.top_k < 0:
+            raise ValueError(f"top_k must be a whole number >= 0 (0: off), not {self.top_k!r}")
+        if not (isinstance(self.top_p, int | float) and 0 < self.top_p <= 1):
+            raise ValueError(f"top_p must be in (0, 1] (1: off), not {self.top_p!r}")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - logits.max()
+    p = np.exp(z)
+    return p / p.sum()
+
+
+def sampling_distribution(logits: np.ndarray, settings: SamplingSettings) -> np.ndarray:
+    """The distribution a character is drawn from, zero outside the kept set; sums to 1."""
+    if settings.temperature == 0:
+        probs = np.zeros(len(logits))
+        probs[int(np.argmax(logits))] = 1.0
+        return probs
+    probs = softmax(logits / settings.temperature)
+    if 0 < settings.top_k < len(probs):
+        keep = np.argsort(-probs, kind="stable")[: settings.top_k]
+        probs = _keep_only(probs, keep)
+    if settings.top_p < 1.0:
+        order = np.argsort(-probs, kind="stable")
+        reached = np.cumsum(probs[order])
+        n = int(np.searchsorted(reached, settings.top_p - 1e-12)) + 1  # smallest nucleus >= p
+        probs = _keep_only(probs, order[:n])
+    return probs
+
+
+def _keep_only(probs: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    kept = np.zeros_like(probs)
+    kept[keep] = probs[keep]
+    return kept / kept.sum()
+
+
+def inverse_cdf(probs: np.ndarray, u: float) -> int:
+    """The index i whose cumulative interval [cdf[i-1], cdf[i]) holds u, in vocabulary order."""
+    cdf = np.cumsum(probs)
+    i = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
+    return min(i, int(np.flatnonzero(probs)[-1]))  # guard against u * total rounding up
+
+
+def sample(logits: np.ndarray, settings: SamplingSettings, u: float) -> int:
+    return inverse_cdf(sampling_distribution(logits, settings), u)
