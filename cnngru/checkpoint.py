@@ -111,6 +111,16 @@ def save(folder: str | os.PathLike, model: GRUBase, vocab: Vocab, metadata: dict
     return folder
 
 
+def update_metadata(folder: str | os.PathLike, **fields) -> None:
+    """Add fields to a checkpoint's metadata; the weights (and their hash) are untouched."""
+    meta_file = Path(folder) / META
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["metadata"].update(fields)
+    tmp = meta_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, meta_file)
+
+
 def load(path_or_name: str | os.PathLike, device: str | torch.device | None = None) -> Bundle:
     """A checkpoint folder, or the name of a shipped (or ``CNNGRU_CHECKPOINTS``) checkpoint."""
     folder = resolve(path_or_name)

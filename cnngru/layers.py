@@ -53,7 +53,7 @@ class CharCNN(nn.Module):
     def forward(self, emb: Tensor, history: Tensor | None) -> tuple[Tensor, Tensor]:
         x, history = CausalHistory.extend(emb, history, self.history)
         x = x.transpose(1, 2)  # (B, E, H + T)
-        feats = [conv(x[:, :, self.history - (k - 1):]) for k, conv in zip(self.widths, self.convs)]
+        feats = [conv(x[:, :, self.history - (k - 1):]) for k, conv in zip(self.widths, self.convs, strict=True)]
         f = torch.relu(torch.cat(feats, dim=1)).transpose(1, 2)  # (B, T, F * n_widths)
         return self.dropout(self.highway(f)), history
 

@@ -89,7 +89,8 @@ class GRUBase(nn.Module):
     def run_gru(self, x: Tensor, state: State) -> tuple[Tensor, Tensor]:
         """GRU over (B, T, I); the hidden state is kept batch-first as (B, layers, H)."""
         h0 = state.get("gru")
-        out, h = self.gru(x, None if h0 is None else h0.transpose(0, 1).contiguous())
+        with torch.autocast(x.device.type, enabled=False):  # the recurrence stays in fp32
+            out, h = self.gru(x.float(), None if h0 is None else h0.transpose(0, 1).contiguous())
         return out, h.transpose(0, 1)
 
     def forward(self, tokens: Tensor, state: State | None = None, cnn_off: bool = False) -> ModelOutput:

@@ -1,0 +1,88 @@
+"""The ``cnngru`` command: generate, train, eval, reproduce, bench, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .model import VARIANTS
+
+
+def cmd_generate(args) -> None:
+    from . import generate, load
+
+    bundle = load(args.model, device=args.device)
+    gen = generate(bundle, args.prompt, max_new_tokens=args.max_new_tokens,
+                   temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                   seed=args.seed, unknown=args.unknown)
+    sys.stdout.write(gen.continuation.text)
+    for step in gen:
+        sys.stdout.write(step.char)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+def cmd_train(args) -> None:
+    from .trainer import TrainConfig, train
+
+    config = TrainConfig(
+        variant=args.variant, corpus=args.corpus, split=args.split, params=args.params,
+        model=json.loads(args.model_config), batch_size=args.batch_size, seq_len=args.seq_len,
+        max_chars=args.max_chars, max_minutes=args.max_minutes, lr=args.lr, seed=args.seed,
+        device=args.device or "cpu", eval_every=args.eval_every)
+    summary = train(config, args.out, progress=not args.quiet)
+    print(json.dumps(summary, indent=1))
+
+
+def _split(text: str):
+    from .corpus import parse_split
+
+    return parse_split(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnngru", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="stream text from a checkpoint")
+    g.add_argument("prompt", nargs="?", default="ROMEO.\n")
+    g.add_argument("--model", default="hybrid", help=f"a shipped variant ({', '.join(VARIANTS)}) "
+                   "or a checkpoint folder")
+    g.add_argument("--max-new-tokens", type=int, default=300)
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=int, default=0)
+    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--unknown", choices=["error", "replace"], default="error",
+                   help="prompt characters outside the vocabulary: reject, or replace")
+    g.add_argument("--device", default=None)
+    g.set_defaults(func=cmd_generate)
+
+    t = sub.add_parser("train", help="train one model (resumes if --out holds a stopped run)")
+    t.add_argument("--variant", choices=VARIANTS, default="gru")
+    t.add_argument("--corpus", default="shakespeare", help="'shakespeare' or a UTF-8 text file")
+    t.add_argument("--split", type=_split, default=None, help="ratios for a text file, e.g. 0.9,0.05,0.05")
+    t.add_argument("--params", type=int, default=1_000_000, help="parameter budget")
+    t.add_argument("--model-config", default="{}", help='JSON overrides, e.g. \'{"dropout": 0.2}\'')
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--seq-len", type=int, default=128)
+    t.add_argument("--max-chars", type=int, default=24_000_000, help="training characters")
+    t.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--eval-every", type=int, default=200, help="steps between validations")
+    t.add_argument("--device", default=None)
+    t.add_argument("--out", required=True, help="output folder (best/, last/, log.jsonl)")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
