@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .fast_step import FastStep
-from .model import VARIANTS, GRUBase, build_from_config, make_config
+from .model import REGISTRY, VARIANTS, GRUBase, build_from_config, make_config
 from .vocab import Vocab
 
 WEIGHTS = "model.safetensors"
@@ -163,7 +163,7 @@ def read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{meta_file}: missing fields {sorted(missing)}")
     if meta["format"] != FORMAT:
         raise CheckpointError(f"{meta_file}: format {meta['format']} (this version reads {FORMAT})")
-    if meta["variant"] not in VARIANTS:
+    if meta["variant"] not in REGISTRY:
         raise CheckpointError(f"{meta_file}: unknown variant {meta['variant']!r}")
     if meta["config"].get("vocab_size") not in (None, len(meta["vocab"])):
         raise CheckpointError(f"{meta_file}: config vocab_size {meta['config']['vocab_size']} "

@@ -35,12 +35,13 @@ class ModelOutput(NamedTuple):
 
 
 @dataclass
-class GRUConfig:
+class ModelConfig:
+    """What every architecture's config has: a vocabulary and a width the budget solver sets."""
+
     vocab_size: int
-    hidden: int = 512  # GRU width; build_model() solves it to meet a parameter budget
-    embed_dim: int = 64  # characters need few dimensions; the GRU does the work
-    layers: int = 1
-    dropout: float = 0.1  # on embeddings and GRU outputs; 1M params overfit Shakespeare quickly
+    hidden: int = 512  # the width build_model() solves to meet a parameter budget
+
+    width_multiple = 1  # the solver tries multiples of this (a transformer: its head count)
 
     @property
     def variant(self) -> str:
@@ -48,6 +49,13 @@ class GRUConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class GRUConfig(ModelConfig):
+    embed_dim: int = 64  # characters need few dimensions; the GRU does the work
+    layers: int = 1
+    dropout: float = 0.1  # on embeddings and GRU outputs; 1M params overfit Shakespeare quickly
 
 
 @dataclass
@@ -184,13 +192,15 @@ class Hybrid(GRUBase):
         return ModelOutput(self.head(self.dropout(mixed)), new_state, trace)
 
 
-REGISTRY: dict[str, type[GRUBase]] = {
+VARIANTS: tuple[str, ...] = ("gru", "cnn-pre", "cnn-post", "hybrid")  # the language models compared
+# Every architecture a checkpoint can hold, by name: the four variants, and the reference and
+# refiner models, which register themselves in their own modules.
+REGISTRY: dict[str, type[nn.Module]] = {
     "gru": GRUBase,
     "cnn-pre": CNNPre,
     "cnn-post": CNNPost,
     "hybrid": Hybrid,
 }
-VARIANTS: tuple[str, ...] = tuple(REGISTRY)
 DEFAULT_PARAMS = 1_000_000  # the budget every shipped variant is sized to
 BUDGET_TOLERANCE = 0.05
 
@@ -199,10 +209,10 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def make_config(variant: str, vocab_size: int, **overrides) -> GRUConfig:
+def make_config(variant: str, vocab_size: int, **overrides) -> ModelConfig:
     """The config of ``variant`` with ``overrides``; lists from JSON become tuples."""
     if variant not in REGISTRY:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(REGISTRY)}")
     cls = REGISTRY[variant].Config
     known = {f.name for f in fields(cls)}
     unknown = set(overrides) - known
@@ -212,7 +222,7 @@ def make_config(variant: str, vocab_size: int, **overrides) -> GRUConfig:
     return cls(vocab_size=vocab_size, **overrides)
 
 
-def build_from_config(config: GRUConfig) -> GRUBase:
+def build_from_config(config: ModelConfig) -> nn.Module:
     return REGISTRY[config.variant](config)
 
 
@@ -222,7 +232,7 @@ def params_for(variant: str, vocab_size: int, **overrides) -> int:
         return count_params(build_from_config(make_config(variant, vocab_size, **overrides)))
 
 
-def build_model(variant: str, vocab_size: int, params: int | None = None, **overrides) -> GRUBase:
+def build_model(variant: str, vocab_size: int, params: int | None = None, **overrides) -> nn.Module:
     """Build ``variant`` sized to ``params`` parameters (default 1M) by solving the GRU width.
 
     Every other dimension keeps its default (or override), so the variants share one budget and
@@ -236,16 +246,18 @@ def build_model(variant: str, vocab_size: int, params: int | None = None, **over
 
 
 def solve_hidden(variant: str, vocab_size: int, budget: int, **overrides) -> int:
-    """The GRU width whose parameter count is closest to ``budget`` (bisection: it grows with H)."""
-    lo, hi = 4, 8192
-    if params_for(variant, vocab_size, hidden=lo, **overrides) > budget:
+    """The width whose parameter count is closest to ``budget`` (bisection: it grows with width)."""
+    step = REGISTRY[variant].Config.width_multiple
+
+    def count(m: int) -> int:
+        return params_for(variant, vocab_size, hidden=m * step, **overrides)
+
+    lo, hi = 1, 8192 // step
+    if count(lo) > budget:
         raise ValueError(f"{variant}: a budget of {budget:,} parameters is too small for the "
                          f"fixed parts of this configuration")
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if params_for(variant, vocab_size, hidden=mid, **overrides) <= budget:
-            lo = mid
-        else:
-            hi = mid
-    below, above = (params_for(variant, vocab_size, hidden=h, **overrides) for h in (lo, hi))
-    return lo if budget - below <= above - budget else hi
+        lo, hi = (mid, hi) if count(mid) <= budget else (lo, mid)
+    best = lo if budget - count(lo) <= count(hi) - budget else hi
+    return best * step

@@ -102,11 +102,9 @@ class Trainer:
              {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.99))
         if config.batch_size % self.world:
             raise ValueError(f"batch_size {config.batch_size} must divide among {self.world} processes")
-        train_ids = self.vocab.encode_tensor(self.corpus.train)
-        self.batches = StreamBatches(train_ids, config.batch_size, config.seq_len)
         per_rank = config.batch_size // self.world
-        self.rows = slice(self.rank * per_rank, (self.rank + 1) * per_rank)
-        self.val_ids = self.vocab.encode_tensor(self.corpus.validation)
+        self.rows = slice(self.rank * per_rank, (self.rank + 1) * per_rank)  # this process's share
+        self.setup_data()
         self.step = 0
         self.chars = 0
         self.elapsed = 0.0
@@ -157,32 +155,46 @@ class Trainer:
 
     def train_step(self) -> float:
         cfg = self.config
-        x, y, new_epoch = self.batches[self.step]
-        x, y = x[self.rows].to(self.device), y[self.rows].to(self.device)
-        if new_epoch:
-            self.carried = None  # the streams start over: no history to carry
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr_at(self.step)
         self.net.train()
         with self.autocast:
-            out = self.net(x, self.carried)
-            loss = F.cross_entropy(out.logits.float().reshape(-1, out.logits.shape[-1]), y.reshape(-1))
+            loss = self.compute_loss(self.step)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
-        self.carried = {k: v.detach() for k, v in out.state.items()}  # truncated BPTT
         self.step += 1
         self.chars += cfg.batch_size * cfg.seq_len
         return loss.item()
 
+    # ---- the task: next-character prediction; a subclass may train another one ------------
+    def setup_data(self) -> None:
+        self.batches = StreamBatches(self.vocab.encode_tensor(self.corpus.train),
+                                     self.config.batch_size, self.config.seq_len)
+        self.val_ids = self.vocab.encode_tensor(self.corpus.validation)
+
+    def compute_loss(self, step: int) -> torch.Tensor:
+        """Mean cross-entropy of one chunk of every stream, the state carried from the last."""
+        x, y, new_epoch = self.batches[step]
+        x, y = x[self.rows].to(self.device), y[self.rows].to(self.device)
+        if new_epoch:
+            self.carried = None  # the streams start over: no history to carry
+        out = self.net(x, self.carried)
+        self.carried = {k: v.detach() for k, v in out.state.items()}  # truncated BPTT
+        return F.cross_entropy(out.logits.float().reshape(-1, out.logits.shape[-1]), y.reshape(-1))
+
+    def validation_score(self, max_chars: int | None) -> float:
+        """Validation bits per character, reading the text with the state carried."""
+        ids = self.val_ids if max_chars is None else self.val_ids[:max_chars]
+        return bits_per_char(nll_per_char(self.model, ids, streams=32))
+
     def validate(self, max_chars: int | None = None) -> float | None:
-        """Validation bits per character, reading the text with the state carried (main process)."""
+        """Score on validation (main process only); keep the model if it is the best so far."""
         if not self.is_main:
             return None
-        ids = self.val_ids if max_chars is None else self.val_ids[:max_chars]
         with self.autocast:
-            bpc = bits_per_char(nll_per_char(self.model, ids, streams=32))
+            bpc = self.validation_score(max_chars)
         if bpc < self.best_val:
             self.best_val = bpc
             self.save_best(bpc)

@@ -1,0 +1,140 @@
+"""Why a model wrote (or would have written) each character of a text.
+
+``analyse(bundle, text)`` reads the text once with the state carried and reports, for every
+character, how the model saw it coming: its probability and surprisal, the entropy of the
+prediction, the likeliest alternatives, the hybrid's attention and CNN-vs-GRU reliance, and, for
+every variant with a CNN, the CNN's influence: the KL divergence between the prediction with and
+without the CNN path (one extra pass with ``cnn_off=True``).
+
+Every per-character array is aligned to the character being *predicted*: entry ``i`` describes the
+prediction of ``text[i]`` made after reading ``text[:i]`` (entry 0 has no prediction: NaN). The
+forward is exact whether fed whole or one character at a time, so analysing a finished sample
+tells what happened while it was generated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .checkpoint import Bundle
+
+CHUNK = 1024  # characters per forward: the hybrid's attention scores grow with chunk length²
+TOP = 5  # alternatives kept per character
+
+
+@dataclass
+class Analysis:
+    """Per-character numbers of one text under one model (see the module docstring)."""
+
+    model: str
+    variant: str
+    text: str
+    probability: np.ndarray  # (N,) p(text[i] | text[:i]), temperature 1
+    entropy: np.ndarray  # (N,) bits, of the distribution text[i] was drawn from
+    rank: np.ndarray  # (N,) 1 = the model's favourite; 0 at i = 0
+    top_chars: list[str]  # (N,) the TOP likeliest characters as one string each
+    top_probs: np.ndarray  # (N, TOP)
+    influence: np.ndarray | None  # (N,) KL(with CNN || without) in bits; None: no CNN
+    attention: np.ndarray | None  # (N, W) weights over the CNN features of text[i-W..i-1]
+    reliance: np.ndarray | None  # (N,) the hybrid's weight on the CNN context (1: all CNN)
+
+    @property
+    def surprisal(self) -> np.ndarray:
+        """Bits per character: -log2 p (NaN at i = 0)."""
+        with np.errstate(divide="ignore"):
+            return -np.log2(self.probability)
+
+    def bits_per_char(self, start: int = 1) -> float:
+        """Mean surprisal of text[start:] (start >= 1: the first character is never predicted)."""
+        return float(np.mean(self.surprisal[max(start, 1):]))
+
+    @property
+    def window(self) -> int:
+        return 0 if self.attention is None else self.attention.shape[1]
+
+    def to_dict(self, digits: int = 4) -> dict:
+        """Plain JSON-ready numbers (NaN -> None), as the demo's download and API return them."""
+
+        def clean(a: np.ndarray | None):
+            if a is None:
+                return None
+            rounded = np.round(a.astype(np.float64), digits)
+            return np.where(np.isfinite(rounded), rounded, None).tolist()
+
+        top_probs = clean(self.top_probs)
+        return {
+            "model": self.model, "variant": self.variant, "text": self.text,
+            "alignment": "entry i describes the prediction of text[i] from text[:i]",
+            "bits_per_char": round(self.bits_per_char(), digits),
+            "probability": clean(self.probability), "surprisal_bits": clean(self.surprisal),
+            "entropy_bits": clean(self.entropy), "rank": self.rank.tolist(),
+            "top": [[]] + [[[c, p] for c, p in zip(chars, probs, strict=True)]
+                           for chars, probs in zip(self.top_chars[1:], top_probs[1:], strict=True)],
+            "cnn_influence_kl_bits": clean(self.influence),
+            "reliance": clean(self.reliance),
+            "attention": clean(self.attention),
+            "attention_keys": (f"row i: weights over the CNN features of text[i-{self.window}]"
+                               f"..text[i-1], oldest first" if self.window else None),
+        }
+
+
+def _log_probs(bundle: Bundle, ids: torch.Tensor, cnn_off: bool):
+    """Log-probabilities (N-1, V) for text[1:], and the trace, read in chunks with the state."""
+    state, logps, traces = None, [], {}
+    for a in range(0, len(ids) - 1, CHUNK):
+        x = ids[a: min(a + CHUNK, len(ids) - 1)][None].to(bundle.device)
+        out = bundle.model(x, state, cnn_off=cnn_off)
+        state = out.state
+        logps.append(torch.log_softmax(out.logits[0].double(), dim=-1).cpu())
+        for k, v in out.trace.items():
+            traces.setdefault(k, []).append(v[0].float().cpu())
+    return torch.cat(logps), {k: torch.cat(v).numpy() for k, v in traces.items()}
+
+
+@torch.inference_mode()
+def analyse(bundle: Bundle, text: str, influence: bool = True, unknown: str = "error") -> Analysis:
+    """The per-character analysis of ``text`` (at least two characters) under ``bundle``.
+
+    ``influence=False`` skips the extra pass that measures the CNN's influence.
+    ``unknown`` is passed to ``Vocab.encode`` ("error" raises ``UnknownCharactersError``).
+    """
+    ids = bundle.vocab.encode_tensor(text, unknown)
+    n = len(ids)
+    if n < 2:
+        raise ValueError("the text needs at least two characters: the first is never predicted")
+    text = bundle.vocab.decode(ids.tolist())
+    logp, trace = _log_probs(bundle, ids, cnn_off=False)  # (n-1, V)
+    probs = logp.exp()
+    target = ids[1:]
+    p_target = probs.gather(1, target[:, None])[:, 0]
+    entropy = -(probs * logp).sum(-1) / math.log(2)
+    rank = (probs > p_target[:, None]).sum(-1) + 1
+    top_p, top_i = probs.topk(min(TOP, probs.shape[1]), dim=-1)
+
+    kl = None
+    if influence and bundle.variant != "gru":
+        logq, _ = _log_probs(bundle, ids, cnn_off=True)
+        kl = pad((probs * (logp - logq)).sum(-1).clamp_min(0).numpy() / math.log(2))
+
+    chars = bundle.vocab.chars
+    attention = trace.get("attention")
+    return Analysis(
+        model=bundle.name, variant=bundle.variant, text=text,
+        probability=pad(p_target.numpy()), entropy=pad(entropy.numpy()),
+        rank=np.concatenate([[0], rank.numpy()]).astype(np.int64),
+        top_chars=[""] + ["".join(chars[j] for j in row) for row in top_i.tolist()],
+        top_probs=pad(top_p.numpy()),
+        influence=kl,
+        attention=None if attention is None else pad(attention),
+        reliance=None if "reliance" not in trace else pad(trace["reliance"]),
+    )
+
+
+def pad(a: np.ndarray) -> np.ndarray:
+    """Prepend the NaN row of text[0], which no model predicts."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.concatenate([np.full((1, *a.shape[1:]), np.nan), a])

@@ -1,0 +1,162 @@
+"""Plotly figures for the demo: pure functions from numbers to a figure, no Gradio, no models.
+
+Colours are colour-blind safe: viridis for weights (its lightness rises monotonically, so it reads
+in grey too) and the Okabe-Ito palette for lines. Characters on axes are shown as themselves,
+with visible stand-ins for newline and space; positions, not characters, are the axis values, so
+a repeated character does not collapse into one category.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..analysis import Analysis
+
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+ATTENTION_ROWS = 48  # predictions shown at once in the attention view: readable at any length
+FONT = dict(family="ui-monospace, SFMono-Regular, Menlo, monospace", size=11)
+
+
+def show_char(c: str) -> str:
+    """A character as it can be seen on an axis or in a tooltip."""
+    return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(c, c)
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=14)), height=height,
+                      margin=dict(l=60, r=20, t=50, b=40), template="plotly_white",
+                      hoverlabel=dict(font=FONT))
+    return fig
+
+
+def note_figure(message: str, height: int = 160) -> go.Figure:
+    """An empty figure that says why there is nothing to plot."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=14))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, "", height)
+
+
+def attention_view(n_chars: int, position: float, rows: int = ATTENTION_ROWS) -> tuple[int, int]:
+    """The predictions [start, end) shown for a position slider at ``position`` percent."""
+    rows = min(rows, n_chars - 1)
+    last_start = n_chars - rows
+    start = 1 + round((last_start - 1) * min(max(position, 0), 100) / 100)
+    return start, start + rows
+
+
+def attention_figure(a: Analysis, start: int, end: int) -> go.Figure:
+    """The hybrid's attention for the predictions of text[start:end]: GRU states (rows, named by
+    the character they predict) over the CNN features of the window before each (columns)."""
+    if a.attention is None:
+        return note_figure(f"{a.model} has no attention: only the hybrid weighs CNN features.")
+    w = a.window
+    keys = np.arange(max(start - w, 0), end - 1)  # every key position some shown row sees
+    z = np.full((end - start, len(keys)), np.nan)
+    hover = np.full(z.shape, "", dtype=object)
+    for r, i in enumerate(range(start, end)):
+        for j in range(w):
+            k = i - w + j  # the key position of weight j (oldest first), text[i-w..i-1]
+            if k < 0 or k < keys[0]:
+                continue
+            c = k - keys[0]
+            z[r, c] = a.attention[i, j]
+            hover[r, c] = (f"predicting {show_char(a.text[i])!r} (#{i})<br>CNN feature of "
+                           f"{show_char(a.text[k])!r} (#{k})<br>weight {a.attention[i, j]:.3f}")
+    fig = go.Figure(go.Heatmap(
+        z=z, x=keys, y=np.arange(start, end), text=hover, hovertemplate="%{text}<extra></extra>",
+        colorscale="Viridis", zmin=0, zmax=float(np.nanmax(z)) if np.isfinite(z).any() else 1,
+        colorbar=dict(title="weight", thickness=12), hoverongaps=False, xgap=1, ygap=1))
+    fig.update_xaxes(title="CNN features of character (keys)", tickmode="array", tickvals=keys,
+                     ticktext=[show_char(a.text[k]) for k in keys], tickangle=0, tickfont=FONT)
+    fig.update_yaxes(title="GRU state predicting (queries)", tickmode="array",
+                     tickvals=list(range(start, end)),
+                     ticktext=[show_char(a.text[i]) for i in range(start, end)],
+                     autorange="reversed", tickfont=FONT)
+    title = (f"{a.model}: attention of GRU states over CNN features, characters {start}-{end - 1}"
+             f" of {len(a.text)}")
+    return _layout(fig, title, height=max(360, 14 * (end - start) + 120))
+
+
+def _hover_rows(a: Analysis) -> list[str]:
+    rows = [""]
+    for i in range(1, len(a.text)):
+        alts = ", ".join(f"{show_char(c)!r} {p:.2f}"
+                         for c, p in zip(a.top_chars[i], a.top_probs[i], strict=True))
+        rows.append(f"#{i} {show_char(a.text[i])!r}: p={a.probability[i]:.3f}, "
+                    f"{a.surprisal[i]:.2f} bits<br>top: {alts}")
+    return rows
+
+
+def character_figure(a: Analysis, prompt_chars: int = 0, view: tuple[int, int] | None = None,
+                     compact: bool = False) -> go.Figure:
+    """Per character: the model's confidence in it and, where there is a CNN, how much the CNN
+    changed the prediction (KL, bits) and the hybrid's CNN-vs-GRU reliance."""
+    panels = [("confidence<br>p(character)", a.probability, OKABE_ITO[0])]
+    if a.influence is not None:
+        panels.append(("CNN influence<br>KL, bits", a.influence, OKABE_ITO[1]))
+    if a.reliance is not None:
+        panels.append(("reliance on CNN<br>(1 = all CNN)", a.reliance, OKABE_ITO[2]))
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    x = np.arange(len(a.text))
+    hover = _hover_rows(a)
+    for row, (name, values, colour) in enumerate(panels, start=1):
+        fig.add_trace(go.Scatter(
+            x=x[1:], y=values[1:], mode="lines+markers" if len(x) < 300 else "lines",
+            line=dict(color=colour, width=1.2), marker=dict(size=4), name=name.split("<br>")[0],
+            text=hover[1:], hovertemplate="%{text}<br>" + name.split("<br>")[0]
+            + " %{y:.3f}<extra></extra>", showlegend=False), row=row, col=1)
+        fig.update_yaxes(title=dict(text=name, font=dict(size=10)), row=row, col=1,
+                         range=[0, 1.02] if values is not a.influence else None)
+    if prompt_chars > 1:
+        fig.add_vrect(x0=0, x1=prompt_chars - 0.5, fillcolor="#999999", opacity=0.15,
+                      line_width=0, annotation_text="prompt", annotation_position="top left")
+    if view is not None:
+        fig.add_vrect(x0=view[0] - 0.5, x1=view[1] - 0.5, line=dict(color="#000000", width=1,
+                      dash="dot"), fillcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(title="character position", row=len(panels), col=1)
+    title = "" if compact else (f"{a.model}: per character" + (
+        "" if a.influence is not None else " (no CNN in this model: confidence only)"))
+    return _layout(fig, title, height=(110 if compact else 150) * len(panels) + 80)
+
+
+def difference_figure(a: Analysis, b: Analysis) -> go.Figure:
+    """Per character, surprisal under ``a`` minus under ``b``: negative where ``a`` saw it coming
+    better. Both analyses are of the same text."""
+    if a.text != b.text:
+        raise ValueError("the two analyses are of different texts")
+    diff = a.surprisal[1:] - b.surprisal[1:]
+    x = np.arange(1, len(a.text))
+    hover = [f"#{i} {show_char(a.text[i])!r}<br>{a.model}: {a.surprisal[i]:.2f} bits<br>"
+             f"{b.model}: {b.surprisal[i]:.2f} bits" for i in x]
+    fig = go.Figure(go.Bar(
+        x=x, y=diff, marker_color=np.where(diff < 0, OKABE_ITO[0], OKABE_ITO[3]), text=hover,
+        textposition="none", hovertemplate="%{text}<br>difference %{y:+.2f} bits<extra></extra>"))
+    fig.add_hline(y=0, line=dict(color="#000000", width=1))
+    mean = float(np.mean(diff)) if len(diff) else 0.0
+    fig.update_xaxes(title="character position")
+    fig.update_yaxes(title=f"{a.model} − {b.model}, bits")
+    title = (f"Surprisal of {a.model} minus {b.model} per character (blue: {a.model} better, "
+             f"orange: {b.model} better); mean {mean:+.3f} bits/char")
+    return _layout(fig, title, height=360)
+
+
+def curves_figure(curves: dict[str, list]) -> go.Figure:
+    """Validation bits-per-character against training characters, one line per model."""
+    if not curves:
+        return note_figure("No training curves in the results file.")
+    fig = go.Figure()
+    for k, (name, points) in enumerate(curves.items()):
+        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="lines", name=name,
+                                 line=dict(color=OKABE_ITO[k % len(OKABE_ITO)], width=2,
+                                           dash=["solid", "dash", "dot", "dashdot"][k // 4 % 4]),
+                                 hovertemplate=name + ": %{y:.3f} BPC at %{x:,.0f} chars"
+                                 "<extra></extra>"))
+    fig.update_xaxes(title="training characters")
+    fig.update_yaxes(title="validation bits per character")
+    return _layout(fig, "Training curves", height=420)

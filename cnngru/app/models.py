@@ -1,0 +1,131 @@
+"""The models the demo serves, loaded once at start and shared read-only by every request.
+
+A model's forward keeps no per-request state (the state travels in and out of each call), so one
+loaded model per checkpoint serves every user; what belongs to one user lives in ``gr.State``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .. import CheckpointError, VARIANTS, load
+from ..checkpoint import META, SHIPPED, checkpoint_dirs, default_device
+from ..text_stats import load_words
+from .validation import InputError
+
+WORDS_FILE = "words.txt"  # the training corpus's words, written next to the checkpoints
+
+
+@dataclass
+class Models:
+    """Every loaded checkpoint by display name, the word list, and the optional refiner."""
+
+    bundles: dict  # name -> cnngru.Bundle, shipped variants first (in VARIANTS order)
+    words: frozenset[str] = frozenset()
+    refiner: Callable | None = None  # refine(text, threshold) -> RefineResult; None: absent
+    refiner_note: str = ""  # why there is no refiner, shown on the page
+    problems: list[str] = field(default_factory=list)  # checkpoints that failed to load
+    device: str = "cpu"
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.bundles)
+
+    @property
+    def variants(self) -> list[str]:
+        """The names of the shipped variants that loaded, in VARIANTS order: Compare's columns."""
+        return [v for v in VARIANTS if v in self.bundles]
+
+    def get(self, name) -> object:
+        """The bundle called ``name``; an ``InputError`` naming the choices otherwise."""
+        if isinstance(name, str) and name in self.bundles:
+            return self.bundles[name]
+        raise InputError(f"Unknown strategy {name!r}: choose one of {', '.join(self.names)}.")
+
+
+def choose_device() -> str:
+    """``CNNGRU_DEVICE`` if set; CUDA on a ZeroGPU Space (which lends a GPU to decorated calls);
+    else the library's default, the CPU, where the fused one-character step is fastest."""
+    if os.environ.get("CNNGRU_DEVICE"):
+        return os.environ["CNNGRU_DEVICE"]
+    if os.environ.get("SPACES_ZERO_GPU") and _spaces_importable():
+        return "cuda"
+    return default_device()
+
+
+def _spaces_importable() -> bool:
+    try:
+        import spaces  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def extra_checkpoints() -> list[Path]:
+    """Checkpoint folders under ``CNNGRU_CHECKPOINTS`` that are not named after a variant
+    (those replace the shipped ones instead: the library looks there first)."""
+    found = []
+    for root in checkpoint_dirs()[:-1]:
+        candidates = [root, *sorted(p for p in root.iterdir() if p.is_dir())] if root.is_dir() else []
+        found += [p for p in candidates if (p / META).is_file() and p.name not in VARIANTS]
+    return found
+
+
+def load_models(device: str | None = None, refiner: bool = True) -> Models:
+    """Load every shipped variant and every extra checkpoint once; report what failed."""
+    device = device or choose_device()
+    bundles, problems = {}, []
+    for source in [*VARIANTS, *extra_checkpoints()]:
+        try:
+            bundle = load(source, device=device)
+        except CheckpointError as e:
+            problems.append(str(e))
+            continue
+        name = source if isinstance(source, str) else source.name
+        while name in bundles:  # two extra folders with one name: keep both
+            name += "'"
+        bundles[name] = bundle
+    if not bundles:
+        raise CheckpointError("no checkpoint could be loaded:\n" + "\n".join(problems))
+    models = Models(bundles, words=find_words(), problems=problems, device=str(device))
+    if refiner:
+        models.refiner, models.refiner_note = load_optional_refiner()
+    return models
+
+
+def find_words() -> frozenset[str]:
+    """The word list from the first checkpoint folder that has one (empty if none has)."""
+    for root in [*checkpoint_dirs(), SHIPPED]:
+        if (root / WORDS_FILE).is_file():
+            return load_words(root / WORDS_FILE)
+    return frozenset()
+
+
+def load_optional_refiner() -> tuple[Callable | None, str]:
+    """The CNN refiner as ``fn(text, threshold)``, or None and the reason it is missing."""
+    try:
+        from ..refiner import load_refiner, refine
+    except ImportError:
+        return None, "The CNN refiner is not part of this installation."
+    try:
+        model = load_refiner()
+    except CheckpointError as e:
+        return None, f"The CNN refiner has no checkpoint here ({e})."
+
+    def refine_text(text: str, threshold: float):
+        return refine(text, refiner=model, threshold=threshold)
+
+    return refine_text, ""
+
+
+def configure_threads(concurrency: int) -> int:
+    """Give each of ``concurrency`` simultaneous requests its share of the cores, so two
+    requests on two cores do not each start two threads and fight over them."""
+    threads = max(1, (os.cpu_count() or 1) // max(1, concurrency))
+    torch.set_num_threads(threads)
+    return threads
