@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .fast_step import FastStep
-from .model import REGISTRY, VARIANTS, GRUBase, build_from_config, make_config
+from .model import VARIANTS, GRUBase, architecture, build_from_config, make_config
 from .vocab import Vocab
 
 WEIGHTS = "model.safetensors"
@@ -93,7 +93,8 @@ def save(folder: str | os.PathLike, model: GRUBase, vocab: Vocab, metadata: dict
     """Write a checkpoint atomically: readers see the old one or the new one, never half."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    # clone: tied weights (the transformer's) must be stored as separate tensors
+    tensors = {k: v.detach().to("cpu", dtype).clone() for k, v in model.state_dict().items()}
     with tempfile.TemporaryDirectory(dir=folder, prefix=".saving-") as tmp:
         weights = Path(tmp) / WEIGHTS
         save_file(tensors, weights)
@@ -141,10 +142,8 @@ def load(path_or_name: str | os.PathLike, device: str | torch.device | None = No
             k: v for k, v in meta["config"].items() if k != "vocab_size"})
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{folder / META}: bad config ({e})") from None
-    with torch.device("meta"):
-        model = build_from_config(config)
+    model = build_from_config(config)
     _check_shapes(weights_file, model, tensors)
-    model = model.to_empty(device="cpu")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})  # fp16 storage -> fp32
     model = model.to(device or default_device()).eval()
     return Bundle(model, vocab, meta["metadata"], folder)
@@ -163,8 +162,10 @@ def read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{meta_file}: missing fields {sorted(missing)}")
     if meta["format"] != FORMAT:
         raise CheckpointError(f"{meta_file}: format {meta['format']} (this version reads {FORMAT})")
-    if meta["variant"] not in REGISTRY:
-        raise CheckpointError(f"{meta_file}: unknown variant {meta['variant']!r}")
+    try:
+        architecture(meta["variant"])
+    except ValueError:
+        raise CheckpointError(f"{meta_file}: unknown variant {meta['variant']!r}") from None
     if meta["config"].get("vocab_size") not in (None, len(meta["vocab"])):
         raise CheckpointError(f"{meta_file}: config vocab_size {meta['config']['vocab_size']} "
                               f"but the vocabulary has {len(meta['vocab'])} characters")

@@ -76,10 +76,29 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="output folder (best/, last/, log.jsonl)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
+    for name, (_, _, help_text) in DELEGATED.items():
+        sub.add_parser(name, help=help_text + f" (cnngru {name} --help)", add_help=False)
     return parser
 
 
+# Commands with parsers of their own: name -> (module, function, help).
+DELEGATED = {
+    "reproduce": ("cnngru.reproduce", "main", "train, evaluate and tabulate every row (resumable)"),
+    "eval": ("cnngru.evaluate", "main", "evaluate checkpoints on the test split"),
+    "bench": ("cnngru.bench", "main", "generation speed per variant (CPU, and GPU if present)"),
+    "serve": ("cnngru.app", "main", "start the Gradio demo"),
+    "train-refiner": ("cnngru.refiner.train", "cli_train_refiner", "train the CNN refiner"),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        module, function, _ = DELEGATED[argv[0]]
+        getattr(importlib.import_module(module), function)(argv[1:])
+        return
     args = build_parser().parse_args(argv)
     args.func(args)
 

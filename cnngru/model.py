@@ -58,26 +58,40 @@ class GRUConfig(ModelConfig):
     dropout: float = 0.1  # on embeddings and GRU outputs; 1M params overfit Shakespeare quickly
 
 
+# CNN widths left as None follow the GRU width, so any parameter budget can be met and the
+# share of parameters each part gets stays the same from a test-sized model to the shipped one.
+
+
 @dataclass
 class CNNPreConfig(GRUConfig):
     widths: tuple[int, ...] = (2, 3, 4, 5, 6)  # n-gram sizes the detectors look at
-    filters: int = 48  # detectors per width
+    filters: int | None = None  # detectors per width; None: hidden / 8 (48 at the 1M budget)
     concat_embedding: bool = True  # GRU input: [embedding; CNN features] (False: features only)
+
+    def __post_init__(self):
+        self.filters = self.filters or max(4, round(self.hidden / 8))
 
 
 @dataclass
 class CNNPostConfig(GRUConfig):
-    refine_dim: int = 128  # width of the refinement stack (a bottleneck from the GRU width)
+    refine_dim: int | None = None  # refinement stack width (a bottleneck); None: hidden / 3
     kernel_size: int = 3
     dilations: tuple[int, ...] = (1, 2, 4)  # receptive field 1 + 2 * (1 + 2 + 4) = 15 GRU outputs
+
+    def __post_init__(self):
+        self.refine_dim = self.refine_dim or max(8, round(self.hidden / 3))
 
 
 @dataclass
 class HybridConfig(GRUConfig):
     widths: tuple[int, ...] = (2, 3, 4, 5, 6)
-    filters: int = 48
+    filters: int | None = None  # None: hidden / 8
     window: int = 32  # recent positions whose CNN features the GRU state may attend to
-    attn_dim: int = 64
+    attn_dim: int | None = None  # None: hidden / 7 (64 at the 1M budget)
+
+    def __post_init__(self):
+        self.filters = self.filters or max(4, round(self.hidden / 8))
+        self.attn_dim = self.attn_dim or max(8, round(self.hidden / 7))
 
 
 class GRUBase(nn.Module):
@@ -205,15 +219,28 @@ DEFAULT_PARAMS = 1_000_000  # the budget every shipped variant is sized to
 BUDGET_TOLERANCE = 0.05
 
 
+def architecture(name: str) -> type[nn.Module]:
+    """The class registered under ``name``, importing the modules that register the others."""
+    if name not in REGISTRY:
+        import importlib
+
+        for module in ("cnngru.reference", "cnngru.refiner"):
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
+    if name not in REGISTRY:
+        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
 def make_config(variant: str, vocab_size: int, **overrides) -> ModelConfig:
     """The config of ``variant`` with ``overrides``; lists from JSON become tuples."""
-    if variant not in REGISTRY:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(REGISTRY)}")
-    cls = REGISTRY[variant].Config
+    cls = architecture(variant).Config
     known = {f.name for f in fields(cls)}
     unknown = set(overrides) - known
     if unknown:
@@ -223,7 +250,7 @@ def make_config(variant: str, vocab_size: int, **overrides) -> ModelConfig:
 
 
 def build_from_config(config: ModelConfig) -> nn.Module:
-    return REGISTRY[config.variant](config)
+    return architecture(config.variant)(config)
 
 
 def params_for(variant: str, vocab_size: int, **overrides) -> int:
@@ -247,7 +274,7 @@ def build_model(variant: str, vocab_size: int, params: int | None = None, **over
 
 def solve_hidden(variant: str, vocab_size: int, budget: int, **overrides) -> int:
     """The width whose parameter count is closest to ``budget`` (bisection: it grows with width)."""
-    step = REGISTRY[variant].Config.width_multiple
+    step = architecture(variant).Config.width_multiple
 
     def count(m: int) -> int:
         return params_for(variant, vocab_size, hidden=m * step, **overrides)

@@ -21,7 +21,7 @@ from .validation import InputError
 
 STREAM_INTERVAL = 0.05  # seconds between text updates: smooth to read, light on the browser
 CONCURRENCY = 2  # model requests run at once: one per core here (see models.configure_threads)
-QUEUE_SIZE = 16  # requests that may wait; more are told the demo is busy
+QUEUE_SIZE = 12  # requests that may wait (worst case ~30 s here); more are told it is busy
 TIME_LIMIT = 120  # seconds: no request holds a worker longer
 SCRATCH_MAX_AGE = 15 * 60  # seconds a numbers file is kept (Gradio has copied it long before)
 
@@ -31,7 +31,7 @@ CLEAR_ERRORS = (InputError, UnknownCharactersError, CheckpointError)
 
 def _to_gradio_error(e: Exception) -> gr.Error:
     if isinstance(e, CLEAR_ERRORS):
-        return gr.Error(str(e), title="Please check the input")
+        return gr.Error(str(e), title="Please check the input", print_exception=False)
     log.exception("request failed")
     return gr.Error(f"The demo failed on this request ({type(e).__name__}: {e}). "
                     "Please try other settings; the error has been logged.", title="Server error")

@@ -19,6 +19,7 @@ from ..vocab import Vocab
 
 MAX_PROMPT_CHARS = 4_000  # read in one pass; the figures cover prompt and text
 MAX_NEW_TOKENS = 2_000  # per request; "continue" adds more
+MAX_COMPARE_TOKENS = 1_000  # per model: Compare runs every model, so its requests cost 4x more
 MAX_TEXT_CHARS = 12_000  # prompt plus every continuation: the analysis rereads it all
 MAX_SCORE_CHARS = 5_000  # read by every model
 MAX_SEED = 2**32 - 1
@@ -80,10 +81,10 @@ def seed_value(seed) -> int:
     return number(seed, "seed", 0, MAX_SEED, integer=True, meaning=" (empty: random)")
 
 
-def generation_request(max_new_tokens, temperature, top_k, top_p, seed,
-                       vocab_size: int) -> GenerationRequest:
+def generation_request(max_new_tokens, temperature, top_k, top_p, seed, vocab_size: int,
+                       max_tokens: int = MAX_NEW_TOKENS) -> GenerationRequest:
     return GenerationRequest(
-        max_new_tokens=number(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS, integer=True),
+        max_new_tokens=number(max_new_tokens, "max_new_tokens", 1, max_tokens, integer=True),
         temperature=number(temperature, "temperature", 0, MAX_TEMPERATURE, meaning=" (0: greedy)"),
         top_k=number(top_k, "top_k", 0, vocab_size, integer=True, meaning=" (0: off)"),
         top_p=number(top_p, "top_p", 0, 1, lo_open=True, meaning=" (1: off)"),

@@ -1,0 +1,68 @@
+"""The cnngru demo: Generate, Compare, Score and Results tabs over models loaded once.
+
+    from cnngru.app import build_demo, launch
+    launch("127.0.0.1", 7860)        # or: build_demo().launch(...) with your own settings
+
+Each tab is a small module with a ``render`` function; this module only composes them, sets up
+the queue, and launches.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before Gradio is imported: no look-ups of api.gradio.app or huggingface.co at start.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from . import compare, generate, refine, results, score, text  # noqa: E402
+from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
+from .models import Models, configure_threads, load_models  # noqa: E402
+
+THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")  # local fonts only: works offline
+CSS = """
+#output textarea, [id^="compare-"] textarea { font-family: ui-monospace, Menlo, monospace; }
+"""
+
+__all__ = ["build_demo", "launch", "THEME", "CSS"]
+
+
+def build_demo(models: Models | None = None, results_dir: str | Path | None = None) -> gr.Blocks:
+    """The whole demo as a ``gr.Blocks``, its queue set up; ``models`` default to every shipped
+    and ``CNNGRU_CHECKPOINTS`` checkpoint, loaded now."""
+    models = models or load_models()
+    configure_threads(CONCURRENCY)
+    numbers = NumbersFiles()
+    with gr.Blocks(title="cnngru: can a CNN enhance a GRU?", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(text.TITLE)
+        gr.Markdown(text.INTRO)
+        if models.problems:
+            gr.Markdown("Not loaded: " + "; ".join(models.problems))
+        with gr.Tab("Generate"):
+            generate.render(models, numbers)
+        with gr.Tab("Compare"):
+            compare.render(models)
+        with gr.Tab("Score"):
+            score.render(models)
+        with gr.Tab("Results"):
+            results.render(results_dir)
+        refine.render_api(models)
+        with gr.Accordion("Use it from Python", open=False):
+            gr.Markdown(text.API_HELP)
+    # Requests beyond the running ones and QUEUE_SIZE waiting are told the demo is busy.
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, models: Models | None = None,
+           **launch_kwargs) -> gr.Blocks:
+    """Build the demo and serve it (blocking unless ``prevent_thread_lock=True`` is passed)."""
+    demo = build_demo(models)
+    options = dict(server_name=host, server_port=port, theme=THEME, css=CSS, ssr_mode=False,
+                   share=False, show_error=False)
+    demo.launch(**{**options, **launch_kwargs})
+    return demo

@@ -1,0 +1,195 @@
+"""How fast the demo starts and answers, and how it holds up under load: prints figures.
+
+    python -m cnngru.app.bench [--clients 30] [--tokens 400] [--starts 3]
+
+1. Start: ``python app.py`` in a fresh process, from launch to the first page served
+   (imports, loading every model, building the page), the median of ``--starts`` runs.
+2. First character: from submitting a Generate request to the first streamed update holding a
+   generated character, on an idle server (median and worst of 10).
+3. Load: ``--clients`` separate ``gradio_client`` clients send a Generate request at the same
+   moment. Each ends completed, refused as busy (the queue is full: a clear message), failed
+   with another clear error, or lost (nothing within 60 s; must be 0). Latency p50/p95 is over
+   the completed ones.
+4. Device: on a machine with CUDA, characters/s of one generation on the CPU and on the GPU.
+
+Timings swing when anything else runs on the machine; check it is idle first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMPT = "ROMEO.\n"
+LOST_AFTER = 60.0  # seconds without a result or a clear error
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(port: int) -> tuple[subprocess.Popen, float]:
+    """Start ``python app.py`` on ``port``; return the process and seconds until it served."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT,
+                            env={**os.environ, "PORT": str(port)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    while time.perf_counter() - started < 120:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited:\n{proc.stderr.read()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return proc, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("app.py did not serve within 120 s")
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def client_for(url: str):
+    from gradio_client import Client
+
+    return Client(url, analytics_enabled=False, verbose=False)
+
+
+def generate_args(strategy: str, tokens: int, seed: int) -> tuple:
+    return (strategy, PROMPT, tokens, 0.8, 0, 1.0, seed, False, False)
+
+
+def first_char_latency(url: str, strategy: str, runs: int = 10) -> list[float]:
+    """Seconds from submit to the first update that holds a generated character."""
+    client = client_for(url)
+    client.predict(*generate_args(strategy, 20, 0), api_name="/generate")  # warm the path
+    latencies = []
+    for i in range(runs):
+        started = time.perf_counter()
+        job = client.submit(*generate_args(strategy, 400, i), api_name="/generate")
+        for update in job:
+            if len(update[0]) > len(PROMPT):
+                latencies.append(time.perf_counter() - started)
+                break
+        job.result()
+    return latencies
+
+
+def load_run(url: str, clients: int, strategy: str, tokens: int) -> dict:
+    """``clients`` clients submit at once; count how each request ends."""
+    from gradio_client.exceptions import AppError
+    from gradio_client.utils import QueueError
+
+    pool = [client_for(url) for _ in range(clients)]
+    outcomes: list[tuple[str, float]] = [("lost", 0.0)] * clients
+    barrier = threading.Barrier(clients)
+
+    def one(k: int) -> None:
+        barrier.wait()
+        started = time.perf_counter()
+        try:
+            pool[k].submit(*generate_args(strategy, tokens, k),
+                           api_name="/generate").result(timeout=LOST_AFTER)
+            outcomes[k] = ("completed", time.perf_counter() - started)
+        except QueueError:
+            outcomes[k] = ("busy", time.perf_counter() - started)
+        except AppError:
+            outcomes[k] = ("error", time.perf_counter() - started)
+        except Exception:  # a timeout, or an error without a clear message
+            outcomes[k] = ("lost", time.perf_counter() - started)
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = [kind for kind, _ in outcomes]
+    done = sorted(s for kind, s in outcomes if kind == "completed")
+    return {kind: kinds.count(kind) for kind in ("completed", "busy", "error", "lost")} | {
+        "p50": _quantile(done, 0.5), "p95": _quantile(done, 0.95)}
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def device_speeds(strategy: str, tokens: int = 1000) -> dict[str, float]:
+    """Characters/s of one generation per available device (the CPU, and CUDA if present)."""
+    import torch
+
+    import cnngru
+
+    speeds = {}
+    for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
+        bundle = cnngru.load(strategy, device=device)
+        list(cnngru.generate(bundle, PROMPT, max_new_tokens=50, seed=0))  # warm up
+        started = time.perf_counter()
+        list(cnngru.generate(bundle, PROMPT, max_new_tokens=tokens, seed=0))
+        speeds[device] = tokens / (time.perf_counter() - started)
+    return speeds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cnngru.app.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=30)
+    parser.add_argument("--tokens", type=int, default=400, help="characters per load request")
+    parser.add_argument("--strategy", default="hybrid")
+    parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
+    args = parser.parse_args(argv)
+    from . import common
+
+    print(f"cnngru demo bench: {os.cpu_count()} cores, concurrency {common.CONCURRENCY}, "
+          f"queue size {common.QUEUE_SIZE}")
+    starts = []
+    for _ in range(args.starts - 1):
+        proc, seconds = start_app(free_port())
+        starts.append(seconds)
+        stop_app(proc)
+    port = free_port()
+    proc, seconds = start_app(port)
+    starts.append(seconds)
+    print(f"start, launch to first page served: median {statistics.median(starts):.2f} s "
+          f"({', '.join(f'{s:.2f}' for s in starts)})")
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        first = first_char_latency(url, args.strategy)
+        print(f"first streamed character ({args.strategy}): median "
+              f"{statistics.median(first) * 1000:.0f} ms, worst {max(first) * 1000:.0f} ms "
+              f"over {len(first)} requests")
+        load = load_run(url, args.clients, args.strategy, args.tokens)
+        print(f"load, {args.clients} simultaneous clients x {args.tokens} characters "
+              f"({args.strategy}): completed {load['completed']}, busy {load['busy']}, "
+              f"other clear errors {load['error']}, lost {load['lost']}; latency of the "
+              f"completed p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s")
+    finally:
+        stop_app(proc)
+    speeds = device_speeds(args.strategy)
+    print("generation speed: " + ", ".join(f"{d} {s:,.0f} chars/s" for d, s in speeds.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The Compare tab: every shipped strategy on one prompt and one seed, side by side.
+
+The models take turns, one character each (round-robin), so the columns fill together; each has
+its own ``Generation`` seeded alike, hence the same stream of uniform draws (common random
+numbers): where two models predict alike they pick the same character.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+
+from .. import generate
+from ..analysis import analyse
+from ..text_stats import real_word_rate
+from . import text
+from .common import CONCURRENCY, TIME_LIMIT, Throttle, with_clear_errors
+from .figures import character_figure
+from .generate import REFINE_THRESHOLD
+from .html import diff_html
+from .models import Models
+from .spaces import spaces_gpu
+from .validation import (
+    MAX_COMPARE_TOKENS,
+    MAX_PROMPT_CHARS,
+    MAX_TEMPERATURE,
+    InputError,
+    flag,
+    generation_request,
+    known_characters,
+    text_input,
+)
+
+
+def column_stats(chars: int, seconds: float, mean_log2p: float, word_rate: float | None) -> str:
+    """The line under a column: speed, how sure the model was of its own text, real words."""
+    words = "—" if word_rate is None else f"{word_rate:.0%}"
+    return (f"{chars / max(seconds, 1e-9):,.0f} chars/s · mean log₂ p {mean_log2p:+.2f} "
+            f"bits/char · real words {words}")
+
+
+@dataclass
+class CompareRun:
+    """One user's running comparison, held in ``gr.State`` so the Stop button can reach it."""
+
+    stop_requested: bool = False
+
+
+class CompareHandlers:
+    """Outputs, in order: one text per column, then one stats line, one figure and one refiner
+    diff per column, then the run (state)."""
+
+    def __init__(self, models: Models):
+        self.models = models
+        self.names = models.variants
+
+    def compare_texts(self, prompt, max_new_tokens, temperature, top_k, top_p, seed,
+                      replace_unknown, refine):
+        """Stream every strategy's text from one prompt and seed, a character each in turn."""
+        bundles = [self.models.get(n) for n in self.names]
+        request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
+                                     min(len(b.vocab) for b in bundles), MAX_COMPARE_TOKENS)
+        prompt = text_input(prompt, "prompt", MAX_PROMPT_CHARS)
+        replace = flag(replace_unknown, "replace_unknown")
+        prompts = [known_characters(prompt, b.vocab, "prompt", replace) for b in bundles]
+        refine = flag(refine, "refine")
+        if refine and self.models.refiner is None:
+            raise InputError(f"Refine with CNN is not available: {self.models.refiner_note}")
+        gens = [generate(b, p, max_new_tokens=request.max_new_tokens,
+                         temperature=request.temperature, top_k=request.top_k,
+                         top_p=request.top_p, seed=request.seed)
+                for b, p in zip(bundles, prompts, strict=True)]
+        steps = [iter(g) for g in gens]
+        spent = [0.0] * len(gens)
+        new = [""] * len(gens)
+        throttle, n, run = Throttle(), len(gens), CompareRun()
+        for count in range(1, request.max_new_tokens + 1):
+            if run.stop_requested:
+                break
+            for k, it in enumerate(steps):
+                t = time.perf_counter()
+                new[k] += next(it).char
+                spent[k] += time.perf_counter() - t
+            if throttle.ready():
+                clear = count == 1  # the first update clears the last run's figures
+                yield (*new, *([f"Generating… {count:,} characters"] * n),
+                       *((None,) * n if clear else (gr.skip(),) * n),
+                       *(("",) * n if clear else (gr.skip(),) * n), run)
+        yield self._finish(gens, prompts, new, spent, refine) + (run,)
+
+    def request_stop(self, run) -> None:
+        """Ask the running comparison to end; it then draws the figures of what it wrote."""
+        if run is not None:
+            run.stop_requested = True
+
+    def _finish(self, gens, prompts, new, spent, refine) -> tuple:
+        stats, figures, diffs = [], [], []
+        for gen, prompt, generated, seconds in zip(gens, prompts, new, spent, strict=True):
+            a = analyse(gen.bundle, gen.text)
+            mean_log2p = -a.bits_per_char(start=len(prompt))
+            rate = real_word_rate(generated, self.models.words) if self.models.words else None
+            stats.append(column_stats(len(generated), seconds, mean_log2p, rate))
+            figures.append(character_figure(a, len(prompt), compact=True))
+            if refine:
+                result = self.models.refiner(generated, REFINE_THRESHOLD)
+                diffs.append(diff_html(generated, result.text,
+                                       {e.position: e.confidence for e in result.edits}))
+            else:
+                diffs.append("")
+        return (*new, *stats, *figures, *diffs)
+
+
+def render(models: Models) -> None:
+    """Build the tab inside the current ``gr.Tab`` and wire its event."""
+    handlers = CompareHandlers(models)
+    if not handlers.names:
+        gr.Markdown("None of the shipped strategies could be loaded, so there is nothing to compare.")
+        return
+    vocab_size = min(len(models.bundles[n].vocab) for n in handlers.names)
+    gr.Markdown(text.COMPARE)
+    with gr.Row():
+        prompt = gr.Textbox(text.EXAMPLES[1], label="prompt", lines=2, scale=3,
+                            elem_id="compare-prompt", max_length=MAX_PROMPT_CHARS)
+        seed = gr.Number(0, label="seed", precision=0, info="empty: random", scale=1)
+    with gr.Row():
+        max_new_tokens = gr.Slider(1, MAX_COMPARE_TOKENS, value=300, step=1, label="max_new_tokens")
+        temperature = gr.Slider(0, MAX_TEMPERATURE, value=0.8, step=0.05, label="temperature")
+        top_k = gr.Slider(0, vocab_size, value=0, step=1, label="top_k", info="0: off")
+        top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="top_p", info="1: off")
+    with gr.Row():
+        replace_unknown = gr.Checkbox(False, label="replace unknown characters")
+        refine = gr.Checkbox(False, label="Refine with CNN", interactive=bool(models.refiner),
+                             info=text.REFINE_NOTE if models.refiner else models.refiner_note)
+        start = gr.Button("Compare", variant="primary", elem_id="compare-btn")
+        stop = gr.Button("Stop", variant="stop")
+    texts, stats, figures, diffs = [], [], [], []
+    with gr.Row(equal_height=False):
+        for name in handlers.names:
+            with gr.Column(min_width=240):
+                gr.Markdown(f"### {name}")
+                texts.append(gr.Textbox(label=name, lines=14, max_lines=24, interactive=False,
+                                        elem_id=f"compare-{name}", buttons=["copy"]))
+                stats.append(gr.Markdown(elem_id=f"compare-stats-{name}", label=f"{name} stats"))
+                figures.append(gr.Plot(label=f"{name} per character", elem_id=f"compare-plot-{name}"))
+                diffs.append(gr.HTML(label=f"{name} refined by the CNN"))
+    run = gr.State(None)
+    start.click(
+        spaces_gpu(with_clear_errors(handlers.compare_texts)),
+        [prompt, max_new_tokens, temperature, top_k, top_p, seed, replace_unknown, refine],
+        [*texts, *stats, *figures, *diffs, run], api_name="compare", concurrency_id="models",
+        concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT, preprocess=False)
+    stop.click(handlers.request_stop, run, None, queue=False, preprocess=False,
+               api_visibility="private")
+

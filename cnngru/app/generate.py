@@ -1,0 +1,218 @@
+"""The Generate tab: one strategy, the text streamed as it is written, then figures of why.
+
+The text streams in throttled updates; the figures come once, at the end (or when Stop is
+pressed), from one analysis of the whole text: the forward is exact whether fed whole or step by
+step, so it shows what happened during generation without slowing the stream down.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+
+from .. import generate
+from ..analysis import Analysis, analyse
+from ..generation import Continuation
+from . import text
+from .common import CONCURRENCY, TIME_LIMIT, NumbersFiles, Throttle, with_clear_errors
+from .figures import attention_figure, attention_view, character_figure
+from .html import diff_html, message_html
+from .models import Models
+from .spaces import spaces_gpu
+from .validation import (
+    MAX_NEW_TOKENS,
+    MAX_PROMPT_CHARS,
+    MAX_TEMPERATURE,
+    MAX_TEXT_CHARS,
+    GenerationRequest,
+    InputError,
+    flag,
+    generation_request,
+    known_characters,
+    text_input,
+)
+
+REFINE_THRESHOLD = 0.9
+
+
+@dataclass
+class GenerationSession:
+    """One user's text so far: what Continue picks up and the figures are redrawn from."""
+
+    model: str
+    prompt_chars: int
+    continuation: Continuation
+    request: GenerationRequest
+    analysis: Analysis | None = None
+    stop_requested: bool = False  # set by the Stop button; the stream ends at the next character
+
+    @property
+    def text(self) -> str:
+        return self.continuation.text
+
+
+class GenerateHandlers:
+    """The Generate tab's event handlers; outputs are, in order: text, status, attention figure,
+    character figure, numbers file, refiner diff, session."""
+
+    def __init__(self, models: Models, numbers: NumbersFiles):
+        self.models = models
+        self.numbers = numbers
+
+    def generate_text(self, strategy, prompt, max_new_tokens, temperature, top_k, top_p, seed,
+                      replace_unknown, refine):
+        """Stream a new text from ``prompt``."""
+        bundle = self.models.get(strategy)
+        request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
+                                     len(bundle.vocab))
+        prompt = text_input(prompt, "prompt", MAX_PROMPT_CHARS)
+        prompt = known_characters(prompt, bundle.vocab, "prompt",
+                                  flag(replace_unknown, "replace_unknown"))
+        refine = self._check_refine(refine)
+        gen = generate(bundle, prompt, max_new_tokens=request.max_new_tokens,
+                       temperature=request.temperature, top_k=request.top_k,
+                       top_p=request.top_p, seed=request.seed)
+        session = GenerationSession(strategy, len(prompt), gen.continuation, request)
+        yield from self._stream(gen, session, refine)
+
+    def continue_text(self, session, max_new_tokens, temperature, top_k, top_p, seed, refine):
+        """Stream more of the session's text, from the state where it stopped."""
+        if session is None:
+            raise InputError("There is nothing to continue yet: generate a text first.")
+        bundle = self.models.get(session.model)
+        request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
+                                     len(bundle.vocab))
+        room = MAX_TEXT_CHARS - len(session.text)
+        if request.max_new_tokens > room:
+            raise InputError(f"The text is {len(session.text):,} characters long and the demo "
+                             f"keeps up to {MAX_TEXT_CHARS:,}: continue by at most {max(room, 0):,}"
+                             " characters, or start a new text.")
+        refine = self._check_refine(refine)
+        gen = generate(bundle, continue_from=session.continuation,
+                       max_new_tokens=request.max_new_tokens, temperature=request.temperature,
+                       top_k=request.top_k, top_p=request.top_p, seed=request.seed)
+        session = GenerationSession(session.model, session.prompt_chars, gen.continuation, request)
+        yield from self._stream(gen, session, refine)
+
+    def request_stop(self, session) -> None:
+        """Ask the running stream to end after its current character. It then draws the figures
+        of the text as far as it got, so text and figures always agree (cancelling the event
+        instead could leave one more text update arriving after the figures)."""
+        if session is not None:
+            session.stop_requested = True
+
+    def redraw_attention(self, session, position):
+        """Move the attention view (and its marker in the character figure) to ``position`` %."""
+        a = session.analysis if session else None
+        if a is None or len(a.text) < 2:
+            return gr.skip(), gr.skip()
+        view = attention_view(len(a.text), float(position))
+        return (attention_figure(a, *view),
+                character_figure(a, session.prompt_chars, view if a.attention is not None else None))
+
+    def _check_refine(self, refine) -> bool:
+        refine = flag(refine, "refine")
+        if refine and self.models.refiner is None:
+            raise InputError(f"Refine with CNN is not available: {self.models.refiner_note}")
+        return refine
+
+    def _stream(self, gen, session: GenerationSession, refine: bool):
+        throttle, steps, count, spent = Throttle(), iter(gen), 0, 0.0
+        while count < gen.max_new_tokens and not session.stop_requested:
+            started = time.perf_counter()
+            next(steps)
+            spent += time.perf_counter() - started  # the model's time, not the page's
+            count += 1
+            if throttle.ready():
+                session.continuation = gen.continuation
+                status = f"Generating… {count:,} of {gen.max_new_tokens:,} characters"
+                # the first update clears the last text's figures; later ones leave them be
+                figures = (None, None, None, "") if count == 1 else (gr.skip(),) * 4
+                yield session.text, status, *figures, session
+        session.continuation = gen.continuation
+        status = (f"**{session.model}** · seed {session.request.seed} · {count:,} characters in "
+                  f"{spent:.2f} s ({count / max(spent, 1e-9):,.0f} characters/s)")
+        if session.stop_requested:
+            status = f"Stopped at {len(session.text):,} characters. " + status
+        yield self._finish(session, status, refine)
+
+    def _finish(self, session: GenerationSession, status: str, refine: bool) -> tuple:
+        bundle = self.models.get(session.model)
+        a = analyse(bundle, session.text) if len(session.text) > 1 else None
+        session.analysis = a
+        if a is None:
+            return session.text, status, None, None, None, "", session
+        if a.influence is None:
+            status += "\n\n" + text.NO_CNN
+        view = attention_view(len(a.text), 100)
+        numbers = self.numbers.write("generation", {
+            "settings": vars(session.request), "prompt_chars": session.prompt_chars,
+            **a.to_dict()})
+        return (session.text, status, attention_figure(a, *view),
+                character_figure(a, session.prompt_chars, view if a.attention is not None else None),
+                numbers, self._refined(session) if refine else "", session)
+
+    def _refined(self, session: GenerationSession) -> str:
+        generated = session.text[session.prompt_chars:]
+        if not generated:
+            return message_html("Nothing was generated to refine.")
+        result = self.models.refiner(generated, REFINE_THRESHOLD)
+        return diff_html(generated, result.text, {e.position: e.confidence for e in result.edits})
+
+
+def render(models: Models, numbers: NumbersFiles) -> None:
+    """Build the tab inside the current ``gr.Tab`` and wire its events."""
+    handlers = GenerateHandlers(models, numbers)
+    vocab_size = max(len(b.vocab) for b in models.bundles.values())
+    gr.Markdown(text.GENERATE)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            strategy = gr.Dropdown(models.names, label="strategy", elem_id="strategy",
+                                   value="hybrid" if "hybrid" in models.bundles else models.names[0])
+            prompt = gr.Textbox(text.EXAMPLES[0], label="prompt", lines=4, elem_id="prompt",
+                                max_length=MAX_PROMPT_CHARS)
+            gr.Examples([[e] for e in text.EXAMPLES], inputs=[prompt], label="example prompts")
+            temperature = gr.Slider(0, MAX_TEMPERATURE, value=0.8, step=0.05, label="temperature",
+                                    info="0: always the likeliest character")
+            with gr.Row():
+                top_k = gr.Slider(0, vocab_size, value=0, step=1, label="top_k", info="0: off")
+                top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="top_p", info="1: off")
+            max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=400, step=1,
+                                       label="max_new_tokens", elem_id="max-new-tokens")
+            seed = gr.Number(0, label="seed", precision=0, info="empty: random")
+            replace_unknown = gr.Checkbox(False, label="replace unknown characters")
+            refine = gr.Checkbox(False, label="Refine with CNN", interactive=bool(models.refiner),
+                                 info=text.REFINE_NOTE if models.refiner else models.refiner_note)
+            with gr.Row():
+                start = gr.Button("Generate", variant="primary", elem_id="generate-btn")
+                more = gr.Button("Continue", elem_id="continue-btn")
+                stop = gr.Button("Stop", variant="stop", elem_id="stop-btn")
+        with gr.Column(scale=2):
+            output = gr.Textbox(label="text", lines=16, max_lines=30, elem_id="output",
+                                buttons=["copy"], interactive=False)
+            status = gr.Markdown(elem_id="generate-status", label="status")
+            refined = gr.HTML(elem_id="refine-diff", label="refined by the CNN")
+    gr.Markdown(text.ATTENTION_HELP)
+    position = gr.Slider(0, 100, value=100, step=1, elem_id="attn-position",
+                         label="attention view: position in the text (%)")
+    attention = gr.Plot(elem_id="attn-plot", label="attention")
+    characters = gr.Plot(elem_id="chars-plot", label="per character")
+    numbers_file = gr.File(label="the numbers behind the figures (JSON)", elem_id="numbers")
+    session = gr.State(None)
+
+    outputs = [output, status, attention, characters, numbers_file, refined, session]
+    settings = [max_new_tokens, temperature, top_k, top_p, seed]
+    queued = dict(concurrency_id="models", concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT,
+                  preprocess=False)
+    start.click(spaces_gpu(with_clear_errors(handlers.generate_text)),
+                [strategy, prompt, *settings, replace_unknown, refine], outputs,
+                api_name="generate", **queued)
+    more.click(spaces_gpu(with_clear_errors(handlers.continue_text)),
+               [session, *settings, refine], outputs, api_name="continue_generation", **queued)
+    stop.click(handlers.request_stop, session, None, queue=False, preprocess=False,
+               api_visibility="private")
+    position.release(with_clear_errors(handlers.redraw_attention), [session, position],
+                     [attention, characters], api_visibility="private", queue=False,
+                     preprocess=False)

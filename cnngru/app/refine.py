@@ -1,0 +1,41 @@
+"""The ``/refine`` API endpoint: the CNN refiner on any text, when the refiner is installed.
+
+The Generate and Compare tabs offer the same as a "Refine with CNN" option; this endpoint serves
+API clients. Without the refiner (no ``cnngru.refiner`` module or no ``checkpoints/refiner/``) it
+answers with a clear message saying so.
+"""
+
+import gradio as gr  # no "from __future__ import annotations": gr.api reads the real types
+
+from .common import CONCURRENCY, TIME_LIMIT, with_clear_errors
+from .html import diff_html
+from .models import Models
+from .validation import MAX_TEXT_CHARS, InputError, number, text_input
+
+DEFAULT_THRESHOLD = 0.9
+
+
+class RefineHandlers:
+    def __init__(self, models: Models):
+        self.models = models
+
+    def refine(self, text: str, threshold: float = DEFAULT_THRESHOLD) -> tuple[str, list, str]:
+        """Correct ``text`` with the CNN refiner, changing only characters it is at least
+        ``threshold`` sure of. Returns the refined text, the edits (position, old, new,
+        confidence) and an HTML diff."""
+        if self.models.refiner is None:
+            raise InputError(f"Refine with CNN is not available: {self.models.refiner_note}")
+        text = text_input(text, "text", MAX_TEXT_CHARS)
+        threshold = number(threshold, "threshold", 0, 1, lo_open=True)
+        result = self.models.refiner(text, threshold)
+        edits = [{"position": e.position, "old": e.old, "new": e.new,
+                  "confidence": round(float(e.confidence), 4)} for e in result.edits]
+        confidences = {e.position: e.confidence for e in result.edits}
+        return result.text, edits, diff_html(text, result.text, confidences)
+
+
+def render_api(models: Models) -> None:
+    """Register ``/refine`` (an API endpoint with no UI of its own)."""
+    handlers = RefineHandlers(models)
+    gr.api(with_clear_errors(handlers.refine), api_name="refine", concurrency_id="models",
+           concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT)

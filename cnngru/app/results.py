@@ -1,0 +1,71 @@
+"""The Results tab: the measured answer, read from the files ``cnngru reproduce`` writes.
+
+Nothing here is typed by hand: the table is ``results.md``'s, the answer and the curves come
+from ``results.json``. The files are read on every request, so a new reproduction shows up
+without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import gradio as gr
+
+from ..checkpoint import SHIPPED
+from . import text
+from .common import with_clear_errors
+from .figures import curves_figure, note_figure
+
+RESULTS_DIR = SHIPPED.parent / "results"
+_TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
+
+
+def markdown_tables(markdown: str) -> str:
+    """Every Markdown table in ``markdown``, each under the closest heading above it."""
+    blocks, heading, lines, i = [], None, markdown.splitlines(), 0
+    while i < len(lines):
+        if lines[i].lstrip().startswith("#"):
+            heading = lines[i]
+        if not _TABLE_LINE.match(lines[i]):
+            i += 1
+            continue
+        end = i
+        while end < len(lines) and _TABLE_LINE.match(lines[end]):
+            end += 1
+        blocks.append("\n".join(([heading, ""] if heading else []) + lines[i:end]))
+        heading, i = None, end
+    return "\n\n".join(blocks) if blocks else markdown
+
+
+def read_results(folder: Path) -> tuple[str, str, object]:
+    """(table, answer, curves figure) from ``folder``; a "no results yet" message if absent."""
+    json_file, md_file = folder / "results.json", folder / "results.md"
+    if not json_file.is_file() or not md_file.is_file():
+        return text.RESULTS_MISSING, "", note_figure("No results yet — run `cnngru reproduce`.")
+    try:
+        results = json.loads(json_file.read_text(encoding="utf-8"))
+        table = markdown_tables(md_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        message = f"**The results files could not be read** ({e}); run `cnngru reproduce` again."
+        return message, "", note_figure("No readable results.")
+    answer = results.get("answer") or "*The results file holds no answer in words.*"
+    return table, answer, curves_figure(results.get("curves") or {})
+
+
+def render(folder: Path | None = None) -> None:
+    """Build the tab inside the current ``gr.Tab`` and wire its Reload button."""
+    folder = Path(folder or RESULTS_DIR)
+
+    def show_results():
+        """The results table, the answer in words and the training curves."""
+        return read_results(folder)
+
+    table, answer, curves = read_results(folder)
+    answer_box = gr.Markdown(answer, elem_id="results-answer", label="answer")
+    table_box = gr.Markdown(table, elem_id="results-table", label="table")
+    curves_plot = gr.Plot(curves, elem_id="results-curves", label="training curves")
+    reload = gr.Button("Reload the results files")
+    reload.click(with_clear_errors(show_results), None, [table_box, answer_box, curves_plot],
+                 api_name="results", concurrency_id="files", concurrency_limit=4)

@@ -1,0 +1,76 @@
+"""The Score tab: how surprising each character of a pasted text is to each model."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..analysis import Analysis, analyse
+from .common import CONCURRENCY, TIME_LIMIT, with_clear_errors
+from .figures import difference_figure
+from .html import legend_html, surprisal_html
+from .models import Models
+from .spaces import spaces_gpu
+from .text import SCORE
+from .validation import MAX_SCORE_CHARS, flag, known_characters, text_input
+
+EXAMPLE = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
+           "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of "
+           "troubles,\nAnd by opposing end them.\n")
+TABLE_HEADERS = ["model", "bits per character", "characters scored"]
+
+
+class ScoreHandlers:
+    """Outputs: the BPC table, the coloured texts, the difference figure, the analyses (state)."""
+
+    def __init__(self, models: Models):
+        self.models = models
+
+    def score_text(self, text, model_a, model_b, replace_unknown):
+        """Read ``text`` with every model; compare ``model_a`` with ``model_b``."""
+        text = text_input(text, "text", MAX_SCORE_CHARS, min_chars=2)
+        self.models.get(model_a), self.models.get(model_b)  # unknown names: a clear error
+        replace = flag(replace_unknown, "replace_unknown")
+        analyses: dict[str, Analysis] = {}
+        for name, bundle in self.models.bundles.items():
+            cleaned = known_characters(text, bundle.vocab, "text", replace)
+            analyses[name] = analyse(bundle, cleaned, influence=False)
+        table = [[name, round(a.bits_per_char(), 4), len(a.text) - 1]
+                 for name, a in analyses.items()]
+        coloured = legend_html() + "".join(surprisal_html(a) for a in analyses.values())
+        return table, coloured, self.redraw_difference(analyses, model_a, model_b), analyses
+
+    def redraw_difference(self, analyses, model_a, model_b):
+        """The per-character difference between two models already scored."""
+        if not analyses:
+            return gr.skip()
+        a, b = analyses.get(model_a), analyses.get(model_b)
+        if a is None or b is None:
+            return gr.skip()
+        return difference_figure(a, b)
+
+
+def render(models: Models) -> None:
+    """Build the tab inside the current ``gr.Tab`` and wire its events."""
+    handlers = ScoreHandlers(models)
+    names = models.names
+    gr.Markdown(SCORE)
+    pasted = gr.Textbox(EXAMPLE, label=f"text (up to {MAX_SCORE_CHARS:,} characters)", lines=6,
+                        elem_id="score-text", max_length=MAX_SCORE_CHARS)
+    with gr.Row():
+        model_a = gr.Dropdown(names, value=names[-1], label="difference: model A")
+        model_b = gr.Dropdown(names, value=names[0], label="minus model B")
+        replace_unknown = gr.Checkbox(False, label="replace unknown characters")
+        start = gr.Button("Score", variant="primary", elem_id="score-btn")
+    table = gr.Dataframe(headers=TABLE_HEADERS, label="bits per character (lower: better)",
+                         interactive=False, elem_id="score-table")
+    difference = gr.Plot(label="difference per character", elem_id="score-diff")
+    coloured = gr.HTML(elem_id="score-html", label="surprisal per character")
+    analyses = gr.State({})
+    start.click(spaces_gpu(with_clear_errors(handlers.score_text)),
+                [pasted, model_a, model_b, replace_unknown], [table, coloured, difference, analyses],
+                api_name="score", concurrency_id="models", concurrency_limit=CONCURRENCY,
+                time_limit=TIME_LIMIT, preprocess=False)
+    for dropdown in (model_a, model_b):
+        dropdown.change(with_clear_errors(handlers.redraw_difference),
+                        [analyses, model_a, model_b], difference, api_visibility="private",
+                        queue=False, preprocess=False)

@@ -1,0 +1,94 @@
+"""``cnngru bench``: generation speed per variant at batch size 1 (prints figures; not a test).
+
+For 250, 1,000 and 4,000 new characters, with diagnostics off and on, it reports characters
+per second and the per-character cost at 4,000 relative to 250 (1.0: constant cost per
+character, as a carried state promises). The CPU figures are taken on ``--threads`` cores (1 by
+default: the benchmark re-runs itself with the BLAS and OpenMP pools pinned, which must happen
+before NumPy loads). With a GPU present it measures the CUDA path too, so the default device can
+follow the measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+LENGTHS = (250, 1000, 4000)
+
+
+def measure(bundle, length: int, diagnostics: bool, repeats: int, fast: bool | None = None) -> float:
+    """Median characters per second of ``repeats`` generations of ``length`` characters."""
+    from .generation import generate
+
+    rates = []
+    for r in range(repeats):
+        gen = generate(bundle, "ROMEO.\n", max_new_tokens=length, seed=r, diagnostics=diagnostics,
+                       fast=fast)
+        t0 = time.perf_counter()
+        for _ in gen:
+            pass
+        rates.append(length / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def run(models: list[str], devices: list[str], repeats: int) -> list[dict]:
+    from .checkpoint import load
+
+    rows = []
+    for device in devices:
+        for name in models:
+            bundle = load(name, device=device)
+            measure(bundle, 200, False, 1)  # warm-up: first-call allocations, CUDA context
+            for diagnostics in (False, True):
+                rates = {n: measure(bundle, n, diagnostics, repeats) for n in LENGTHS}
+                rows.append({"model": name, "device": device, "diagnostics": diagnostics,
+                             **{f"chars_per_s_{n}": round(r) for n, r in rates.items()},
+                             "cost_ratio_4000_vs_250": round(rates[250] / rates[4000], 3)})
+    return rows
+
+
+def table(rows: list[dict], threads: int) -> str:
+    out = [f"generation at batch 1 ({threads} CPU thread(s) for the CPU rows)",
+           "| model | device | diagnostics | " + " | ".join(f"chars/s @{n}" for n in LENGTHS)
+           + " | cost/char 4000 vs 250 |", "|---" * (4 + len(LENGTHS)) + "|"]
+    for r in rows:
+        out.append(f"| {r['model']} | {r['device']} | {'on' if r['diagnostics'] else 'off'} | "
+                   + " | ".join(f"{r[f'chars_per_s_{n}']:,}" for n in LENGTHS)
+                   + f" | {r['cost_ratio_4000_vs_250']:.2f}x |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .model import VARIANTS
+
+    p = argparse.ArgumentParser(prog="cnngru bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=list(VARIANTS), help="names or folders")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (BLAS and torch)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--json", default=None, help="also write the rows to this file")
+    p.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if not args.pinned:  # re-run with the thread pools pinned before NumPy and torch load
+        env = {**os.environ, **{k: str(args.threads) for k in (
+            "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+        sys.exit(subprocess.call([sys.executable, "-m", "cnngru.bench", *(argv or sys.argv[2:]),
+                                  "--pinned"], env=env))
+    import torch
+
+    torch.set_num_threads(args.threads)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = run(args.models, devices, args.repeats)
+    print(table(rows, args.threads))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"threads": args.threads, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

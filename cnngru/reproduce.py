@@ -1,0 +1,325 @@
+"""``cnngru reproduce``: the whole results table from one command, resumable in pieces.
+
+Stages, every row (the four variants and the transformer reference) treated alike:
+  1. learning-rate sweep at a reduced budget, chosen on validation BPC;
+  2. three seeds at the reduced budget with the chosen rate (the seed study);
+  3. the full run with the chosen rate; the transformer also at the baseline's wall time;
+  4. the full runs are shipped to ``checkpoints/`` and evaluated on the test plays;
+  5. ``results/results.json`` and ``results/results.md`` (and the curves) are written.
+Each run's folder is named by a hash of its configuration and reused when it holds a finished
+run, so stopping and re-running the command continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint
+from .corpus import load_corpus
+from .evaluate import (
+    bootstrap_bpc,
+    chunk_sums,
+    generation_speed,
+    paired_difference,
+    sample_stats,
+    test_nll,
+)
+from .model import VARIANTS
+from .trainer import TrainConfig, train
+
+ROWS = (*VARIANTS, "transformer")
+BASELINE = "gru"
+
+
+@dataclass
+class Budget:
+    """How much training each stage gets. ``--smoke`` shrinks everything to run in a minute."""
+
+    params: int = 1_000_000
+    full_chars: int = 1280 * 16384  # 20.97M characters: 1,280 steps of 128 x 128
+    sweep_chars: int = 192 * 16384  # 3.1M characters per sweep and seed run
+    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    batch_size: int = 128
+    seq_len: int = 128
+    eval_every: int = 64
+    eval_chars: int = 200_000
+    test_chars: int | None = None  # None: the whole test split
+    samples: int = 8  # seeded samples per row for the sample statistics
+
+
+SMOKE = Budget(params=250_000, full_chars=12 * 16 * 64, sweep_chars=4 * 16 * 64, lrs=(1e-3, 3e-3),
+               batch_size=16, seq_len=64, eval_every=4, eval_chars=5_000, test_chars=20_000,
+               samples=2)
+
+
+def run_config(budget: Budget, row: str, lr: float, chars: int, seed: int, corpus: str) -> TrainConfig:
+    return TrainConfig(variant=row, corpus=corpus, params=budget.params, batch_size=budget.batch_size,
+                       seq_len=budget.seq_len, max_chars=chars, lr=lr, seed=seed,
+                       eval_every=budget.eval_every, eval_chars=budget.eval_chars)
+
+
+def run_dir(runs: Path, config: TrainConfig) -> Path:
+    """A run's folder: named by everything that defines its result (not the device)."""
+    d = asdict(config)
+    d.pop("device")
+    d.pop("max_minutes")
+    key = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+    return runs / f"{config.variant}-lr{config.lr:g}-{config.max_chars}-s{config.seed}-{key}"
+
+
+def _train_one(args: tuple[TrainConfig, str, int]) -> dict:
+    config, out, threads = args
+    import torch
+
+    from . import reference  # noqa: F401  (registers the transformer in a fresh process)
+
+    torch.set_num_threads(threads)
+    return train(config, out, progress=False)
+
+
+class Reproduction:
+    def __init__(self, budget: Budget, runs: Path, results: Path, shipped: Path, corpus: str,
+                 device: str, jobs: int, train_only: bool = False, log=print):
+        self.budget, self.runs, self.results, self.shipped = budget, runs, results, shipped
+        self.train_only = train_only
+        self.corpus, self.device, self.jobs, self.log = corpus, device, jobs, log
+
+    def train_all(self, configs: list[TrainConfig]) -> list[dict]:
+        """Train what is not finished yet (in parallel with ``jobs`` > 1); return every summary."""
+        todo = [c for c in configs if not (run_dir(self.runs, c) / "summary.json").is_file()]
+        self.log(f"  {len(configs) - len(todo)} of {len(configs)} runs reused, {len(todo)} to train")
+        work = [(replace(c, device=self.device), str(run_dir(self.runs, c)),
+                 max(1, (os.cpu_count() or 1) // self.jobs)) for c in todo]
+        if self.jobs > 1 and len(work) > 1:
+            with ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn")) as pool:
+                for config, summary in zip(todo, pool.map(_train_one, work), strict=True):
+                    self.log(f"  done {run_dir(self.runs, config).name}: val {summary['val_bpc']}")
+        else:
+            for w in work:
+                summary = _train_one(w)
+                self.log(f"  done {Path(w[1]).name}: val {summary['val_bpc']}")
+        return [self.summary(c) for c in configs]
+
+    def summary(self, config: TrainConfig) -> dict:
+        return json.loads((run_dir(self.runs, config) / "summary.json").read_text())
+
+    def run(self) -> dict:
+        b, start = self.budget, time.time()
+        cfg = lambda row, lr, chars, seed=0: run_config(b, row, lr, chars, seed, self.corpus)  # noqa: E731
+        self.log("1/5 learning-rate sweep")
+        sweep = {row: dict(zip(b.lrs, self.train_all([cfg(row, lr, b.sweep_chars) for lr in b.lrs]),
+                               strict=True)) for row in ROWS}
+        best_lr = {row: min(b.lrs, key=lambda lr: sweep[row][lr]["best_val_bpc"]) for row in ROWS}
+        self.log(f"   chosen: {best_lr}")
+        self.log("2/5 seed study and full runs")
+        seed_cfgs = {row: [cfg(row, best_lr[row], b.sweep_chars, s) for s in b.seeds] for row in ROWS}
+        full_cfgs = {row: cfg(row, best_lr[row], b.full_chars) for row in ROWS}
+        self.train_all([c for cs in seed_cfgs.values() for c in cs] + list(full_cfgs.values()))
+        self.log("3/5 the transformer at the baseline's wall time")
+        base, ref = self.summary(full_cfgs[BASELINE]), self.summary(full_cfgs["transformer"])
+        steps = max(1, round(base["time"] * ref["chars_per_s"] / (b.batch_size * b.seq_len)))
+        eq_cfg = cfg("transformer", best_lr["transformer"], steps * b.batch_size * b.seq_len)
+        self.train_all([eq_cfg])
+        if self.train_only:
+            return {}
+        self.log("4/5 shipping the full runs and evaluating on the test plays")
+        corpus = load_corpus(self.corpus)
+        for row in ROWS:
+            self.ship(run_dir(self.runs, full_cfgs[row]), self.shipped / row)
+        (self.shipped / "words.txt").write_text("\n".join(sorted(corpus.words())) + "\n")
+        table = self.evaluate(corpus, full_cfgs, seed_cfgs, eq_cfg, sweep, best_lr)
+        self.log("5/5 writing results")
+        table["reproduction_time_s"] = round(time.time() - start, 1)
+        self.write(table)
+        return table
+
+    def ship(self, run: Path, dest: Path) -> None:
+        tmp = dest.with_name(dest.name + ".new")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(run / "best", tmp)
+        shutil.copy(run / "log.jsonl", tmp / "log.jsonl")
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(tmp, dest)
+
+    def evaluate(self, corpus, full_cfgs, seed_cfgs, eq_cfg, sweep, best_lr) -> dict:
+        from . import reference  # noqa: F401
+
+        test = corpus.test[: self.budget.test_chars] if self.budget.test_chars else corpus.test
+        words = corpus.words()
+        sums, rows = {}, []
+        t0 = time.time()
+        for row in ROWS:
+            bundle = checkpoint.load(self.shipped / row, device="cpu")
+            sums[row], counts = chunk_sums(test_nll(bundle, test))
+        eval_time = time.time() - t0
+        names = {row: row for row in ROWS}
+        extra = {"transformer (equal time)": eq_cfg}
+        for name, config in extra.items():
+            bundle = checkpoint.load(run_dir(self.runs, config) / "best", device="cpu")
+            sums[name], _ = chunk_sums(test_nll(bundle, test))
+            names[name] = "transformer"
+        for name, row in names.items():
+            config = full_cfgs[row] if name == row else extra[name]
+            folder = self.shipped / row if name == row else run_dir(self.runs, config) / "best"
+            bundle = checkpoint.load(folder, device="cpu")
+            summary = self.summary(config)
+            bpc = float(sums[name].sum() / counts.sum() / math.log(2))
+            lo, hi = bootstrap_bpc(sums[name], counts)
+            diff = paired_difference(sums[name], sums[BASELINE], counts) if name != BASELINE else None
+            seeds = None
+            if name == row:
+                values = [float(np.mean(test_nll(checkpoint.load(run_dir(self.runs, c) / "best",
+                                                                 device="cpu"), test)) / math.log(2))
+                          for c in seed_cfgs[row]]
+                seeds = {"values": values, "mean": float(np.mean(values)),
+                         "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+            stats = sample_stats(bundle, words, samples=self.budget.samples)
+            rows.append({
+                "name": name, "variant": row, "params": summary["params"],
+                "train_chars": summary["chars"], "train_time_s": summary["time"],
+                "train_chars_per_s": summary["chars_per_s"], "device": summary["device"],
+                "lr": config.lr, "val_bpc": summary["best_val_bpc"], "test_bpc": bpc,
+                "test_bpc_ci": [lo, hi], "diff_vs_gru": diff[0] if diff else None,
+                "diff_ci": [diff[1], diff[2]] if diff else None, "seeds": seeds,
+                "gen_chars_per_s": generation_speed(bundle) if row in VARIANTS else None,
+                **{k: stats[k] for k in ("real_word_rate", "distinct_2", "distinct_3", "repetition")},
+                "sample_temperature": stats["temperature"],
+            })
+        curves = {}
+        for name, row in names.items():
+            config = full_cfgs[row] if name == row else extra[name]
+            log = [json.loads(line) for line in (run_dir(self.runs, config) / "log.jsonl").open()]
+            curves[name] = [[r["chars"], r["val_bpc"]] for r in log if "val_bpc" in r]
+        return {
+            "rows": rows, "curves": curves, "answer": answer(rows),
+            "sweep": {row: {f"{lr:g}": s["best_val_bpc"] for lr, s in sweep[row].items()} for row in ROWS},
+            "chosen_lr": best_lr, "budget": asdict(self.budget), "corpus": corpus.name,
+            "test_chars": int(counts.sum()), "test_eval_time_s": round(eval_time, 1),
+            "bootstrap": {"chunk_chars": 2000, "resamples": 2000, "interval": "95% percentile"},
+        }
+
+    def write(self, table: dict) -> None:
+        self.results.mkdir(parents=True, exist_ok=True)
+        (self.results / "results.json").write_text(json.dumps(table, indent=1))
+        (self.results / "results.md").write_text(markdown_table(table))
+        plot_curves(table["curves"], self.results / "curves.png")
+
+
+def answer(rows: list[dict]) -> str:
+    """The question answered in words from the paired intervals, whatever they say."""
+    by_name = {r["name"]: r for r in rows}
+    lines, better = [], []
+    for v in VARIANTS[1:]:
+        r = by_name[v]
+        d, (lo, hi) = r["diff_vs_gru"], r["diff_ci"]
+        if hi < 0:
+            verdict = f"**better** than the GRU baseline by {-d:.3f} BPC (95% CI {-hi:.3f} to {-lo:.3f})"
+            better.append(v)
+        elif lo > 0:
+            verdict = f"**worse** than the GRU baseline by {d:.3f} BPC (95% CI {lo:.3f} to {hi:.3f})"
+        else:
+            verdict = f"**not distinguishable** from the GRU baseline ({d:+.3f} BPC, 95% CI {lo:+.3f} to {hi:+.3f})"
+        lines.append(f"- `{v}`: {verdict}.")
+    t = by_name.get("transformer")
+    if t:
+        side = "better" if t["diff_ci"][1] < 0 else "worse" if t["diff_ci"][0] > 0 else "level with"
+        lines.append(f"- The transformer reference at the same budget is {side} than the GRU "
+                     f"({t['diff_vs_gru']:+.3f} BPC).")
+    head = (f"**Yes, at this scale:** {', '.join(f'`{v}`' for v in better)} beat the GRU baseline "
+            "on the unseen test plays with the same parameters, data and tuning."
+            if better else
+            "**No, not at this scale:** no CNN variant beats the GRU baseline on the unseen test "
+            "plays with the same parameters, data and tuning.")
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _fmt_int(n: float) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+
+
+def markdown_table(table: dict) -> str:
+    head = ("| model | params | train chars | train time | device | lr | test BPC (95% CI) "
+            "| vs gru (95% CI) | 3 seeds, reduced budget | gen chars/s | real words | distinct-2 "
+            "| distinct-3 | repetition |\n" + "|---" * 14 + "|\n")
+    body = []
+    for r in table["rows"]:
+        diff = "—" if r["diff_vs_gru"] is None else \
+            f"{r['diff_vs_gru']:+.3f} ({r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f})"
+        seeds = "—" if not r["seeds"] else f"{r['seeds']['mean']:.3f} ± {r['seeds']['std']:.3f}"
+        speed = "—" if r["gen_chars_per_s"] is None else f"{r['gen_chars_per_s']:,.0f}"
+        body.append(
+            f"| {r['name']} | {_fmt_int(r['params'])} | {_fmt_int(r['train_chars'])} "
+            f"| {r['train_time_s'] / 60:.1f} min | {r['device']} | {r['lr']:g} "
+            f"| {r['test_bpc']:.3f} ({r['test_bpc_ci'][0]:.3f}, {r['test_bpc_ci'][1]:.3f}) | {diff} "
+            f"| {seeds} | {speed} | {r['real_word_rate']:.1%} | {r['distinct_2']:.3f} "
+            f"| {r['distinct_3']:.3f} | {r['repetition']:.3f} |")
+    notes = (f"\nTest: {table['test_chars']:,} characters of the unseen test plays, read with the "
+             f"state carried. Intervals: 95% bootstrap over {table['bootstrap']['chunk_chars']:,}-"
+             "character chunks; differences paired on the same chunks. Seeds: mean ± standard "
+             "deviation of test BPC over seeds "
+             f"{', '.join(map(str, table['budget']['seeds']))} at {_fmt_int(table['budget']['sweep_chars'])} "
+             "training characters. Sample figures: seeded samples at temperature "
+             f"{table['rows'][0]['sample_temperature']}. Learning rate chosen per row from "
+             f"{', '.join(f'{lr:g}' for lr in table['budget']['lrs'])} on validation BPC.\n")
+    return head + "\n".join(body) + "\n" + notes + "\n" + table["answer"] + "\n"
+
+
+def plot_curves(curves: dict, path: Path) -> None:
+    """Validation BPC against training characters, one line per row (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    colors = plt.get_cmap("tab10").colors  # colour-blind-distinguishable when paired with markers
+    for (name, points), color, marker in zip(curves.items(), colors, "osD^vx", strict=False):
+        xs, ys = zip(*points, strict=True)
+        ax.plot(np.array(xs) / 1e6, ys, label=name, color=color, marker=marker, markersize=3)
+    ax.set_xlabel("training characters (millions)")
+    ax.set_ylabel("validation bits per character")
+    ax.set_ylim(top=min(3.0, max(max(p[1] for p in pts) for pts in curves.values())))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="cnngru reproduce", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="the same pipeline on a tiny budget")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--jobs", type=int, default=1, help="training runs in parallel")
+    p.add_argument("--runs", default=None, help="where runs are kept (default runs/ or runs-smoke/)")
+    p.add_argument("--results", default=None, help="default results/ (smoke: runs-smoke/results)")
+    p.add_argument("--checkpoints", default=None, help="where full runs are shipped "
+                   "(default checkpoints/; smoke: runs-smoke/checkpoints)")
+    p.add_argument("--corpus", default="shakespeare")
+    p.add_argument("--train-only", action="store_true",
+                   help="stop after training (e.g. train on a GPU machine, evaluate elsewhere)")
+    args = p.parse_args(argv)
+    root = Path("runs-smoke" if args.smoke else "runs")
+    runs = Path(args.runs) if args.runs else root
+    results = Path(args.results or (root / "results" if args.smoke else "results"))
+    shipped = Path(args.checkpoints or (root / "checkpoints" if args.smoke else checkpoint.SHIPPED))
+    table = Reproduction(SMOKE if args.smoke else Budget(), runs, results, shipped, args.corpus,
+                         args.device, args.jobs, args.train_only).run()
+    if table:
+        print(markdown_table(table))

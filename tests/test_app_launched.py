@@ -1,0 +1,211 @@
+"""The demo served on localhost from the shipped checkpoints, driven with ``gradio_client``:
+every named endpoint, streaming, every kind of invalid input, and the queue's bound."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import pytest  # noqa: E402
+from gradio_client import Client  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client.utils import QueueError  # noqa: E402
+
+import cnngru  # noqa: E402
+from cnngru.app import build_demo, common  # noqa: E402
+
+pytestmark = pytest.mark.slow
+GENERIC = "upstream Gradio app has raised an exception"
+SETTINGS = dict(max_new_tokens=120, temperature=0.8, top_k=0, top_p=1.0, seed=5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    demo = build_demo()  # the shipped checkpoints (plus CNNGRU_CHECKPOINTS, if set)
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                quiet=True, share=False, ssr_mode=False)
+    yield demo
+    demo.close()
+
+
+@pytest.fixture
+def client(server) -> Client:
+    return Client(server.local_url, analytics_enabled=False, verbose=False)
+
+
+def generate_args(prompt="ROMEO.\n", strategy="hybrid", replace=False, refine=False, **changes):
+    s = {**SETTINGS, **changes}
+    return (strategy, prompt, s["max_new_tokens"], s["temperature"], s["top_k"], s["top_p"],
+            s["seed"], replace, refine)
+
+
+def test_every_action_is_a_named_endpoint(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(endpoints) == {"/generate", "/continue_generation", "/compare", "/score",
+                              "/results", "/refine"}
+    names = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
+    assert names[:7] == ["strategy", "prompt", "max_new_tokens", "temperature", "top_k", "top_p",
+                         "seed"]
+
+
+def test_generate_streams_the_text_then_the_figures_and_numbers(client):
+    job = client.submit(*generate_args(max_new_tokens=600), api_name="/generate")
+    updates = list(job)
+    texts = [u[0] for u in updates]
+    assert len(updates) >= 3, "the text should arrive in several updates"
+    assert texts[0].startswith("ROMEO.\n") and len(texts[0]) < len(texts[-1])
+    assert all(len(a) <= len(b) for a, b in zip(texts, texts[1:], strict=False))
+    text, status, attention, characters, numbers, _refined = job.result()
+    assert len(text) == len("ROMEO.\n") + 600 and "seed 5" in status
+    assert json.loads(attention["plot"])["data"][0]["type"] == "heatmap"
+    data = json.loads(Path(numbers).read_text())
+    assert data["text"] == text and len(data["probability"]) == len(text)
+    assert data["settings"]["temperature"] == 0.8
+
+
+def test_the_same_seed_gives_the_same_text(client):
+    first = client.predict(*generate_args(strategy="gru"), api_name="/generate")[0]
+    again = client.predict(*generate_args(strategy="gru"), api_name="/generate")[0]
+    other = client.predict(*generate_args(strategy="gru", seed=6), api_name="/generate")[0]
+    assert first == again != other
+
+
+def test_continue_picks_up_where_the_text_stopped(client):
+    first = client.predict(*generate_args(temperature=0), api_name="/generate")[0]
+    more = client.predict(100, 0, 0, 1.0, 5, False, api_name="/continue_generation")[0]
+    whole = client.predict(*generate_args(temperature=0, max_new_tokens=220),
+                           api_name="/generate")[0]
+    assert more.startswith(first) and len(more) == len(first) + 100
+    assert more == whole  # greedy: the carried state continues exactly
+
+
+def test_continue_before_generating_is_refused(server):
+    fresh = Client(server.local_url, analytics_enabled=False, verbose=False)  # a new session
+    with pytest.raises(AppError, match="nothing to continue"):
+        fresh.predict(100, 0.8, 0, 1.0, 5, False, api_name="/continue_generation")
+
+
+def test_compare_fills_every_column_together(client):
+    job = client.submit("KING.\n", 200, 0.8, 0, 1.0, 3, False, False, api_name="/compare")
+    updates = list(job)
+    n = len(cnngru.VARIANTS)
+    early = updates[0][:n]
+    assert all(len(t) > 0 for t in early), "the first update must hold text in every column"
+    assert len(updates) >= 2
+    final = job.result()
+    assert all(len(t) == 200 for t in final[:n])
+    assert all("chars/s" in s and "mean log₂ p" in s for s in final[n:2 * n])
+
+
+def test_score_gives_bits_per_char_for_every_model(client):
+    table, coloured, difference = client.predict(
+        "To be, or not to be, that is the question.", "hybrid", "gru", False, api_name="/score")
+    assert [row[0] for row in table["data"]] == list(cnngru.VARIANTS)
+    assert all(0 < row[1] < 10 for row in table["data"])
+    assert coloured.count('class="ch"') == 4 * (len("To be, or not to be, that is the question.")
+                                                - 1)
+    assert json.loads(difference["plot"])["data"][0]["type"] == "bar"
+
+
+def test_results_endpoint_answers_with_the_files_or_says_how_to_make_them(client):
+    table, answer, curves = client.predict(api_name="/results")
+    results_dir = Path(cnngru.__file__).resolve().parent.parent / "results"
+    if (results_dir / "results.json").is_file():
+        assert "|" in table and answer
+    else:
+        assert "cnngru reproduce" in table
+
+
+def test_refine_endpoint_works_or_says_why_not(server, client):
+    from cnngru.app.models import load_optional_refiner
+
+    refiner, note = load_optional_refiner()
+    if refiner is None:
+        with pytest.raises(AppError, match="not available"):
+            client.predict("Thee kyng is dead.", 0.9, api_name="/refine")
+    else:
+        text, edits, diff = client.predict("Thee kyng is dead.", 0.9, api_name="/refine")
+        assert isinstance(text, str) and isinstance(edits, list) and "Before" in diff
+
+
+MEGABYTE = "a" * 1_048_576
+
+
+@pytest.mark.parametrize("args, message", [
+    (generate_args(prompt=""), "The prompt is empty"),
+    (generate_args(prompt="Ça va? ☃"), "never saw in training: 'Ç' '☃'"),
+    (generate_args(prompt=MEGABYTE), "The prompt is 1,048,576 characters long"),
+    (generate_args(strategy="transformer"), "Unknown strategy 'transformer'"),
+    (generate_args(temperature=7), "temperature must be a number from 0 to 2"),
+    (generate_args(temperature="warm"), "temperature must be a number from 0 to 2"),
+    (generate_args(top_k=-1), "top_k must be a whole number"),
+    (generate_args(top_k=2.5), "top_k must be a whole number"),
+    (generate_args(top_p=0), "top_p must be a number greater than 0"),
+    (generate_args(max_new_tokens=1_000_000), "max_new_tokens must be a whole number from 1"),
+    (generate_args(max_new_tokens=0), "max_new_tokens must be a whole number from 1"),
+    (generate_args(max_new_tokens=None), "max_new_tokens must be a whole number"),
+    (generate_args(seed=-5), "seed must be a whole number"),
+    (generate_args(replace="yes"), "replace_unknown must be true or false"),
+])
+def test_invalid_generate_input_gets_a_clear_message(client, args, message):
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name="/generate")
+    assert message in str(caught.value) and GENERIC not in str(caught.value)
+
+
+def test_unknown_characters_can_be_replaced_instead(client):
+    text = client.predict(*generate_args(prompt="Café ", replace=True, max_new_tokens=5),
+                          api_name="/generate")[0]
+    assert text.startswith("Cafe ")
+
+
+@pytest.mark.parametrize("endpoint, args, message", [
+    ("/compare", ("", 100, 0.8, 0, 1.0, 0, False, False), "The prompt is empty"),
+    ("/compare", ("KING", 100, 3, 0, 1.0, 0, False, False), "temperature must be"),
+    ("/compare", (MEGABYTE, 100, 0.8, 0, 1.0, 0, False, False), "characters long"),
+    ("/compare", ("KING", 1001, 0.8, 0, 1.0, 0, False, False),
+     "max_new_tokens must be a whole number from 1 to 1000"),
+    ("/score", ("", "hybrid", "gru", False), "The text is empty"),
+    ("/score", ("x", "hybrid", "gru", False), "at least 2 characters"),
+    ("/score", (MEGABYTE, "hybrid", "gru", False), "The text is 1,048,576 characters long"),
+    ("/score", ("To be.", "hybrid", "lstm", False), "Unknown strategy 'lstm'"),
+    ("/score", ("To be ☃", "hybrid", "gru", False), "never saw in training: '☃'"),
+])
+def test_invalid_input_elsewhere_gets_a_clear_message(client, endpoint, args, message):
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=endpoint)
+    assert message in str(caught.value) and GENERIC not in str(caught.value)
+
+
+def test_the_queue_is_bounded_and_loses_no_request(client):
+    """More simultaneous requests than workers plus queue: the excess is told the demo is busy,
+    every accepted one completes, none is lost."""
+    total = common.QUEUE_SIZE + common.CONCURRENCY + 8
+    jobs = [client.submit(*generate_args(strategy="gru", max_new_tokens=300, seed=i),
+                          api_name="/generate") for i in range(total)]
+    completed = busy = lost = 0
+    for job in jobs:
+        try:
+            text = job.result(timeout=60)[0]
+            assert len(text) == len("ROMEO.\n") + 300
+            completed += 1
+        except QueueError:
+            busy += 1
+        except (FutureTimeout, TimeoutError):
+            lost += 1
+    assert lost == 0
+    assert busy >= 1, "the queue's bound did not hold"
+    assert completed >= common.QUEUE_SIZE
+    assert completed + busy == total

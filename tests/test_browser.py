@@ -1,0 +1,211 @@
+"""The demo in a real browser (Debian's chromium driven by Playwright) on the shipped checkpoints.
+
+Screenshots go to ``assets/`` when ``CNNGRU_UPDATE_SCREENSHOTS=1`` (the README shows them), else
+to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import time
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import pytest  # noqa: E402
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+from cnngru.app import CSS, THEME, build_demo  # noqa: E402
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage"]
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = ("gru", "cnn-pre", "cnn-post", "hybrid")
+
+if not shutil.which(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
+                allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url():
+    demo = build_demo()
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                quiet=True, share=False, ssr_mode=False, theme=THEME, css=CSS)
+    yield demo.local_url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
+            args=ARGS, viewport={"width": 1400, "height": 1000})
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser, url):
+    page = browser.new_page()
+    page.goto(url)
+    page.wait_for_selector("#generate-btn")
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    if os.environ.get("CNNGRU_UPDATE_SCREENSHOTS") == "1":
+        return ROOT / "assets"
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def set_slider(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def lengths_while_running(page, selector: str, until, timeout: float = 60) -> list[int]:
+    """The lengths of a textarea's value, sampled until ``until()`` holds."""
+    seen, deadline = [], time.time() + timeout
+    while not until():
+        assert time.time() < deadline, f"timed out; lengths seen: {seen[-10:]}"
+        n = len(page.input_value(selector))
+        if not seen or seen[-1] != n:
+            seen.append(n)
+        time.sleep(0.01)
+    return seen
+
+
+def plot_rendered(page, elem_id: str) -> bool:
+    return page.locator(f"#{elem_id} .js-plotly-plot .main-svg").count() > 0
+
+
+def test_generate_with_the_hybrid_streams_text_and_draws_the_attention(page, shots):
+    page.locator("#strategy input").fill("hybrid")
+    page.locator("#strategy input").press("Enter")
+    page.fill("#prompt textarea", "ROMEO.\n")
+    set_slider(page, "max-new-tokens", 1200)
+    page.locator("#generate-btn").click()
+    seen = lengths_while_running(page, "#output textarea",
+                                 lambda: plot_rendered(page, "attn-plot"))
+    final = len(page.input_value("#output textarea"))
+    assert final == len("ROMEO.\n") + 1200
+    partial = [n for n in seen if len("ROMEO.\n") < n < final]
+    assert len(partial) >= 2, f"the text did not stream: lengths {seen}"
+    assert page.locator("#attn-plot .heatmaplayer").count() == 1
+    assert "characters/s" in page.locator("#generate-status").inner_text()
+    page.wait_for_selector("#chars-plot .js-plotly-plot .main-svg")
+    page.screenshot(path=shots / "generate.png", full_page=True)
+
+
+def test_attention_stays_readable_at_2000_characters(page, shots):
+    page.fill("#prompt textarea", "KING.\n")
+    set_slider(page, "max-new-tokens", 2000)
+    page.locator("#generate-btn").click()
+    page.wait_for_function(
+        "document.querySelector('#generate-status')?.innerText.includes('2,000 characters')",
+        timeout=90_000)
+    page.wait_for_selector("#attn-plot .heatmaplayer")
+    title = page.locator("#attn-plot .gtitle").text_content()
+    assert re.search(r"characters 1958-2005 of 2006", title), title
+    rows = page.locator("#attn-plot .yaxislayer-above .ytick").count()
+    columns = page.locator("#attn-plot .xaxislayer-above .xtick").count()
+    assert rows == 48 and columns <= 48 + 32, (rows, columns)  # one readable label per character
+    page.locator("#attn-plot").screenshot(path=shots / "attention-2000.png")
+    # the position selector moves the view to the start of the text
+    position = page.locator("#attn-position input[type=number]")
+    position.fill("0")
+    position.press("Tab")  # Gradio's slider fires "release" when its number box loses focus
+    page.wait_for_function(
+        "document.querySelector('#attn-plot .gtitle')?.textContent.includes('characters 1-48')",
+        timeout=20_000)
+
+
+def test_compare_fills_all_four_columns(page, shots):
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-btn").click()
+    columns = [f"#compare-{v} textarea" for v in VARIANTS]
+    deadline, early = time.time() + 60, None
+    while time.time() < deadline:
+        values = [len(page.input_value(c)) for c in columns]
+        if all(values):
+            early = values
+            break
+        time.sleep(0.01)
+    assert early, "the columns never all held text"
+    for v in VARIANTS:
+        page.wait_for_selector(f"#compare-plot-{v} .js-plotly-plot .main-svg", timeout=60_000)
+    final = [len(page.input_value(c)) for c in columns]
+    assert all(f == 300 for f in final) and min(early) < 300
+    assert all("chars/s" in page.locator(f"#compare-stats-{v}").inner_text() for v in VARIANTS)
+    page.screenshot(path=shots / "compare.png", full_page=True)
+
+
+def test_score_colours_every_character_with_hover_details(page, shots):
+    page.get_by_role("tab", name="Score").click()
+    page.locator("#score-btn").click()
+    page.wait_for_selector("#score-diff .js-plotly-plot .main-svg", timeout=60_000)
+    spans = page.locator("#score-html .ch")
+    assert spans.count() > 4 * 100
+    assert re.search(r"bits, p=0\.\d+, rank \d+ \| top: ", spans.first.get_attribute("title"))
+    table = page.locator("#score-table").inner_text()
+    assert all(re.search(rf"{v}\s+\d\.\d+", table) for v in VARIANTS), table
+    page.screenshot(path=shots / "score.png", full_page=True)
+
+
+def test_an_empty_prompt_gets_a_clear_message_in_the_page(page):
+    page.fill("#prompt textarea", "")
+    page.locator("#generate-btn").click()
+    page.get_by_text("The prompt is empty").first.wait_for(timeout=20_000)
+
+
+def test_stop_ends_the_text_where_it_is_and_draws_its_figures(page):
+    page.fill("#prompt textarea", "ROMEO.\n")
+    set_slider(page, "max-new-tokens", 2000)
+    page.locator("#generate-btn").click()
+    page.wait_for_function("document.querySelector('#output textarea').value.length > 12")
+    page.locator("#stop-btn").click()
+    page.wait_for_function(
+        "document.querySelector('#generate-status')?.innerText.includes('Stopped at')",
+        timeout=30_000)
+    page.wait_for_selector("#attn-plot .heatmaplayer")
+    shown = len(page.input_value("#output textarea"))
+    status = page.locator("#generate-status").inner_text()
+    assert shown < len("ROMEO.\n") + 2000, "the generation ran to the end despite Stop"
+    assert f"Stopped at {shown:,} characters" in status
+
+
+def test_refine_with_cnn_shows_its_edits_as_a_diff(page):
+    from cnngru.app.models import load_optional_refiner
+
+    refiner, note = load_optional_refiner()
+    if refiner is None:
+        assert page.get_by_label("Refine with CNN").first.is_disabled()
+        pytest.skip(f"no refiner here, and the option is disabled: {note}")
+    page.fill("#prompt textarea", "ROMEO.\n")
+    set_slider(page, "max-new-tokens", 300)
+    page.get_by_label("Refine with CNN").first.check()
+    page.locator("#generate-btn").click()
+    page.wait_for_selector("#refine-diff .refine-diff .after", timeout=60_000)
+    diff = page.locator("#refine-diff")
+    assert "Before" in diff.inner_text() and "After" in diff.inner_text()
+    before = page.locator("#refine-diff .before").inner_text()
+    assert before == page.input_value("#output textarea")[len("ROMEO.\n"):]
