@@ -73,11 +73,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", default=None, help="also write the rows to this file")
     p.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
     if not args.pinned:  # re-run with the thread pools pinned before NumPy and torch load
         env = {**os.environ, **{k: str(args.threads) for k in (
             "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-        sys.exit(subprocess.call([sys.executable, "-m", "cnngru.bench", *(argv or sys.argv[2:]),
+        sys.exit(subprocess.call([sys.executable, "-m", "cnngru.bench", *argv,
                                   "--pinned"], env=env))
     import torch
 

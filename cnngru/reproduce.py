@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -58,11 +58,18 @@ class Budget:
     eval_chars: int = 200_000
     test_chars: int | None = None  # None: the whole test split
     samples: int = 8  # seeded samples per row for the sample statistics
+    # the refiner (not a language model: its own task and recipe, see cnngru/refiner/train.py)
+    refiner: dict = field(default_factory=lambda: dict(
+        params=800_000, max_chars=400_000_000, batch_size=256, seq_len=256, lr=2e-3,
+        eval_every=200, eval_chars=65536))
+    refiner_heldout_chars: int = 40_000
 
 
 SMOKE = Budget(params=250_000, full_chars=12 * 16 * 64, sweep_chars=4 * 16 * 64, lrs=(1e-3, 3e-3),
                batch_size=16, seq_len=64, eval_every=4, eval_chars=5_000, test_chars=20_000,
-               samples=2)
+               samples=2, refiner=dict(params=100_000, max_chars=8 * 16 * 64, batch_size=16,
+                                       seq_len=64, lr=2e-3, eval_every=4, eval_chars=4096),
+               refiner_heldout_chars=4_000)
 
 
 def run_config(budget: Budget, row: str, lr: float, chars: int, seed: int, corpus: str) -> TrainConfig:
@@ -141,10 +148,31 @@ class Reproduction:
             self.ship(run_dir(self.runs, full_cfgs[row]), self.shipped / row)
         (self.shipped / "words.txt").write_text("\n".join(sorted(corpus.words())) + "\n")
         table = self.evaluate(corpus, full_cfgs, seed_cfgs, eq_cfg, sweep, best_lr)
+        table["refiner"] = self.refiner(corpus)
         self.log("5/5 writing results")
         table["reproduction_time_s"] = round(time.time() - start, 1)
         self.write(table)
         return table
+
+    def refiner(self, corpus) -> dict:
+        """Train (unless the shipped refiner has exactly this recipe) and measure the refiner."""
+        from .refiner.metrics import measure_refiner
+        from .refiner.train import train_refiner
+
+        dest = self.shipped / "refiner"
+        recipe = {**self.budget.refiner, "corpus": self.corpus}
+        shipped = _train_config(dest)
+        if shipped is None or any(shipped.get(k) != v for k, v in recipe.items()):
+            self.log("   training the refiner")
+            key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
+            train_refiner(self.runs / f"refiner-{key}", device=self.device, ship=dest,
+                          progress=False, **recipe)
+        else:
+            self.log("   the shipped refiner has this recipe: reused")
+        lms = {row: checkpoint.load(self.shipped / row, device="cpu") for row in VARIANTS}
+        return measure_refiner(checkpoint.load(dest, device="cpu"), lms, corpus.words(),
+                               heldout=corpus.test, heldout_chars=self.budget.refiner_heldout_chars,
+                               samples=self.budget.samples)
 
     def ship(self, run: Path, dest: Path) -> None:
         tmp = dest.with_name(dest.name + ".new")
@@ -214,8 +242,20 @@ class Reproduction:
     def write(self, table: dict) -> None:
         self.results.mkdir(parents=True, exist_ok=True)
         (self.results / "results.json").write_text(json.dumps(table, indent=1))
-        (self.results / "results.md").write_text(markdown_table(table))
+        md = markdown_table(table)
+        if table.get("refiner"):
+            from .refiner.metrics import markdown
+
+            md += "\n## The refiner (post-processing CNN)\n\n" + markdown(table["refiner"]) + "\n"
+        (self.results / "results.md").write_text(md)
         plot_curves(table["curves"], self.results / "curves.png")
+
+
+def _train_config(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / checkpoint.META).read_text())["metadata"]["train_config"]
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def answer(rows: list[dict]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 
 UNKNOWN_POLICIES = ("error", "replace")
@@ -77,7 +78,14 @@ class Vocab:
         return [self.index[c] for c in self.clean(text, unknown)]
 
     def encode_tensor(self, text: str, unknown: str = "error") -> torch.Tensor:
-        return torch.tensor(self.encode(text, unknown), dtype=torch.long)
+        """``encode`` for whole corpora: one table lookup over the code points, not a loop."""
+        text = self.clean(text, unknown)
+        if not text:
+            return torch.zeros(0, dtype=torch.long)
+        table = np.zeros(max(map(ord, self.chars)) + 1, dtype=np.int64)
+        table[[ord(c) for c in self.chars]] = np.arange(len(self.chars))
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        return torch.from_numpy(table[points])
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)

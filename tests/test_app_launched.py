@@ -114,7 +114,7 @@ def test_score_gives_bits_per_char_for_every_model(client):
         "To be, or not to be, that is the question.", "hybrid", "gru", False, api_name="/score")
     assert [row[0] for row in table["data"]] == list(cnngru.VARIANTS)
     assert all(0 < row[1] < 10 for row in table["data"])
-    assert coloured.count('class="ch"') == 4 * (len("To be, or not to be, that is the question.")
+    assert coloured.count('class="ch ') == 4 * (len("To be, or not to be, that is the question.")
                                                 - 1)
     assert json.loads(difference["plot"])["data"][0]["type"] == "bar"
 

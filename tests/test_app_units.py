@@ -279,10 +279,12 @@ def test_difference_figure_is_a_minus_b(zoo):
 def test_surprisal_html_escapes_text_and_colours_by_rank(zoo):
     a = analyse(zoo.get("gru"), "The lord's 'word'.")
     out = html.surprisal_html(a)
-    assert out.count('class="ch"') == len(a.text) - 1
+    assert out.count('class="ch ') == len(a.text) - 1
     assert "&#x27;" in out and "'word'" not in out  # quotes escaped inside the text
     ranks = a.rank[1:]
-    assert out.count("#fde725") == int((ranks == 1).sum())  # first choices in the lightest band
+    assert out.count("cnngru-b0") == int((ranks == 1).sum())  # first choices: the lightest band
+    assert out.count("cnngru-b3") == int((ranks > 10).sum())
+    assert ".cnngru-b0{background:#fde725" in html.legend_html()  # viridis, light to dark
 
 
 def test_diff_html_marks_only_the_changed_characters():

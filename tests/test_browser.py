@@ -166,6 +166,12 @@ def test_score_colours_every_character_with_hover_details(page, shots):
     spans = page.locator("#score-html .ch")
     assert spans.count() > 4 * 100
     assert re.search(r"bits, p=0\.\d+, rank \d+ \| top: ", spans.first.get_attribute("title"))
+    # each band keeps its readable text colour against the page theme's
+    colour = "e => getComputedStyle(e).color"
+    for band, expected in (("cnngru-b0", "rgb(0, 0, 0)"), ("cnngru-b3", "rgb(255, 255, 255)")):
+        marked = page.locator(f"#score-html .{band}")
+        if marked.count():
+            assert marked.first.evaluate(colour) == expected, band
     table = page.locator("#score-table").inner_text()
     assert all(re.search(rf"{v}\s+\d\.\d+", table) for v in VARIANTS), table
     page.screenshot(path=shots / "score.png", full_page=True)
