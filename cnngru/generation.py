@@ -16,6 +16,7 @@ import torch
 
 from .checkpoint import Bundle
 from .fast_step import NumpyState, to_numpy_state, to_torch_state
+from .model import VARIANTS
 from .sampling import SamplingSettings, inverse_cdf, sampling_distribution, softmax
 
 PROMPT_CHUNK = 2048  # the prompt is read in pieces of this many characters: bounded memory
@@ -131,7 +132,7 @@ def generate(bundle: Bundle, prompt: str = "", *, max_new_tokens: int = 200,
     ``unknown`` says what to do with prompt characters outside the vocabulary: ``"error"``
     raises ``UnknownCharactersError`` naming them, ``"replace"`` maps them to known ones.
     ``continue_from`` carries on from an earlier ``Generation.continuation``.
-    ``fast`` (default: when the model is on the CPU) uses the fused NumPy step.
+    ``fast`` (default: for a variant on the CPU) uses the fused NumPy step.
     """
     settings = SamplingSettings(temperature, top_k, top_p)
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int | np.integer) \
@@ -139,7 +140,7 @@ def generate(bundle: Bundle, prompt: str = "", *, max_new_tokens: int = 200,
         raise ValueError(f"max_new_tokens must be a whole number >= 0, not {max_new_tokens!r}")
     start = read_prompt(bundle, prompt, continue_from, unknown) if prompt or not continue_from \
         else continue_from
-    if fast is None:
-        fast = bundle.device.type == "cpu"
+    if fast is None:  # the fused step exists for the four variants
+        fast = bundle.device.type == "cpu" and bundle.variant in VARIANTS
     return Generation(bundle, start, settings, int(max_new_tokens),
                       draws if draws is not None else uniform_draws(seed), diagnostics, fast)

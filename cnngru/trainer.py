@@ -133,9 +133,10 @@ class Trainer:
                 self.elapsed += time.perf_counter() - t0
                 row = {"step": self.step, "chars": self.chars, "loss": loss,
                        "lr": self.optimizer.param_groups[0]["lr"], "time": round(self.elapsed, 3)}
-                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                    row["val_bpc"] = self.validate(cfg.eval_chars)
                 self.log(row)
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    self.log_validation(self.validate(cfg.eval_chars))
+                    self.save_last()  # a killed run loses at most eval_every steps
                 if bar:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.3f}", chars_s=f"{self.chars / max(self.elapsed, 1e-9):,.0f}")
@@ -227,6 +228,11 @@ class Trainer:
             with open(self.out / "log.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
 
+    def log_validation(self, val_bpc: float | None) -> None:
+        """Validation figures are a row of their own: ``{"step", "chars", "val_bpc"}``."""
+        if val_bpc is not None:
+            self.log({"step": self.step, "chars": self.chars, "val_bpc": val_bpc})
+
     # ---- checkpoints ------------------------------------------------------------------------
     def metadata(self, val_bpc: float) -> dict:
         return {"train_chars": self.chars, "train_steps": self.step, "train_time_s": round(self.elapsed, 1),
@@ -295,9 +301,19 @@ class Trainer:
             torch.cuda.set_rng_state(tensors["rng.cuda"])
         self.step, self.chars, self.elapsed = meta["step"], meta["chars"], meta["elapsed"]
         self.best_val = meta["best_val"]
+        self._truncate_log()
         if self.is_main and self.progress:
             print(f"resuming {self.out} at step {self.step}")
 
+
+    def _truncate_log(self) -> None:
+        """Drop log rows written after the state we resume from (a run killed between saves)."""
+        log = self.out / "log.jsonl"
+        if not (self.is_main and log.is_file()):
+            return
+        rows = [line for line in log.read_text().splitlines()
+                if line.strip() and json.loads(line)["step"] <= self.step]
+        log.write_text("".join(r + "\n" for r in rows))
 
     def _gather(self, t: torch.Tensor) -> torch.Tensor:
         """The whole batch of a carried state from every process's rows (collective)."""

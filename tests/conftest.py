@@ -12,6 +12,10 @@ from cnngru.corpus import load_shakespeare  # noqa: E402
 from cnngru.model import VARIANTS, build_model  # noqa: E402
 from cnngru.vocab import Vocab  # noqa: E402
 
+# One thread: a test suite shares two cores with servers and subprocesses, and torch's spinning
+# worker threads slow everything down many times over when cores are oversubscribed.
+torch.set_num_threads(1)
+
 SMALL = 120_000  # parameters: big enough for every part of every variant, fast on a CPU
 
 
