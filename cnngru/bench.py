@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 LENGTHS = (250, 1000, 4000)
 
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads (BLAS and torch)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", default=None, help="also write the rows to this file")
+    p.add_argument("--write", action="store_true", help="write results/bench-cpu.{json,md} and "
+                   "the README's benchmark block")
     p.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)
     argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
@@ -85,10 +89,26 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = run(args.models, devices, args.repeats)
-    print(table(rows, args.threads))
+    md = table(rows, args.threads)
+    print(md)
+    record = {"threads": args.threads, "cpu": platform.processor() or platform.machine(), "rows": rows}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"threads": args.threads, "rows": rows}, f, indent=1)
+        Path(args.json).write_text(json.dumps(record, indent=1))
+    if args.write:
+        write_results(record, md)
+
+
+def write_results(record: dict, md: str) -> None:
+    """The CPU figures, and beside them any GPU figures measured elsewhere, into the README."""
+    from .readme import write_block
+    from .reproduce import RESULTS
+
+    (RESULTS / "bench-cpu.json").write_text(json.dumps(record, indent=1))
+    (RESULTS / "bench-cpu.md").write_text(md + "\n")
+    gpu = sorted(RESULTS.glob("bench-gpu-*.txt"))
+    block = md + "".join(f"\n\nOn {p.stem.removeprefix('bench-gpu-').upper()} (its own CPU and "
+                          f"its GPU; `{p.name}`):\n\n" + p.read_text().strip() for p in gpu)
+    write_block("bench", block)
 
 
 if __name__ == "__main__":

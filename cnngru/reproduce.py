@@ -37,9 +37,11 @@ from .evaluate import (
     test_nll,
 )
 from .model import VARIANTS
+from .readme import write_block
 from .trainer import TrainConfig, train
 
 ROWS = (*VARIANTS, "transformer")
+RESULTS = checkpoint.SHIPPED.parent / "results"
 BASELINE = "gru"
 
 
@@ -248,6 +250,8 @@ class Reproduction:
 
             md += "\n## The refiner (post-processing CNN)\n\n" + markdown(table["refiner"]) + "\n"
         (self.results / "results.md").write_text(md)
+        if self.results.resolve() == RESULTS.resolve():
+            write_block("results", md)
         plot_curves(table["curves"], self.results / "curves.png")
 
 
@@ -357,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     root = Path("runs-smoke" if args.smoke else "runs")
     runs = Path(args.runs) if args.runs else root
-    results = Path(args.results or (root / "results" if args.smoke else "results"))
+    results = Path(args.results or (root / "results" if args.smoke else RESULTS))
     shipped = Path(args.checkpoints or (root / "checkpoints" if args.smoke else checkpoint.SHIPPED))
     table = Reproduction(SMOKE if args.smoke else Budget(), runs, results, shipped, args.corpus,
                          args.device, args.jobs, args.train_only).run()

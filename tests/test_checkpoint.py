@@ -5,12 +5,11 @@ import shutil
 
 import pytest
 import torch
+from conftest import SMALL
 
 import cnngru
 from cnngru.checkpoint import META, WEIGHTS, CheckpointError
 from cnngru.model import build_model
-
-from conftest import SMALL
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 
 import pytest
 import torch
+from conftest import SMALL
 
 import cnngru
 from cnngru.model import BUDGET_TOLERANCE, VARIANTS, build_model, count_params
-
-from conftest import SMALL
 
 
 def test_variants_are_the_four_strategies():

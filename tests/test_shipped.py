@@ -1,0 +1,60 @@
+"""The shipped checkpoints are the trained ones the results describe, and the README shows
+exactly what the commands measured."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import cnngru
+from cnngru.model import VARIANTS, count_params
+from cnngru.readme import read_block
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = json.loads((ROOT / "results" / "results.json").read_text())
+ROWS = {r["name"]: r for r in RESULTS["rows"]}
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "transformer"])
+def test_shipped_checkpoint_is_fully_trained_and_matches_the_results(name):
+    bundle = cnngru.load(name, device="cpu")
+    meta, row = bundle.metadata, ROWS[name]
+    assert meta["run"]["chars"] >= 20_000_000, "a shipped model sees at least 20M characters"
+    assert meta["val_bpc"] <= 2.5, "a few minutes of training sit near 2.6 BPC; unigram 4.5"
+    assert meta["run"]["chars"] == row["train_chars"]
+    assert meta["val_bpc"] == pytest.approx(row["val_bpc"], abs=1e-5)
+    assert count_params(bundle.model) == row["params"]
+    assert meta["train_config"]["lr"] == row["lr"]
+    size = sum(p.stat().st_size for p in (ROOT / "checkpoints" / name).iterdir())
+    assert size < 10_000_000
+
+
+def test_rows_share_one_budget_and_one_amount_of_data():
+    main = [ROWS[n] for n in (*VARIANTS, "transformer")]
+    params = [r["params"] for r in main]
+    assert max(params) / min(params) <= 1.05
+    assert len({r["train_chars"] for r in main}) == 1
+
+
+def test_intervals_hold_their_estimates():
+    for r in RESULTS["rows"]:
+        lo, hi = r["test_bpc_ci"]
+        assert lo <= r["test_bpc"] <= hi
+        if r["diff_vs_gru"] is not None:
+            assert r["diff_ci"][0] <= r["diff_vs_gru"] <= r["diff_ci"][1]
+
+
+def test_readme_shows_the_results_file():
+    md = (ROOT / "results" / "results.md").read_text()
+    assert read_block("results") == md.strip("\n")
+    assert RESULTS["answer"] in md
+
+
+def test_readme_shows_the_benchmark_file():
+    md = (ROOT / "results" / "bench-cpu.md").read_text().strip("\n")
+    assert read_block("bench").startswith(md)
+
+
+def test_shipped_word_list_is_the_training_words(corpus):
+    words = (ROOT / "checkpoints" / "words.txt").read_text().split()
+    assert set(words) == corpus.words()
