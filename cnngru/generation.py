@@ -50,35 +50,44 @@ class Generation:
     def __init__(self, bundle: Bundle, start: Continuation, settings: SamplingSettings,
                  max_new_tokens: int, draws: Iterator[float], diagnostics: bool, fast: bool):
         self.bundle = bundle
-        self.continuation = start
+        self.start = start
+        self._state, self._logits, self._chars = start.state, start.logits, []
         self.settings = settings
         self.max_new_tokens = max_new_tokens
         self.draws = draws
         self.diagnostics = diagnostics
         self.step_fn = bundle.fast_step.step if fast else _torch_step(bundle)
-        self.new_text = ""
 
     def __iter__(self) -> Iterator[Step]:
         vocab = self.bundle.vocab
         for _ in range(self.max_new_tokens):
-            cont = self.continuation
-            index = inverse_cdf(sampling_distribution(cont.logits, self.settings), next(self.draws))
-            logits, state, trace = self.step_fn(np.array([index]), cont.state)
+            index = inverse_cdf(sampling_distribution(self._logits, self.settings), next(self.draws))
+            logits, state, trace = self.step_fn(np.array([index]), self._state)
             step = Step(vocab.chars[index], index)
             if self.diagnostics:
-                probs = softmax(cont.logits)
+                probs = softmax(self._logits)
                 top = np.argsort(-probs, kind="stable")[:TOP_ALTERNATIVES]
                 step.probability = float(probs[index])
                 step.entropy = float(-(probs * np.log2(np.maximum(probs, 1e-300))).sum())
                 step.top = [(vocab.chars[i], float(probs[i])) for i in top]
                 step.trace = {k: v[0] for k, v in trace.items()}  # the trace of this new character
-            self.new_text += step.char
-            self.continuation = Continuation(state, logits[0], cont.text + step.char)
+            self._state, self._logits = state, logits[0]
+            self._chars.append(step.char)
             yield step
 
     @property
+    def new_text(self) -> str:
+        return "".join(self._chars)
+
+    @property
     def text(self) -> str:
-        return self.continuation.text
+        """The prompt (and anything continued from) plus what has been generated so far."""
+        return self.start.text + self.new_text
+
+    @property
+    def continuation(self) -> Continuation:
+        """Where the text stands now: pass it as ``continue_from`` to carry on."""
+        return Continuation(self._state, self._logits, self.text)
 
 
 def _torch_step(bundle: Bundle):

@@ -282,6 +282,18 @@ def answer(rows: list[dict]) -> str:
         side = "better" if t["diff_ci"][1] < 0 else "worse" if t["diff_ci"][0] > 0 else "level with"
         lines.append(f"- The transformer reference at the same budget is {side} than the GRU "
                      f"({t['diff_vs_gru']:+.3f} BPC).")
+    base = by_name[BASELINE]["seeds"]
+    if base:
+        n = len(base["values"])
+        lines.append(f"\nAt the seed study's reduced budget ({n} seeds, mean ± standard deviation "
+                     f"of test BPC): `gru` {base['mean']:.3f} ± {base['std']:.3f}")
+        for v in VARIANTS[1:]:
+            s = by_name[v]["seeds"]
+            gap = s["mean"] - base["mean"]
+            noise = 2 * math.sqrt((s["std"] ** 2 + base["std"] ** 2) / n)
+            where = "ahead of" if gap < -noise else "behind" if gap > noise else "level with"
+            lines.append(f"- `{v}` {s['mean']:.3f} ± {s['std']:.3f}: {where} the GRU "
+                         f"({gap:+.3f}) early in training.")
     head = (f"**Yes, at this scale:** {', '.join(f'`{v}`' for v in better)} beat the GRU baseline "
             "on the unseen test plays with the same parameters, data and tuning."
             if better else
