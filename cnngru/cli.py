@@ -35,6 +35,21 @@ def cmd_train(args) -> None:
     print(json.dumps(summary, indent=1))
 
 
+def serve(argv: list[str]) -> None:
+    """``cnngru serve``: what ``python app.py`` does, with the address as options."""
+    import os
+
+    p = argparse.ArgumentParser(prog="cnngru serve", description="start the Gradio demo")
+    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
+    p.add_argument("--port", type=int, default=7860)
+    args = p.parse_args(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from .app import launch
+
+    launch(host=args.host, port=args.port)
+
+
 def _split(text: str):
     from .corpus import parse_split
 
@@ -86,21 +101,26 @@ DELEGATED = {
     "reproduce": ("cnngru.reproduce", "main", "train, evaluate and tabulate every row (resumable)"),
     "eval": ("cnngru.evaluate", "main", "evaluate checkpoints on the test split"),
     "bench": ("cnngru.bench", "main", "generation speed per variant (CPU, and GPU if present)"),
-    "serve": ("cnngru.app", "main", "start the Gradio demo"),
+    "serve": ("cnngru.cli", "serve", "start the Gradio demo"),
     "train-refiner": ("cnngru.refiner.train", "cli_train_refiner", "train the CNN refiner"),
 }
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run a subcommand; bad input (a corrupt checkpoint, unknown characters, a missing corpus)
+    ends with its message on one line, not a traceback."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in DELEGATED:
-        import importlib
+    try:
+        if argv and argv[0] in DELEGATED:
+            import importlib
 
-        module, function, _ = DELEGATED[argv[0]]
-        getattr(importlib.import_module(module), function)(argv[1:])
-        return
-    args = build_parser().parse_args(argv)
-    args.func(args)
+            module, function, _ = DELEGATED[argv[0]]
+            getattr(importlib.import_module(module), function)(argv[1:])
+            return
+        args = build_parser().parse_args(argv)
+        args.func(args)
+    except ValueError as e:  # CheckpointError, UnknownCharactersError, CorpusError included
+        sys.exit(f"cnngru: error: {e}")
 
 
 if __name__ == "__main__":

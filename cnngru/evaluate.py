@@ -20,6 +20,9 @@ from .scoring import nll_per_char
 from .text_stats import distinct_n, real_word_rate, repetition
 
 CHUNK = 2000  # characters per bootstrap unit
+TEST_STREAMS = 256  # the test text is read as this many contiguous streams side by side (speed);
+# each is ~1,900 characters read with the state carried, so all but its first few characters
+# have a warm state
 RESAMPLES = 2000
 SAMPLE_PROMPTS = ("ROMEO.\n", "First Citizen.\nBefore we proceed", "KING.\nWhat says", "Enter ")
 
@@ -48,7 +51,7 @@ def paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, counts: np.ndarray
 
 
 def test_nll(bundle: Bundle, text: str) -> np.ndarray:
-    return nll_per_char(bundle.model, bundle.vocab.encode_tensor(text), streams=64, chunk=512)
+    return nll_per_char(bundle.model, bundle.vocab.encode_tensor(text), streams=TEST_STREAMS, chunk=256)
 
 
 def sample_stats(bundle: Bundle, words: frozenset[str], temperature: float = 0.8,
@@ -76,3 +79,46 @@ def generation_speed(bundle: Bundle, chars: int = 2000, repeats: int = 3) -> flo
             pass
         rates.append(chars / (time.perf_counter() - t0))
     return float(np.median(rates))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``cnngru eval``: test BPC with intervals, paired differences, samples and speed."""
+    import argparse
+
+    from . import checkpoint
+    from .corpus import load_corpus
+    from .model import VARIANTS
+
+    p = argparse.ArgumentParser(prog="cnngru eval", description=__doc__)
+    p.add_argument("models", nargs="*", default=list(VARIANTS), help="names or checkpoint folders")
+    p.add_argument("--corpus", default="shakespeare")
+    p.add_argument("--split", default=None, help="ratios for a text-file corpus")
+    p.add_argument("--baseline", default=None, help="paired differences against this model "
+                   "(default: the first one)")
+    p.add_argument("--no-samples", action="store_true", help="skip sample statistics and speed")
+    args = p.parse_args(argv)
+    from .corpus import parse_split
+
+    corpus = load_corpus(args.corpus, parse_split(args.split) if args.split else None)
+    words = corpus.words()
+    baseline = args.baseline or args.models[0]
+    sums, t0 = {}, time.perf_counter()
+    bundles = {m: checkpoint.load(m) for m in dict.fromkeys([baseline, *args.models])}
+    for name, bundle in bundles.items():
+        sums[name], counts = chunk_sums(test_nll(bundle, corpus.test))
+    print(f"test split: {int(counts.sum()):,} characters, evaluated in "
+          f"{time.perf_counter() - t0:.1f} s")
+    for name, bundle in bundles.items():
+        bpc = sums[name].sum() / counts.sum() / math.log(2)
+        lo, hi = bootstrap_bpc(sums[name], counts)
+        line = f"{name:>12}: {bpc:.4f} BPC (95% CI {lo:.4f}-{hi:.4f})"
+        if name != baseline:
+            d, dlo, dhi = paired_difference(sums[name], sums[baseline], counts)
+            line += f", vs {baseline} {d:+.4f} ({dlo:+.4f}, {dhi:+.4f})"
+        if not args.no_samples:
+            stats = sample_stats(bundle, words)
+            line += (f", real words {stats['real_word_rate']:.1%}, distinct-2 "
+                     f"{stats['distinct_2']:.3f}, repetition {stats['repetition']:.3f}")
+            if bundle.variant in VARIANTS:
+                line += f", {generation_speed(bundle):,.0f} chars/s"
+        print(line)

@@ -29,6 +29,7 @@ import numpy as np
 from . import checkpoint
 from .corpus import load_corpus
 from .evaluate import (
+    TEST_STREAMS,
     bootstrap_bpc,
     chunk_sums,
     generation_speed,
@@ -238,6 +239,7 @@ class Reproduction:
             "sweep": {row: {f"{lr:g}": s["best_val_bpc"] for lr, s in sweep[row].items()} for row in ROWS},
             "chosen_lr": best_lr, "budget": asdict(self.budget), "corpus": corpus.name,
             "test_chars": int(counts.sum()), "test_eval_time_s": round(eval_time, 1),
+            "test_streams": TEST_STREAMS,
             "bootstrap": {"chunk_chars": 2000, "resamples": 2000, "interval": "95% percentile"},
         }
 
@@ -322,8 +324,9 @@ def markdown_table(table: dict) -> str:
             f"| {r['test_bpc']:.3f} ({r['test_bpc_ci'][0]:.3f}, {r['test_bpc_ci'][1]:.3f}) | {diff} "
             f"| {seeds} | {speed} | {r['real_word_rate']:.1%} | {r['distinct_2']:.3f} "
             f"| {r['distinct_3']:.3f} | {r['repetition']:.3f} |")
-    notes = (f"\nTest: {table['test_chars']:,} characters of the unseen test plays, read with the "
-             f"state carried. Intervals: 95% bootstrap over {table['bootstrap']['chunk_chars']:,}-"
+    notes = (f"\nTest: {table['test_chars']:,} characters of the unseen test plays, read as "
+             f"{table['test_streams']} contiguous streams with the state carried (evaluated in "
+             f"{table['test_eval_time_s']:.0f} s for the five main rows). Intervals: 95% bootstrap over {table['bootstrap']['chunk_chars']:,}-"
              "character chunks; differences paired on the same chunks. Seeds: mean ± standard "
              "deviation of test BPC over seeds "
              f"{', '.join(map(str, table['budget']['seeds']))} at {_fmt_int(table['budget']['sweep_chars'])} "

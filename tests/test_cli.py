@@ -1,0 +1,59 @@
+"""The ``cnngru`` command as a user runs it."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def cnngru(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "cnngru.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_generate_streams_the_prompt_and_new_text():
+    out = cnngru("generate", "ROMEO.\n", "--model", "cnn-post", "--max-new-tokens", "50", "--seed", "3")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ROMEO.\n") and len(out.stdout) == len("ROMEO.\n") + 50 + 1
+    again = cnngru("generate", "ROMEO.\n", "--model", "cnn-post", "--max-new-tokens", "50", "--seed", "3")
+    assert again.stdout == out.stdout
+
+
+def test_generate_names_unknown_characters_without_a_traceback():
+    out = cnngru("generate", "Roméo", "--max-new-tokens", "5")
+    assert out.returncode != 0 and "'é'" in out.stderr and "Traceback" not in out.stderr
+    replaced = cnngru("generate", "Roméo", "--max-new-tokens", "5", "--unknown", "replace")
+    assert replaced.returncode == 0 and replaced.stdout.startswith("Romeo")
+
+
+def test_a_corrupt_checkpoint_is_a_one_line_error(tmp_path):
+    (tmp_path / "checkpoint.json").write_text("{")
+    out = cnngru("generate", "A", "--model", str(tmp_path))
+    assert out.returncode != 0 and "not valid JSON" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bench_prints_speed_and_the_cost_ratio():
+    out = cnngru("bench", "--models", "gru", "--repeats", "1")
+    assert out.returncode == 0, out.stderr
+    assert "| gru | cpu | off |" in out.stdout and "cost/char 4000 vs 250" in out.stdout
+
+
+def test_eval_gives_intervals_and_paired_differences(tmp_path, corpus):
+    text = tmp_path / "plays.txt"
+    text.write_text(corpus.test[:60_000])
+    out = cnngru("eval", "gru", "hybrid", "--corpus", str(text), "--split", "0.5,0.25,0.25",
+                 "--no-samples")
+    assert out.returncode == 0, out.stderr
+    assert "gru: " in out.stdout and "vs gru" in out.stdout and "95% CI" in out.stdout
+
+
+def test_train_refuses_a_bad_corpus_clearly(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    out = cnngru("train", "--corpus", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "run"))
+    assert out.returncode != 0 and "empty" in out.stderr.lower() and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command", ["reproduce", "bench", "eval", "train-refiner", "serve"])
+def test_every_subcommand_has_help(command):
+    out = cnngru(command, "--help")
+    assert out.returncode == 0 and "usage" in out.stdout.lower()
