@@ -9,6 +9,10 @@ import os
 # Before anything imports Gradio: no analytics or telemetry look-ups (the demo runs offline).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Before NumPy loads: a generation step multiplies one vector by a matrix, which one BLAS thread
+# does fastest; more threads per request only fight the other requests for the cores (3.5x
+# slower on 2 busy cores). PyTorch's threads are sized in cnngru.app.models.configure_threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if __name__ == "__main__":
     from cnngru.app import launch

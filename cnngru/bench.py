@@ -2,21 +2,17 @@
 
 For 250, 1,000 and 4,000 new characters, with diagnostics off and on, it reports characters
 per second and the per-character cost at 4,000 relative to 250 (1.0: constant cost per
-character, as a carried state promises). The CPU figures are taken on ``--threads`` cores (1 by
-default: the benchmark re-runs itself with the BLAS and OpenMP pools pinned, which must happen
-before NumPy loads). With a GPU present it measures the CUDA path too, so the default device can
-follow the measurement.
+character, as a carried state promises). The CPU figures are taken on ``--threads`` threads (1 by
+default; PyTorch's and BLAS's pools are pinned). With a GPU present it measures the CUDA path
+too, so the default device can follow the measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -76,19 +72,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", default=None, help="also write the rows to this file")
     p.add_argument("--write", action="store_true", help="write results/bench-cpu.{json,md} and "
                    "the README's benchmark block")
-    p.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)
-    argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
-    if not args.pinned:  # re-run with the thread pools pinned before NumPy and torch load
-        env = {**os.environ, **{k: str(args.threads) for k in (
-            "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-        sys.exit(subprocess.call([sys.executable, "-m", "cnngru.bench", *argv,
-                                  "--pinned"], env=env))
     import torch
 
-    torch.set_num_threads(args.threads)
+    from .threads import pinned
+
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    rows = run(args.models, devices, args.repeats)
+    with pinned(args.threads):
+        rows = run(args.models, devices, args.repeats)
     md = table(rows, args.threads)
     print(md)
     record = {"threads": args.threads, "cpu": platform.processor() or platform.machine(), "rows": rows}

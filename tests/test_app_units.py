@@ -30,6 +30,7 @@ from cnngru.app.spaces import spaces_gpu  # noqa: E402
 from cnngru.app.validation import InputError  # noqa: E402
 from cnngru.corpus import Corpus  # noqa: E402
 from cnngru.text_stats import distinct_n, real_word_rate, repetition, words_in  # noqa: E402
+from cnngru.threads import limit_blas_threads  # noqa: E402
 
 CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 WORDS = ["the", "king", "lord", "speak", "romeo", "o'er"]
@@ -265,6 +266,8 @@ def test_character_figure_shows_confidence_plus_what_the_model_has(zoo, variant,
     assert len(fig.data) == panels
     np.testing.assert_allclose(fig.data[0].y, a.probability[1:])
     assert "'k'" in fig.data[0].text[3]  # hover names the character
+    assert len(fig.layout.shapes) == panels  # the prompt shaded in every panel...
+    assert [a.text for a in fig.layout.annotations] == ["prompt"]  # ...and named once
 
 
 def test_difference_figure_is_a_minus_b(zoo):
@@ -507,6 +510,21 @@ def test_threads_are_shared_out_between_concurrent_requests(monkeypatch):
         assert models.configure_threads(16) == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_numpys_blas_runs_one_thread_per_step():
+    import ctypes
+
+    maps = Path("/proc/self/maps")
+    blas = [line.split()[-1] for line in (maps.read_text() if maps.exists() else "").splitlines()
+            if "openblas" in line.lower() and ".so" in line]
+    if not blas:
+        pytest.skip("NumPy here does not use OpenBLAS (or this is not Linux)")
+    assert limit_blas_threads(1) >= 1  # NumPy's OpenBLAS was found and told
+    library = ctypes.CDLL(blas[0])
+    getter = next(getattr(library, n) for n in ("scipy_openblas_get_num_threads64_",
+                                                "openblas_get_num_threads") if hasattr(library, n))
+    assert getter() == 1
 
 
 def test_spaces_gpu_is_a_no_op_without_the_package_and_used_with_it(monkeypatch):

@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -32,7 +33,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMPT = "ROMEO.\n"
+PROMPT = "ROMEO\n"
 LOST_AFTER = 60.0  # seconds without a result or a clear error
 
 
@@ -45,13 +46,15 @@ def free_port() -> int:
 def start_app(port: int) -> tuple[subprocess.Popen, float]:
     """Start ``python app.py`` on ``port``; return the process and seconds until it served."""
     started = time.perf_counter()
+    log = tempfile.TemporaryFile("w+")  # not a pipe: a long-running app would fill it and stall
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT,
                             env={**os.environ, "PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}/"
     while time.perf_counter() - started < 120:
         if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited:\n{proc.stderr.read()[-3000:]}")
+            log.seek(0)
+            raise RuntimeError(f"app.py exited:\n{log.read()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
@@ -160,6 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strategy", default="hybrid")
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
     args = parser.parse_args(argv)
+    if os.environ.get("OPENBLAS_NUM_THREADS") != "1":  # measure as app.py runs: one BLAS thread
+        forwarded = sys.argv[1:] if argv is None else argv
+        os.execve(sys.executable, [sys.executable, "-m", "cnngru.app.bench", *forwarded],
+                  {**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     from . import common
 
     print(f"cnngru demo bench: {os.cpu_count()} cores, concurrency {common.CONCURRENCY}, "

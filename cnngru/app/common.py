@@ -21,7 +21,9 @@ from .validation import InputError
 
 STREAM_INTERVAL = 0.05  # seconds between text updates: smooth to read, light on the browser
 CONCURRENCY = 2  # model requests run at once: one per core here (see models.configure_threads)
-QUEUE_SIZE = 12  # requests that may wait (worst case ~30 s here); more are told it is busy
+# Requests that may wait; more are told the demo is busy. The costliest request (Compare, 1,000
+# characters per model) takes ~2.5 s of a worker here, so a full queue clears in ~20 s.
+QUEUE_SIZE = 16
 TIME_LIMIT = 120  # seconds: no request holds a worker longer
 SCRATCH_MAX_AGE = 15 * 60  # seconds a numbers file is kept (Gradio has copied it long before)
 

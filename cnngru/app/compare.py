@@ -18,9 +18,8 @@ from ..text_stats import real_word_rate
 from . import text
 from .common import CONCURRENCY, TIME_LIMIT, Throttle, with_clear_errors
 from .figures import character_figure
-from .generate import REFINE_THRESHOLD
-from .html import diff_html
 from .models import Models
+from .refine import refined_diff
 from .spaces import spaces_gpu
 from .validation import (
     MAX_COMPARE_TOKENS,
@@ -80,9 +79,9 @@ class CompareHandlers:
             if run.stop_requested:
                 break
             for k, it in enumerate(steps):
-                t = time.perf_counter()
+                t = time.thread_time()  # CPU time: the model's work, not other threads'
                 new[k] += next(it).char
-                spent[k] += time.perf_counter() - t
+                spent[k] += time.thread_time() - t
             if throttle.ready():
                 clear = count == 1  # the first update clears the last run's figures
                 yield (*new, *([f"Generating… {count:,} characters"] * n),
@@ -103,12 +102,7 @@ class CompareHandlers:
             rate = real_word_rate(generated, self.models.words) if self.models.words else None
             stats.append(column_stats(len(generated), seconds, mean_log2p, rate))
             figures.append(character_figure(a, len(prompt), compact=True))
-            if refine:
-                result = self.models.refiner(generated, REFINE_THRESHOLD)
-                diffs.append(diff_html(generated, result.text,
-                                       {e.position: e.confidence for e in result.edits}))
-            else:
-                diffs.append("")
+            diffs.append(refined_diff(self.models.refiner, generated) if refine else "")
         return (*new, *stats, *figures, *diffs)
 
 
@@ -125,7 +119,8 @@ def render(models: Models) -> None:
                             elem_id="compare-prompt", max_length=MAX_PROMPT_CHARS)
         seed = gr.Number(0, label="seed", precision=0, info="empty: random", scale=1)
     with gr.Row():
-        max_new_tokens = gr.Slider(1, MAX_COMPARE_TOKENS, value=300, step=1, label="max_new_tokens")
+        max_new_tokens = gr.Slider(1, MAX_COMPARE_TOKENS, value=300, step=1, label="max_new_tokens",
+                                   elem_id="compare-max-new-tokens")
         temperature = gr.Slider(0, MAX_TEMPERATURE, value=0.8, step=0.05, label="temperature")
         top_k = gr.Slider(0, vocab_size, value=0, step=1, label="top_k", info="0: off")
         top_p = gr.Slider(0.05, 1, value=1, step=0.05, label="top_p", info="1: off")

@@ -113,8 +113,11 @@ def character_figure(a: Analysis, prompt_chars: int = 0, view: tuple[int, int] |
         fig.update_yaxes(title=dict(text=name, font=dict(size=10)), row=row, col=1,
                          range=[0, 1.02] if values is not a.influence else None)
     if prompt_chars > 1:
-        fig.add_vrect(x0=0, x1=prompt_chars - 0.5, fillcolor="#999999", opacity=0.15,
-                      line_width=0, annotation_text="prompt", annotation_position="top left")
+        for row in range(1, len(panels) + 1):  # shade every panel, name the prompt once
+            label = dict(annotation_text="prompt", annotation_position="top left") \
+                if row == 1 and not compact else {}
+            fig.add_vrect(x0=0, x1=prompt_chars - 0.5, fillcolor="#999999", opacity=0.2,
+                          line_width=0, row=row, col=1, **label)
     if view is not None:
         fig.add_vrect(x0=view[0] - 0.5, x1=view[1] - 0.5, line=dict(color="#000000", width=1,
                       dash="dot"), fillcolor="rgba(0,0,0,0)")

@@ -18,8 +18,9 @@ from ..generation import Continuation
 from . import text
 from .common import CONCURRENCY, TIME_LIMIT, NumbersFiles, Throttle, with_clear_errors
 from .figures import attention_figure, attention_view, character_figure
-from .html import diff_html, message_html
+from .html import message_html
 from .models import Models
+from .refine import refined_diff
 from .spaces import spaces_gpu
 from .validation import (
     MAX_NEW_TOKENS,
@@ -33,8 +34,6 @@ from .validation import (
     known_characters,
     text_input,
 )
-
-REFINE_THRESHOLD = 0.9
 
 
 @dataclass
@@ -121,9 +120,9 @@ class GenerateHandlers:
     def _stream(self, gen, session: GenerationSession, refine: bool):
         throttle, steps, count, spent = Throttle(), iter(gen), 0, 0.0
         while count < gen.max_new_tokens and not session.stop_requested:
-            started = time.perf_counter()
-            next(steps)
-            spent += time.perf_counter() - started  # the model's time, not the page's
+            started = time.thread_time()  # this thread's CPU time: the model's work alone, not
+            next(steps)                   # the server's threads sending pages meanwhile
+            spent += time.thread_time() - started
             count += 1
             if throttle.ready():
                 session.continuation = gen.continuation
@@ -158,8 +157,7 @@ class GenerateHandlers:
         generated = session.text[session.prompt_chars:]
         if not generated:
             return message_html("Nothing was generated to refine.")
-        result = self.models.refiner(generated, REFINE_THRESHOLD)
-        return diff_html(generated, result.text, {e.position: e.confidence for e in result.edits})
+        return refined_diff(self.models.refiner, generated)
 
 
 def render(models: Models, numbers: NumbersFiles) -> None:

@@ -24,29 +24,36 @@ TEXT_STYLE = ("font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font
               "line-height: 1.6; white-space: pre-wrap; word-break: break-word;")
 
 
-def _band(rank: int) -> tuple[str, str]:
-    return next((bg, fg) for top, bg, fg, _ in RANK_BANDS if rank <= top)
+def _band(rank: int) -> int:
+    return next(k for k, (top, *_) in enumerate(RANK_BANDS) if rank <= top)
+
+
+def band_style() -> str:
+    """One style rule per band, so each of thousands of characters carries a class, not a style."""
+    rules = "".join(f".cnngru-b{k}{{background:{bg};color:{fg} !important}}"  # over the theme's
+                    for k, (_, bg, fg, _) in enumerate(RANK_BANDS))
+    return f"<style>{rules}</style>"
 
 
 def legend_html() -> str:
-    items = "".join(f'<span style="background:{bg};color:{fg};padding:1px 6px;margin-right:6px;'
+    items = "".join(f'<span class="cnngru-b{k}" style="padding:1px 6px;margin-right:6px;'
                     f'border-radius:3px">{escape(label)}</span>'
-                    for _, bg, fg, label in RANK_BANDS)
-    return f'<div style="margin:4px 0 8px 0;font-size:13px">Rank of each character: {items}</div>'
+                    for k, (*_, label) in enumerate(RANK_BANDS))
+    return (f'{band_style()}<div style="margin:4px 0 8px 0;font-size:13px">Rank of each '
+            f'character: {items}</div>')
 
 
-def surprisal_html(a: Analysis) -> str:
+def surprisal_html(a: Analysis, alternatives: int = 3) -> str:
     """The text coloured by the rank the model gave each character; hover for the surprisal
-    and the model's top alternatives."""
+    and the model's top alternatives. Goes with ``band_style()`` (``legend_html`` has it)."""
     spans = [f'<span title="first character: not predicted">{escape(a.text[0])}</span>']
     for i in range(1, len(a.text)):
-        bg, fg = _band(int(a.rank[i]))
-        alts = ", ".join(f"{show_char(c)} {p:.2f}"
-                         for c, p in zip(a.top_chars[i], a.top_probs[i], strict=True))
+        alts = " ".join(f"{show_char(c)} {p:.2f}" for c, p in
+                        zip(a.top_chars[i][:alternatives], a.top_probs[i], strict=False))
         tip = (f"{show_char(a.text[i])}: {a.surprisal[i]:.2f} bits, p={a.probability[i]:.3f}, "
                f"rank {a.rank[i]} | top: {alts}")
-        spans.append(f'<span class="ch" style="background:{bg};color:{fg}" '
-                     f'title="{escape(tip)}">{escape(a.text[i])}</span>')
+        spans.append(f'<span class="ch cnngru-b{_band(int(a.rank[i]))}" title="{escape(tip)}">'
+                     f'{escape(a.text[i])}</span>')
     return (f'<div class="surprisal" data-model="{escape(a.model)}">'
             f'<div style="font-weight:600;margin-top:10px">{escape(a.model)}: '
             f'{a.bits_per_char():.3f} bits per character</div>'

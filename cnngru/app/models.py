@@ -17,6 +17,7 @@ import torch
 from .. import VARIANTS, CheckpointError, load
 from ..checkpoint import META, SHIPPED, Bundle, checkpoint_dirs, default_device
 from ..text_stats import load_words
+from ..threads import limit_blas_threads
 from .validation import InputError
 
 WORDS_FILE = "words.txt"  # the training corpus's words, written next to the checkpoints
@@ -141,7 +142,13 @@ def load_optional_refiner(device: str | None = None) -> tuple[Callable | None, s
 
 def configure_threads(concurrency: int) -> int:
     """Give each of ``concurrency`` simultaneous requests its share of the cores, so two
-    requests on two cores do not each start two threads and fight over them."""
+    requests on two cores do not each start two threads and fight over them.
+
+    PyTorch (the prompt and the analysis) gets cores // concurrency threads; NumPy's BLAS (the
+    one-character steps, a vector times a matrix) gets one: more threads per step only add
+    hand-offs (3.5x slower on two busy cores). app.py also sets OPENBLAS_NUM_THREADS=1.
+    """
     threads = max(1, (os.cpu_count() or 1) // max(1, concurrency))
     torch.set_num_threads(threads)
+    limit_blas_threads(1)
     return threads

@@ -15,6 +15,12 @@ from .validation import MAX_TEXT_CHARS, InputError, number, text_input
 DEFAULT_THRESHOLD = 0.9
 
 
+def refined_diff(refiner, text: str, threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The refiner's edits of ``text`` as a before/after diff (the Refine with CNN option)."""
+    result = refiner(text, threshold)
+    return diff_html(text, result.text, {e.position: e.confidence for e in result.edits})
+
+
 class RefineHandlers:
     def __init__(self, models: Models):
         self.models = models

@@ -27,8 +27,9 @@ COMPARE = """\
 One prompt and one seed for every strategy, generated side by side one character at a time.
 The models share their random draws (common random numbers): where two models predict alike they
 write the same character, so differences come from the models, not the dice. Under each column:
-characters per second, the mean log-probability the model gave its own text (closer to 0: surer),
-and the share of its words found in the training plays."""
+characters per second of the model's own computing time, the mean log-probability the model gave
+its own text (closer to 0: surer), and the share of its words found in the training plays. Grey
+in the figures: the prompt."""
 
 SCORE = """\
 Paste any text to see how surprising each character is to each model (GLTR-style colours by the
@@ -43,11 +44,11 @@ REFINE_NOTE = """\
 **Refine with CNN** passes the finished text through a bidirectional CNN trained to correct
 character errors, and shows its edits."""
 
-EXAMPLES = [
-    "ROMEO.\nBut soft, what light through yonder window breaks?\n",
-    "KING.\nNow, my lords, ",
-    "First Citizen.\nBefore we proceed any further, hear me speak.\n\nAll.\n",
-    "O, ",
+EXAMPLES = [  # in the corpus's own layout: the speaker's name on a line of its own
+    "ROMEO\nBut soft, what light through yonder window breaks?\n\nJULIET\n",
+    "KING HENRY\nNow, my lords, ",
+    "First Citizen\nBefore we proceed any further, hear me speak.\n\nAll\n",
+    "HAMLET\nO, ",
 ]
 
 API_HELP = """\
@@ -56,6 +57,6 @@ Every action is an API endpoint (see "Use via API" at the bottom of the page):
 ```python
 from gradio_client import Client
 client = Client("http://127.0.0.1:7860/", analytics_enabled=False)
-text, *rest = client.predict("hybrid", "ROMEO.\\n", 200, 0.8, 0, 1.0, 0, False, False,
+text, *rest = client.predict("hybrid", "ROMEO\\n", 200, 0.8, 0, 1.0, 0, False, False,
                              api_name="/generate")
 ```"""

@@ -1,15 +1,19 @@
 """Refine a finished text: change only the characters the denoiser is sure are wrong.
 
     from cnngru.refiner import refine
-    result = refine("Thd king is deaf, long liwe the king!")
-    result.text    # 'The king is dead, long live the king!' (if the model is sure enough)
-    result.edits   # [Edit(position=2, old='d', new='e', confidence=0.99), ...]
+    result = refine("Thd king is deaf, long liwe the kinf! Whst say you, my lprd?")
+    result.text    # 'The king is deaf, long like the king! What say you, my lord?'
+    result.edits   # [Edit(position=2, old='d', new='e', confidence=0.9973), ...]
+
+It corrects one character at a time from context: a real word ("deaf") is left alone, and a
+non-word may become the wrong real word ("liwe" -> "like", not "live").
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -58,40 +62,44 @@ def refine(text: str, refiner: Bundle | None = None, threshold: float = DEFAULT_
     least ``threshold``. Only substitutions are made, so the result has exactly ``len(text)``
     characters: it is never longer than the input. Characters outside the refiner's vocabulary
     pass through untouched (the model reads them as their closest known character). Texts longer
-    than ``WINDOW`` are read in overlapping windows, with the same result as one pass.
+    than ``WINDOW`` are read window by window, so memory stays bounded, with the same result
+    as one pass.
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], not {threshold!r}")
     bundle = refiner or load_refiner()
-    if not text:
-        return RefineResult("", [])
     vocab = bundle.vocab
-    probs = probabilities(bundle, text)  # (T, V)
-    ids = torch.tensor(vocab.encode(text, unknown="replace"))
-    others = probs.scatter(1, ids[:, None], 0.0)  # the best *other* character at each position
-    confidence, best = others.max(dim=1)
-    known = torch.tensor([c in vocab.index for c in text])
+    ids = vocab.encode_tensor(text, unknown="replace")
     chars, edits = list(text), []
-    for pos in torch.nonzero((confidence >= threshold) & known).flatten().tolist():
-        new = vocab.chars[best[pos]]
-        edits.append(Edit(pos, text[pos], new, round(float(confidence[pos]), 4)))
-        chars[pos] = new
+    for start, probs in windows(bundle, ids):  # probs: (W, V)
+        here = ids[start:start + len(probs)]
+        others = probs.scatter(1, here[:, None], 0.0)  # the best *other* character at each position
+        confidence, best = others.max(dim=1)
+        for i in torch.nonzero(confidence >= threshold).flatten().tolist():
+            pos = start + i
+            if text[pos] in vocab.index:
+                chars[pos] = vocab.chars[best[i]]
+                edits.append(Edit(pos, text[pos], chars[pos], round(float(confidence[i]), 4)))
     return RefineResult("".join(chars), edits)
 
 
 @torch.inference_mode()
-def probabilities(bundle: Bundle, text: str) -> torch.Tensor:
-    """The refiner's distribution over the clean character at each position, (T, V) on the CPU.
+def windows(bundle: Bundle, ids: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(start, probabilities)`` of the clean character for each window of ``WINDOW`` ids.
 
-    Each window of ``WINDOW`` characters is read with ``receptive_radius`` characters of context
-    on both sides, all a prediction can depend on, so windows join without seams.
+    Each window is read with ``receptive_radius`` characters of context on both sides, all a
+    prediction can depend on, so windows join without seams. Probabilities are on the CPU.
     """
     model: Refiner = bundle.model
-    ids = bundle.vocab.encode_tensor(text, unknown="replace")
     margin = model.config.receptive_radius
-    out = []
     for start in range(0, len(ids), WINDOW):
         lo, hi = max(0, start - margin), min(len(ids), start + WINDOW + margin)
         logits = model(ids[None, lo:hi].to(bundle.device))[0].float()
-        out.append(torch.softmax(logits[start - lo:start - lo + WINDOW], dim=-1).cpu())
-    return torch.cat(out)
+        yield start, torch.softmax(logits[start - lo:start - lo + WINDOW], dim=-1).cpu()
+
+
+def probabilities(bundle: Bundle, text: str) -> torch.Tensor:
+    """The refiner's distribution over the clean character at every position of ``text``, (T, V)."""
+    ids = bundle.vocab.encode_tensor(text, unknown="replace")
+    parts = [p for _, p in windows(bundle, ids)]
+    return torch.cat(parts) if parts else torch.zeros(0, len(bundle.vocab))
