@@ -4,6 +4,7 @@ Behaviour tests use the shipped ``checkpoints/refiner``; mechanics use tiny rand
 """
 
 import importlib
+import json
 import random
 import re
 
@@ -236,7 +237,9 @@ def test_train_refiner_ships_a_checkpoint_with_its_figures(tmp_path, corpus):
     shipped = load_refiner(tmp_path / "ship")
     assert shipped.metadata["validation"]["clean_change_rate"] >= 0
     assert shipped.metadata["noise"]["levels"][0] == 0.0
-    assert (tmp_path / "ship" / "log.jsonl").read_text().count("\n") == 4
+    rows = [json.loads(line) for line in (tmp_path / "ship" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]
+    assert [r["step"] for r in rows if "val_bpc" in r] == [2, 4]
 
 
 # ------------------------------------------------------------------------------------------------
