@@ -44,7 +44,7 @@ def run(models: list[str], devices: list[str], repeats: int) -> list[dict]:
             measure(bundle, 200, False, 1)  # warm-up: first-call allocations, CUDA context
             for diagnostics in (False, True):
                 rates = {n: measure(bundle, n, diagnostics, repeats) for n in LENGTHS}
-                rows.append({"model": name, "device": device, "diagnostics": diagnostics,
+                rows.append({"model": bundle.name, "device": device, "diagnostics": diagnostics,
                              **{f"chars_per_s_{n}": round(r) for n, r in rates.items()},
                              "cost_ratio_4000_vs_250": round(rates[250] / rates[4000], 3)})
     return rows
@@ -90,17 +90,25 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_results(record: dict, md: str) -> None:
-    """The CPU figures, and beside them any GPU figures measured elsewhere, into the README."""
-    from .readme import write_block
+    """Keep the CPU figures in ``results/`` and refresh the README's benchmark block."""
     from .reproduce import RESULTS
 
     (RESULTS / "bench-cpu.json").write_text(json.dumps(record, indent=1))
     (RESULTS / "bench-cpu.md").write_text(md + "\n")
-    gpu = sorted(RESULTS.glob("bench-gpu-*.txt"))
-    block = md + "".join(f"\n\nOn {p.stem.removeprefix('bench-gpu-').upper()} (its own CPU and "
-                          f"its GPU; `{p.name}`):\n\n" + p.read_text().strip() for p in gpu)
-    write_block("bench", block)
+    write_readme_block()
 
 
-if __name__ == "__main__":
-    main()
+def write_readme_block() -> None:
+    """The README's benchmark block: every benchmark file in ``results/``, as written."""
+    from .readme import write_block
+    from .reproduce import RESULTS
+
+    parts = [(RESULTS / "bench-cpu.md").read_text().strip()]
+    for p in sorted(RESULTS.glob("bench-gpu-*.txt")):
+        parts.append(f"On {p.stem.removeprefix('bench-gpu-').upper()} (its own CPU and its GPU; "
+                     f"`{p.name}`):\n\n" + p.read_text().strip())
+    app = RESULTS / "bench-app.txt"
+    if app.is_file():
+        parts.append("The demo (`python -m cnngru.app.bench --out results/bench-app.txt`):\n\n```\n"
+                     + app.read_text().strip() + "\n```")
+    write_block("bench", "\n\n".join(parts))

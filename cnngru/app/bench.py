@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, default=400, help="characters per load request")
     parser.add_argument("--strategy", default="hybrid")
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
+    parser.add_argument("--out", default=None, help="also write the figures to this file "
+                        "(results/bench-app.txt also refreshes the README's benchmark block)")
     args = parser.parse_args(argv)
     if os.environ.get("OPENBLAS_NUM_THREADS") != "1":  # measure as app.py runs: one BLAS thread
         forwarded = sys.argv[1:] if argv is None else argv
@@ -169,7 +171,14 @@ def main(argv: list[str] | None = None) -> None:
                   {**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     from . import common
 
-    print(f"cnngru demo bench: {os.cpu_count()} cores, concurrency {common.CONCURRENCY}, "
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        """A figure: to the screen, and kept for ``--out``."""
+        lines.append(line)
+        print(line, flush=True)
+
+    say(f"cnngru demo bench: {os.cpu_count()} cores, concurrency {common.CONCURRENCY}, "
           f"queue size {common.QUEUE_SIZE}")
     starts = []
     for _ in range(args.starts - 1):
@@ -179,23 +188,30 @@ def main(argv: list[str] | None = None) -> None:
     port = free_port()
     proc, seconds = start_app(port)
     starts.append(seconds)
-    print(f"start, launch to first page served: median {statistics.median(starts):.2f} s "
+    say(f"start, launch to first page served: median {statistics.median(starts):.2f} s "
           f"({', '.join(f'{s:.2f}' for s in starts)})")
     try:
         url = f"http://127.0.0.1:{port}/"
         first = first_char_latency(url, args.strategy)
-        print(f"first streamed character ({args.strategy}): median "
+        say(f"first streamed character ({args.strategy}): median "
               f"{statistics.median(first) * 1000:.0f} ms, worst {max(first) * 1000:.0f} ms "
               f"over {len(first)} requests")
         load = load_run(url, args.clients, args.strategy, args.tokens)
-        print(f"load, {args.clients} simultaneous clients x {args.tokens} characters "
+        say(f"load, {args.clients} simultaneous clients x {args.tokens} characters "
               f"({args.strategy}): completed {load['completed']}, busy {load['busy']}, "
               f"other clear errors {load['error']}, lost {load['lost']}; latency of the "
               f"completed p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s")
     finally:
         stop_app(proc)
     speeds = device_speeds(args.strategy)
-    print("generation speed: " + ", ".join(f"{d} {s:,.0f} chars/s" for d, s in speeds.items()))
+    say("generation speed: " + ", ".join(f"{d} {s:,.0f} chars/s" for d, s in speeds.items()))
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+        from ..bench import write_readme_block
+        from ..reproduce import RESULTS
+
+        if Path(args.out).resolve() == (RESULTS / "bench-app.txt").resolve():
+            write_readme_block()
 
 
 if __name__ == "__main__":
