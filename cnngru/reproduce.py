@@ -39,6 +39,7 @@ from .evaluate import (
 )
 from .model import VARIANTS
 from .readme import write_block
+from .scoring import bits_per_char
 from .trainer import TrainConfig, train
 
 ROWS = (*VARIANTS, "transformer")
@@ -94,10 +95,19 @@ def _train_one(args: tuple[TrainConfig, str, int]) -> dict:
     config, out, threads = args
     import torch
 
-    from . import reference  # noqa: F401  (registers the transformer in a fresh process)
-
     torch.set_num_threads(threads)
     return train(config, out, progress=False)
+
+
+@dataclass
+class Entry:
+    """A row to evaluate: its checkpoint, the run that made it, and its seed runs (if any)."""
+
+    name: str
+    variant: str
+    config: TrainConfig
+    folder: Path
+    seed_configs: list[TrainConfig]
 
 
 class Reproduction:
@@ -186,62 +196,58 @@ class Reproduction:
         os.replace(tmp, dest)
 
     def evaluate(self, corpus, full_cfgs, seed_cfgs, eq_cfg, sweep, best_lr) -> dict:
-        from . import reference  # noqa: F401
-
+        """Every row on the same test text: BPC, intervals, paired differences, samples, speed."""
+        entries = [Entry(row, row, full_cfgs[row], self.shipped / row, seed_cfgs[row]) for row in ROWS]
+        entries.append(Entry("transformer (equal time)", "transformer", eq_cfg,
+                             run_dir(self.runs, eq_cfg) / "best", []))
         test = corpus.test[: self.budget.test_chars] if self.budget.test_chars else corpus.test
-        words = corpus.words()
-        sums, rows = {}, []
-        t0 = time.time()
-        for row in ROWS:
-            bundle = checkpoint.load(self.shipped / row, device="cpu")
-            sums[row], counts = chunk_sums(test_nll(bundle, test))
-        eval_time = time.time() - t0
-        names = {row: row for row in ROWS}
-        extra = {"transformer (equal time)": eq_cfg}
-        for name, config in extra.items():
-            bundle = checkpoint.load(run_dir(self.runs, config) / "best", device="cpu")
-            sums[name], _ = chunk_sums(test_nll(bundle, test))
-            names[name] = "transformer"
-        for name, row in names.items():
-            config = full_cfgs[row] if name == row else extra[name]
-            folder = self.shipped / row if name == row else run_dir(self.runs, config) / "best"
-            bundle = checkpoint.load(folder, device="cpu")
-            summary = self.summary(config)
-            bpc = float(sums[name].sum() / counts.sum() / math.log(2))
-            lo, hi = bootstrap_bpc(sums[name], counts)
-            diff = paired_difference(sums[name], sums[BASELINE], counts) if name != BASELINE else None
-            seeds = None
-            if name == row:
-                values = [float(np.mean(test_nll(checkpoint.load(run_dir(self.runs, c) / "best",
-                                                                 device="cpu"), test)) / math.log(2))
-                          for c in seed_cfgs[row]]
-                seeds = {"values": values, "mean": float(np.mean(values)),
-                         "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
-            stats = sample_stats(bundle, words, samples=self.budget.samples)
-            rows.append({
-                "name": name, "variant": row, "params": summary["params"],
-                "train_chars": summary["chars"], "train_time_s": summary["time"],
-                "train_chars_per_s": summary["chars_per_s"], "device": summary["device"],
-                "lr": config.lr, "val_bpc": summary["best_val_bpc"], "test_bpc": bpc,
-                "test_bpc_ci": [lo, hi], "diff_vs_gru": diff[0] if diff else None,
-                "diff_ci": [diff[1], diff[2]] if diff else None, "seeds": seeds,
-                "gen_chars_per_s": generation_speed(bundle) if row in VARIANTS else None,
-                **{k: stats[k] for k in ("real_word_rate", "distinct_2", "distinct_3", "repetition")},
-                "sample_temperature": stats["temperature"],
-            })
-        curves = {}
-        for name, row in names.items():
-            config = full_cfgs[row] if name == row else extra[name]
-            log = [json.loads(line) for line in (run_dir(self.runs, config) / "log.jsonl").open()]
-            curves[name] = [[r["chars"], r["val_bpc"]] for r in log if "val_bpc" in r]
+        sums, t0 = {}, time.time()
+        for e in entries:
+            sums[e.name], counts = chunk_sums(test_nll(checkpoint.load(e.folder, device="cpu"), test))
+            if e.name == ROWS[-1]:
+                eval_time = time.time() - t0  # the five main rows, as the target counts them
+        rows = [self.describe(e, sums, counts, test, corpus.words()) for e in entries]
         return {
-            "rows": rows, "curves": curves, "answer": answer(rows),
+            "rows": rows, "curves": {e.name: self.curve(e.config) for e in entries},
+            "answer": answer(rows),
             "sweep": {row: {f"{lr:g}": s["best_val_bpc"] for lr, s in sweep[row].items()} for row in ROWS},
             "chosen_lr": best_lr, "budget": asdict(self.budget), "corpus": corpus.name,
             "test_chars": int(counts.sum()), "test_eval_time_s": round(eval_time, 1),
             "test_streams": TEST_STREAMS,
             "bootstrap": {"chunk_chars": 2000, "resamples": 2000, "interval": "95% percentile"},
         }
+
+    def describe(self, e: Entry, sums: dict, counts: np.ndarray, test: str, words) -> dict:
+        """One row of the table."""
+        bundle = checkpoint.load(e.folder, device="cpu")
+        summary = self.summary(e.config)
+        lo, hi = bootstrap_bpc(sums[e.name], counts)
+        diff = paired_difference(sums[e.name], sums[BASELINE], counts) if e.name != BASELINE else None
+        seeds = None
+        if e.seed_configs:
+            values = [bits_per_char(test_nll(checkpoint.load(run_dir(self.runs, c) / "best",
+                                                             device="cpu"), test))
+                      for c in e.seed_configs]
+            seeds = {"values": values, "mean": float(np.mean(values)),
+                     "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+        stats = sample_stats(bundle, words, samples=self.budget.samples)
+        return {
+            "name": e.name, "variant": e.variant, "params": summary["params"],
+            "train_chars": summary["chars"], "train_time_s": summary["time"],
+            "train_chars_per_s": summary["chars_per_s"], "device": summary["device"],
+            "lr": e.config.lr, "val_bpc": summary["best_val_bpc"],
+            "test_bpc": float(sums[e.name].sum() / counts.sum() / math.log(2)),
+            "test_bpc_ci": [lo, hi], "diff_vs_gru": diff[0] if diff else None,
+            "diff_ci": [diff[1], diff[2]] if diff else None, "seeds": seeds,
+            "gen_chars_per_s": generation_speed(bundle) if e.variant in VARIANTS else None,
+            **{k: stats[k] for k in ("real_word_rate", "distinct_2", "distinct_3", "repetition")},
+            "sample_temperature": stats["temperature"],
+        }
+
+    def curve(self, config: TrainConfig) -> list[list[float]]:
+        """Validation BPC against training characters, from the run's log."""
+        log = (run_dir(self.runs, config) / "log.jsonl").read_text().splitlines()
+        return [[r["chars"], r["val_bpc"]] for r in map(json.loads, log) if "val_bpc" in r]
 
     def write(self, table: dict) -> None:
         self.results.mkdir(parents=True, exist_ok=True)
