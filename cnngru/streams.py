@@ -33,9 +33,3 @@ class StreamBatches:
         window = self.streams[:, i * self.seq_len: (i + 1) * self.seq_len + 1]
         return window[:, :-1], window[:, 1:], i == 0
 
-
-def text_streams(ids: torch.Tensor, streams: int) -> list[torch.Tensor]:
-    """Cut a text into at most ``streams`` contiguous pieces of near-equal length, covering it all."""
-    streams = max(1, min(streams, len(ids) // 2))
-    bounds = torch.linspace(0, len(ids), streams + 1).long().tolist()
-    return [ids[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
