@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     from . import checkpoint
-    from .corpus import load_corpus
+    from .corpus import load_corpus, parse_split
     from .model import VARIANTS
 
     p = argparse.ArgumentParser(prog="cnngru eval", description=__doc__)
@@ -102,8 +102,6 @@ def main(argv: list[str] | None = None) -> None:
                    "(default: the first one)")
     p.add_argument("--no-samples", action="store_true", help="skip sample statistics and speed")
     args = p.parse_args(argv)
-    from .corpus import parse_split
-
     corpus = load_corpus(args.corpus, parse_split(args.split) if args.split else None)
     words = corpus.words()
     baseline = args.baseline or args.models[0]
