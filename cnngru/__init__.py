@@ -9,7 +9,7 @@
 
 from .checkpoint import Bundle, CheckpointError, load, save
 from .generation import Continuation, Generation, Step, generate
-from .model import VARIANTS, ModelOutput, build_model, count_params
+from .models import VARIANTS, ModelOutput, build_model, count_params
 from .refiner import Edit, RefineResult, load_refiner, refine
 from .vocab import UnknownCharactersError, Vocab
 

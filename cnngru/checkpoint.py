@@ -19,14 +19,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .fast_step import FastStep
-from .model import VARIANTS, GRUBase, architecture, build_from_config, make_config
+from .models import VARIANTS, GRUModel, architecture, build_from_config, make_config
+from .models.numpy_step import FastStep
+from .paths import SHIPPED
 from .vocab import Vocab
 
 WEIGHTS = "model.safetensors"
 META = "checkpoint.json"
 FORMAT = 1
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 class CheckpointError(ValueError):
@@ -37,7 +37,7 @@ class CheckpointError(ValueError):
 class Bundle:
     """A loaded model with what it needs to be used: vocabulary, metadata, where it came from."""
 
-    model: GRUBase
+    model: GRUModel
     vocab: Vocab
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
@@ -88,7 +88,7 @@ def resolve(path_or_name: str | os.PathLike) -> Path:
         f"{', '.join(str(d) for d in checkpoint_dirs())} (shipped variants: {', '.join(VARIANTS)})")
 
 
-def save(folder: str | os.PathLike, model: GRUBase, vocab: Vocab, metadata: dict | None = None,
+def save(folder: str | os.PathLike, model: GRUModel, vocab: Vocab, metadata: dict | None = None,
          dtype: torch.dtype = torch.float32) -> Path:
     """Write a checkpoint atomically: readers see the old one or the new one, never half."""
     folder = Path(folder)
@@ -172,7 +172,7 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
-def _check_shapes(weights_file: Path, model: GRUBase, tensors: dict[str, torch.Tensor]) -> None:
+def _check_shapes(weights_file: Path, model: GRUModel, tensors: dict[str, torch.Tensor]) -> None:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     problems = [f"missing {k}" for k in expected.keys() - found.keys()]

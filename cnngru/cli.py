@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .model import VARIANTS
+from .models import VARIANTS
 
 
 def cmd_generate(args) -> None:
@@ -24,7 +24,7 @@ def cmd_generate(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from .trainer import TrainConfig, train
+    from .training.trainer import TrainConfig, train
 
     config = TrainConfig(
         variant=args.variant, corpus=args.corpus, split=args.split, params=args.params,
@@ -98,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands with parsers of their own: name -> (module, function, help).
 DELEGATED = {
-    "reproduce": ("cnngru.reproduce", "main", "train, evaluate and tabulate every row (resumable)"),
-    "eval": ("cnngru.evaluate", "main", "evaluate checkpoints on the test split"),
-    "bench": ("cnngru.bench", "main", "generation speed per variant (CPU, and GPU if present)"),
+    "reproduce": ("cnngru.evaluation.reproduce", "main", "train, evaluate and tabulate every row (resumable)"),
+    "eval": ("cnngru.evaluation.measures", "main", "evaluate checkpoints on the test split"),
+    "bench": ("cnngru.bench.generation", "main", "generation speed per variant (CPU, and GPU if present)"),
     "serve": ("cnngru.cli", "serve", "start the Gradio demo"),
     "train-refiner": ("cnngru.refiner.train", "cli_train_refiner", "train the CNN refiner"),
 }

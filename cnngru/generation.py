@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from .checkpoint import Bundle
-from .fast_step import NumpyState, to_numpy_state, to_torch_state
-from .model import VARIANTS
+from .models import VARIANTS
+from .models.numpy_step import NumpyState, to_numpy_state, to_torch_state
 from .sampling import SamplingSettings, inverse_cdf, sampling_distribution, softmax
 
 PROMPT_CHUNK = 2048  # the prompt is read in pieces of this many characters: bounded memory

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from cnngru.corpus import load_shakespeare  # noqa: E402
-from cnngru.model import VARIANTS, build_model  # noqa: E402
+from cnngru.models import VARIANTS, build_model  # noqa: E402
 from cnngru.vocab import Vocab  # noqa: E402
 
 # One thread: a test suite shares two cores with servers and subprocesses, and torch's spinning

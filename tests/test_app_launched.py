@@ -129,7 +129,7 @@ def test_results_endpoint_answers_with_the_files_or_says_how_to_make_them(client
 
 
 def test_refine_endpoint_works_or_says_why_not(server, client):
-    from cnngru.app.models import load_optional_refiner
+    from cnngru.app.loaded_models import load_optional_refiner
 
     refiner, note = load_optional_refiner()
     if refiner is None:

@@ -18,18 +18,18 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import cnngru  # noqa: E402
-from cnngru import analysis as analysis_mod  # noqa: E402
-from cnngru.analysis import analyse  # noqa: E402
-from cnngru.app import build_demo, common, figures, html, models, results, validation  # noqa: E402
+from cnngru import diagnostics as analysis_mod  # noqa: E402
+from cnngru.app import build_demo, common, figures, html, loaded_models, results, validation  # noqa: E402
 from cnngru.app.compare import CompareHandlers  # noqa: E402
 from cnngru.app.generate import GenerateHandlers  # noqa: E402
-from cnngru.app.models import Models, load_models  # noqa: E402
-from cnngru.app.refine import RefineHandlers  # noqa: E402
+from cnngru.app.loaded_models import Models, load_models  # noqa: E402
+from cnngru.app.refine_diff import RefineHandlers  # noqa: E402
 from cnngru.app.score import ScoreHandlers  # noqa: E402
 from cnngru.app.spaces import spaces_gpu  # noqa: E402
 from cnngru.app.validation import InputError  # noqa: E402
 from cnngru.corpus import Corpus  # noqa: E402
-from cnngru.text_stats import distinct_n, real_word_rate, repetition, words_in  # noqa: E402
+from cnngru.diagnostics import analyse  # noqa: E402
+from cnngru.sample_quality import distinct_n, real_word_rate, repetition, words_in  # noqa: E402
 from cnngru.threads import limit_blas_threads  # noqa: E402
 
 CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -397,7 +397,7 @@ def test_the_real_refiner_plugs_in(zoo, tmp_path, monkeypatch):
     cache = sys.modules["cnngru.refiner.refine"]._cached  # load_refiner() keeps what it loaded
     cache.cache_clear()
     try:
-        refine_text, note = models.load_optional_refiner("cpu")
+        refine_text, note = loaded_models.load_optional_refiner("cpu")
     finally:
         cache.cache_clear()  # later tests must not see this throwaway refiner
     assert refine_text is not None, note
@@ -506,8 +506,8 @@ def test_threads_are_shared_out_between_concurrent_requests(monkeypatch):
     before = torch.get_num_threads()
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     try:
-        assert models.configure_threads(2) == 4 and torch.get_num_threads() == 4
-        assert models.configure_threads(16) == 1
+        assert loaded_models.configure_threads(2) == 4 and torch.get_num_threads() == 4
+        assert loaded_models.configure_threads(16) == 1
     finally:
         torch.set_num_threads(before)
 

@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-from cnngru.app.bench import free_port, start_app, stop_app  # noqa: E402
+from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -195,7 +195,7 @@ def test_stop_ends_the_text_where_it_is_and_draws_its_figures(page):
 
 
 def test_refine_with_cnn_shows_its_edits_as_a_diff(page):
-    from cnngru.app.models import load_optional_refiner
+    from cnngru.app.loaded_models import load_optional_refiner
 
     refiner, note = load_optional_refiner()
     if refiner is None:

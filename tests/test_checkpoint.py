@@ -9,7 +9,7 @@ from conftest import SMALL
 
 import cnngru
 from cnngru.checkpoint import META, WEIGHTS, CheckpointError
-from cnngru.model import build_model
+from cnngru.models import build_model
 
 
 @pytest.fixture

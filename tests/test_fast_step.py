@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import cnngru
-from cnngru.fast_step import FastStep, to_numpy_state, to_torch_state
-from cnngru.model import VARIANTS
+from cnngru.models import VARIANTS
+from cnngru.models.numpy_step import FastStep, to_numpy_state, to_torch_state
 
 
 @torch.no_grad()

@@ -9,7 +9,7 @@ import torch
 import cnngru
 from cnngru import UnknownCharactersError, generate
 from cnngru.checkpoint import Bundle
-from cnngru.model import VARIANTS
+from cnngru.models import VARIANTS
 
 
 @pytest.fixture(scope="module")

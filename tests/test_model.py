@@ -5,7 +5,7 @@ import torch
 from conftest import SMALL
 
 import cnngru
-from cnngru.model import BUDGET_TOLERANCE, VARIANTS, build_model, count_params
+from cnngru.models import BUDGET_TOLERANCE, VARIANTS, build_model, count_params
 
 
 def test_variants_are_the_four_strategies():

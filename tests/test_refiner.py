@@ -14,12 +14,12 @@ import torch
 from cnngru import checkpoint
 from cnngru.checkpoint import CheckpointError
 from cnngru.corpus import Corpus, load_shakespeare
-from cnngru.model import build_model
+from cnngru.models import build_model
 from cnngru.refiner import Edit, Noise, Refiner, load_refiner, refine
 from cnngru.refiner.metrics import cer, levenshtein, word_figures
 from cnngru.refiner.noise import keyboard_neighbours
 from cnngru.refiner.train import DenoiserTrainer, train_refiner
-from cnngru.trainer import TrainConfig
+from cnngru.training.trainer import TrainConfig
 from cnngru.vocab import Vocab
 
 COMMON = ("the", "and", "that", "with", "what", "this", "have", "shall", "your", "will",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import cnngru
-from cnngru.model import VARIANTS, count_params
-from cnngru.readme import read_block
+from cnngru.evaluation.readme_blocks import read_block
+from cnngru.models import VARIANTS, count_params
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = json.loads((ROOT / "results" / "results.json").read_text())

@@ -14,7 +14,7 @@ import torch
 
 import cnngru
 from cnngru.corpus import Corpus
-from cnngru.trainer import TrainConfig, Trainer, train
+from cnngru.training.trainer import TrainConfig, Trainer, train
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_ddp_on_two_cpu_processes_keeps_replicas_equal_and_only_rank_0_writes(tm
         import hashlib, os, sys
         import torch.distributed as dist
         from cnngru.corpus import load_shakespeare, Corpus
-        from cnngru.trainer import TrainConfig, Trainer
+        from cnngru.training.trainer import TrainConfig, Trainer
         c = load_shakespeare()
         c = Corpus(c.name, c.train[:100_000], c.validation[:5_000], c.test[:5_000], c.vocab, c.source)
         dist.init_process_group("gloo")

@@ -19,9 +19,9 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from . import compare, generate, refine, results, score, text  # noqa: E402
+from . import compare, generate, refine_diff, results, score, text  # noqa: E402
 from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
-from .models import Models, configure_threads, load_models  # noqa: E402
+from .loaded_models import Models, configure_threads, load_models  # noqa: E402
 
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")  # local fonts only: works offline
 CSS = """
@@ -50,7 +50,7 @@ def build_demo(models: Models | None = None, results_dir: str | Path | None = No
             score.render(models)
         with gr.Tab("Results"):
             results.render(results_dir)
-        refine.render_api(models)
+        refine_diff.render_api(models)
         with gr.Accordion("Use it from Python", open=False):
             gr.Markdown(text.API_HELP)
     # Requests beyond the running ones and QUEUE_SIZE waiting are told the demo is busy.

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import gradio as gr
 
 from .. import generate
-from ..analysis import analyse
-from ..text_stats import real_word_rate
+from ..diagnostics import analyse
+from ..sample_quality import real_word_rate
 from . import text
 from .common import CONCURRENCY, TIME_LIMIT, Throttle, with_clear_errors
 from .figures import character_figure
-from .models import Models
-from .refine import refined_diff
+from .loaded_models import Models
+from .refine_diff import refined_diff
 from .spaces import spaces_gpu
 from .validation import (
     MAX_COMPARE_TOKENS,

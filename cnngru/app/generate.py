@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import gradio as gr
 
 from .. import generate
-from ..analysis import Analysis, analyse
+from ..diagnostics import Analysis, analyse
 from ..generation import Continuation
 from . import text
 from .common import CONCURRENCY, TIME_LIMIT, NumbersFiles, Throttle, with_clear_errors
 from .figures import attention_figure, attention_view, character_figure
 from .html import message_html
-from .models import Models
-from .refine import refined_diff
+from .loaded_models import Models
+from .refine_diff import refined_diff
 from .spaces import spaces_gpu
 from .validation import (
     MAX_NEW_TOKENS,

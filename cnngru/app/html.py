@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from html import escape
 
-from ..analysis import Analysis
+from ..diagnostics import Analysis
 from .figures import show_char
 
 # GLTR (Gehrmann et al. 2019) colours each token by the rank the model gave it. Characters have

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..checkpoint import SHIPPED
+from ..paths import RESULTS_DIR
 from . import text
 from .common import with_clear_errors
 from .figures import curves_figure, note_figure
 
-RESULTS_DIR = SHIPPED.parent / "results"
 _TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..analysis import Analysis, analyse
+from ..diagnostics import Analysis, analyse
 from .common import CONCURRENCY, TIME_LIMIT, with_clear_errors
 from .figures import difference_figure
 from .html import legend_html, surprisal_html
-from .models import Models
+from .loaded_models import Models
 from .spaces import spaces_gpu
 from .text import SCORE
 from .validation import MAX_SCORE_CHARS, flag, known_characters, text_input

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import Bundle, CheckpointError
-from ..text_stats import WORD, real_word_rate
+from ..sample_quality import WORD, real_word_rate
 from .noise import Noise
 from .refine import DEFAULT_THRESHOLD, load_refiner, refine
 
@@ -195,7 +195,7 @@ def markdown(figures: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     from ..checkpoint import load
     from ..corpus import load_shakespeare
-    from ..model import VARIANTS
+    from ..models import VARIANTS
 
     p = argparse.ArgumentParser(prog="python -m cnngru.refiner.metrics", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..model import REGISTRY, ModelConfig
+from ..models.registry import ModelConfig, register
 
 
 @dataclass
@@ -73,6 +73,7 @@ class ConvBlock(nn.Module):
         return x + self.dropout(self.proj(F.gelu(self.conv(self.norm(x)))))
 
 
+@register("refiner")
 class Refiner(nn.Module):
     """Noisy character ids (B, T) -> logits of the clean character at every position (B, T, V)."""
 
@@ -105,4 +106,3 @@ class Refiner(nn.Module):
         return self.head(self.norm(x)).transpose(1, 2)  # (B, T, V)
 
 
-REGISTRY["refiner"] = Refiner

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checkpoint
-from ..trainer import TrainConfig, Trainer
+from ..training.trainer import TrainConfig, Trainer
 from . import model as _registers_refiner  # noqa: F401  (REGISTRY["refiner"])
 from .noise import CONFUSABLE_GROUPS, RECIPE, Noise
 

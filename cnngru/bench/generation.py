@@ -16,12 +16,14 @@ import statistics
 import time
 from pathlib import Path
 
+from ..paths import RESULTS_DIR
+
 LENGTHS = (250, 1000, 4000)
 
 
 def measure(bundle, length: int, diagnostics: bool, repeats: int, fast: bool | None = None) -> float:
     """Median characters per second of ``repeats`` generations of ``length`` characters."""
-    from .generation import generate
+    from ..generation import generate
 
     rates = []
     for r in range(repeats):
@@ -35,7 +37,7 @@ def measure(bundle, length: int, diagnostics: bool, repeats: int, fast: bool | N
 
 
 def run(models: list[str], devices: list[str], repeats: int) -> list[dict]:
-    from .checkpoint import load
+    from ..checkpoint import load
 
     rows = []
     for device in devices:
@@ -62,7 +64,7 @@ def table(rows: list[dict], threads: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .model import VARIANTS
+    from ..models import VARIANTS
 
     p = argparse.ArgumentParser(prog="cnngru bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     import torch
 
-    from .threads import pinned
+    from ..threads import pinned
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     with pinned(args.threads):
@@ -91,23 +93,20 @@ def main(argv: list[str] | None = None) -> None:
 
 def write_results(record: dict, md: str) -> None:
     """Keep the CPU figures in ``results/`` and refresh the README's benchmark block."""
-    from .reproduce import RESULTS
-
-    (RESULTS / "bench-cpu.json").write_text(json.dumps(record, indent=1))
-    (RESULTS / "bench-cpu.md").write_text(md + "\n")
+    (RESULTS_DIR / "bench-cpu.json").write_text(json.dumps(record, indent=1))
+    (RESULTS_DIR / "bench-cpu.md").write_text(md + "\n")
     write_readme_block()
 
 
 def write_readme_block() -> None:
     """The README's benchmark block: every benchmark file in ``results/``, as written."""
-    from .readme import write_block
-    from .reproduce import RESULTS
+    from ..evaluation.readme_blocks import write_block
 
-    parts = [(RESULTS / "bench-cpu.md").read_text().strip()]
-    for p in sorted(RESULTS.glob("bench-gpu-*.txt")):
+    parts = [(RESULTS_DIR / "bench-cpu.md").read_text().strip()]
+    for p in sorted(RESULTS_DIR.glob("bench-gpu-*.txt")):
         parts.append(f"On {p.stem.removeprefix('bench-gpu-').upper()} (its own CPU and its GPU; "
                      f"`{p.name}`):\n\n" + p.read_text().strip())
-    app = RESULTS / "bench-app.txt"
+    app = RESULTS_DIR / "bench-app.txt"
     if app.is_file():
         parts.append("The demo (`python -m cnngru.app.bench --out results/bench-app.txt`):\n\n```\n"
                      + app.read_text().strip() + "\n```")

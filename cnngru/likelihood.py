@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .model import GRUBase
+from .models import GRUModel
 
 
 @torch.inference_mode()
-def nll_per_char(model: GRUBase, ids: torch.Tensor, streams: int = 64, chunk: int = 512,
+def nll_per_char(model: GRUModel, ids: torch.Tensor, streams: int = 64, chunk: int = 512,
                  cnn_off: bool = False) -> np.ndarray:
     """Negative log-likelihood (nats) of every character of ``ids`` but the first of each stream.
 

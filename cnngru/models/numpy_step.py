@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model import CNNPost, CNNPre, GRUBase, Hybrid, State
+from .recurrent import CNNPost, CNNPre, GRUModel, Hybrid
+from .registry import State
 
 NumpyState = dict[str, np.ndarray]
 
@@ -91,7 +92,7 @@ class CharCNNStep:
 class FastStep:
     """Prepared weights of one model; ``step`` is pure, so one instance serves every user."""
 
-    def __init__(self, model: GRUBase):
+    def __init__(self, model: GRUModel):
         model = model.eval()
         self.variant = model.config.variant
         self.embed = _np(model.embed.weight)  # (vocab, E)

@@ -26,9 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
-from .corpus import load_corpus
-from .evaluate import (
+from .. import checkpoint
+from ..corpus import load_corpus
+from ..likelihood import bits_per_char
+from ..models import VARIANTS
+from ..paths import RESULTS_DIR, SHIPPED
+from ..training.trainer import TrainConfig, train
+from .measures import (
     TEST_STREAMS,
     bootstrap_bpc,
     chunk_sums,
@@ -37,13 +41,9 @@ from .evaluate import (
     sample_stats,
     test_nll,
 )
-from .model import VARIANTS
-from .readme import write_block
-from .scoring import bits_per_char
-from .trainer import TrainConfig, train
+from .readme_blocks import write_block
 
 ROWS = (*VARIANTS, "transformer")
-RESULTS = checkpoint.SHIPPED.parent / "results"
 BASELINE = "gru"
 
 
@@ -169,8 +169,8 @@ class Reproduction:
 
     def refiner(self, corpus) -> dict:
         """Train (unless the shipped refiner has exactly this recipe) and measure the refiner."""
-        from .refiner.metrics import measure_refiner
-        from .refiner.train import train_refiner
+        from ..refiner.metrics import measure_refiner
+        from ..refiner.train import train_refiner
 
         dest = self.shipped / "refiner"
         recipe = {**self.budget.refiner, "corpus": self.corpus}
@@ -254,11 +254,11 @@ class Reproduction:
         (self.results / "results.json").write_text(json.dumps(table, indent=1))
         md = markdown_table(table)
         if table.get("refiner"):
-            from .refiner.metrics import markdown
+            from ..refiner.metrics import markdown
 
             md += "\n## The refiner (post-processing CNN)\n\n" + markdown(table["refiner"]) + "\n"
         (self.results / "results.md").write_text(md)
-        if self.results.resolve() == RESULTS.resolve():
+        if self.results.resolve() == RESULTS_DIR.resolve():
             write_block("results", md)
         plot_curves(table["curves"], self.results / "curves.png")
 
@@ -382,8 +382,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     root = Path("runs-smoke" if args.smoke else "runs")
     runs = Path(args.runs) if args.runs else root
-    results = Path(args.results or (root / "results" if args.smoke else RESULTS))
-    shipped = Path(args.checkpoints or (root / "checkpoints" if args.smoke else checkpoint.SHIPPED))
+    results = Path(args.results or (root / "results" if args.smoke else RESULTS_DIR))
+    shipped = Path(args.checkpoints or (root / "checkpoints" if args.smoke else SHIPPED))
     table = Reproduction(SMOKE if args.smoke else Budget(), runs, results, shipped, args.corpus,
                          args.device, args.jobs, args.train_only).run()
     if table:

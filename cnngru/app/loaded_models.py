@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from .. import VARIANTS, CheckpointError, load
-from ..checkpoint import META, SHIPPED, Bundle, checkpoint_dirs, default_device
-from ..text_stats import load_words
+from ..checkpoint import META, Bundle, checkpoint_dirs, default_device
+from ..paths import SHIPPED
+from ..sample_quality import load_words
 from ..threads import limit_blas_threads
 from .validation import InputError
 

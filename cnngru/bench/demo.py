@@ -32,7 +32,9 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..paths import REPO as ROOT
+from ..paths import RESULTS_DIR
+
 PROMPT = "ROMEO\n"
 LOST_AFTER = 60.0  # seconds without a result or a clear error
 
@@ -167,9 +169,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if os.environ.get("OPENBLAS_NUM_THREADS") != "1":  # measure as app.py runs: one BLAS thread
         forwarded = sys.argv[1:] if argv is None else argv
-        os.execve(sys.executable, [sys.executable, "-m", "cnngru.app.bench", *forwarded],
+        os.execve(sys.executable, [sys.executable, "-m", "cnngru.bench.demo", *forwarded],
                   {**os.environ, "OPENBLAS_NUM_THREADS": "1"})
-    from . import common
+    from ..app import common
 
     lines: list[str] = []
 
@@ -207,10 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     say("generation speed: " + ", ".join(f"{d} {s:,.0f} chars/s" for d, s in speeds.items()))
     if args.out:
         Path(args.out).write_text("\n".join(lines) + "\n")
-        from ..bench import write_readme_block
-        from ..reproduce import RESULTS
+        from .generation import write_readme_block
 
-        if Path(args.out).resolve() == (RESULTS / "bench-app.txt").resolve():
+        if Path(args.out).resolve() == (RESULTS_DIR / "bench-app.txt").resolve():
             write_readme_block()
 
 

@@ -9,7 +9,7 @@ import gradio as gr  # no "from __future__ import annotations": gr.api reads the
 
 from .common import CONCURRENCY, TIME_LIMIT, with_clear_errors
 from .html import diff_html
-from .models import Models
+from .loaded_models import Models
 from .validation import MAX_TEXT_CHARS, InputError, number, text_input
 
 DEFAULT_THRESHOLD = 0.9

@@ -25,12 +25,12 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
-from . import checkpoint
-from .corpus import Corpus, load_corpus
-from .model import build_model, count_params
-from .scoring import bits_per_char, nll_per_char
+from .. import checkpoint
+from ..corpus import Corpus, load_corpus
+from ..likelihood import bits_per_char, nll_per_char
+from ..models import build_model, count_params
+from ..vocab import Vocab
 from .streams import StreamBatches
-from .vocab import Vocab
 
 
 @dataclass

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .model import REGISTRY, ModelConfig, ModelOutput, State
+from .registry import ModelConfig, ModelOutput, State, register
 
 
 @dataclass
@@ -79,6 +79,7 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x)), k, v
 
 
+@register("transformer")
 class Transformer(nn.Module):
     """State: ``k.i`` and ``v.i``, layer i's keys and values of the last ``context - 1`` positions."""
 
@@ -123,4 +124,3 @@ class Transformer(nn.Module):
         return ModelOutput(self.head(self.ln_f(x)), new_state, {})
 
 
-REGISTRY["transformer"] = Transformer

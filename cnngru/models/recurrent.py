@@ -17,38 +17,13 @@ comparing the two runs measures how much the CNN changes a prediction.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from .layers import CharCNN, GatedCausalConv, WindowAttention
-
-State = dict[str, Tensor]  # batch-first tensors; see each variant's docstring for the keys
-
-
-class ModelOutput(NamedTuple):
-    logits: Tensor  # (B, T, vocab)
-    state: State  # pass back in to continue the text
-    trace: dict[str, Tensor]  # the variant's diagnostics, e.g. the hybrid's attention
-
-
-@dataclass
-class ModelConfig:
-    """What every architecture's config has: a vocabulary and a width the budget solver sets."""
-
-    vocab_size: int
-    hidden: int = 512  # the width build_model() solves to meet a parameter budget
-
-    width_multiple = 1  # the solver tries multiples of this (a transformer: its head count)
-
-    @property
-    def variant(self) -> str:
-        return next(name for name, cls in REGISTRY.items() if cls.Config is type(self))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from .registry import ModelConfig, ModelOutput, State, register
 
 
 @dataclass
@@ -94,8 +69,12 @@ class HybridConfig(GRUConfig):
         self.attn_dim = self.attn_dim or max(8, round(self.hidden / 7))
 
 
-class GRUBase(nn.Module):
-    """Embedding, GRU and head shared by every variant, with one weight initialisation."""
+@register("gru")
+class GRUModel(nn.Module):
+    """The baseline, embedding -> GRU -> head; each CNN variant extends it.
+
+    State: ``gru``, the hidden state (B, layers, H). PyTorch's default initialisation throughout.
+    """
 
     Config = GRUConfig
 
@@ -122,7 +101,8 @@ class GRUBase(nn.Module):
         return ModelOutput(self.head(self.dropout(g)), {"gru": h}, {})
 
 
-class CNNPre(GRUBase):
+@register("cnn-pre")
+class CNNPre(GRUModel):
     """CNN feature extractor in front of the GRU. State: ``gru`` and ``cnn`` (last embeddings)."""
 
     Config = CNNPreConfig
@@ -143,7 +123,8 @@ class CNNPre(GRUBase):
         return ModelOutput(self.head(self.dropout(g)), {"gru": h, "cnn": cnn_history}, {})
 
 
-class CNNPost(GRUBase):
+@register("cnn-post")
+class CNNPost(GRUModel):
     """GRU, then a causal CNN that refines its outputs: h + up(CNN(down(h))).
 
     State: ``gru`` and ``post.i``, the last inputs of refinement layer i.
@@ -171,7 +152,8 @@ class CNNPost(GRUBase):
         return ModelOutput(self.head(self.dropout(out)), new_state, {})
 
 
-class Hybrid(GRUBase):
+@register("hybrid")
+class Hybrid(GRUModel):
     """GRU state and CNN features side by side, weighed by attention and a learned gate.
 
     The GRU state queries the CharCNN features of the last ``window`` positions; the context is
@@ -207,84 +189,3 @@ class Hybrid(GRUBase):
 
 
 VARIANTS: tuple[str, ...] = ("gru", "cnn-pre", "cnn-post", "hybrid")  # the language models compared
-# Every architecture a checkpoint can hold, by name: the four variants, and the reference and
-# refiner models, which register themselves in their own modules.
-REGISTRY: dict[str, type[nn.Module]] = {
-    "gru": GRUBase,
-    "cnn-pre": CNNPre,
-    "cnn-post": CNNPost,
-    "hybrid": Hybrid,
-}
-DEFAULT_PARAMS = 1_000_000  # the budget every shipped variant is sized to
-BUDGET_TOLERANCE = 0.05
-
-
-def architecture(name: str) -> type[nn.Module]:
-    """The class registered under ``name``, importing the modules that register the others."""
-    if name not in REGISTRY:
-        import importlib
-
-        for module in ("cnngru.reference", "cnngru.refiner"):
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                pass
-    if name not in REGISTRY:
-        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(REGISTRY)}")
-    return REGISTRY[name]
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def make_config(variant: str, vocab_size: int, **overrides) -> ModelConfig:
-    """The config of ``variant`` with ``overrides``; lists from JSON become tuples."""
-    cls = architecture(variant).Config
-    known = {f.name for f in fields(cls)}
-    unknown = set(overrides) - known
-    if unknown:
-        raise ValueError(f"{variant}: unknown config fields {sorted(unknown)}")
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    return cls(vocab_size=vocab_size, **overrides)
-
-
-def build_from_config(config: ModelConfig) -> nn.Module:
-    return architecture(config.variant)(config)
-
-
-def params_for(variant: str, vocab_size: int, **overrides) -> int:
-    """Parameter count of a configuration, without allocating its weights."""
-    with torch.device("meta"):
-        return count_params(build_from_config(make_config(variant, vocab_size, **overrides)))
-
-
-def build_model(variant: str, vocab_size: int, params: int | None = None, **overrides) -> nn.Module:
-    """Build ``variant`` sized to ``params`` parameters (default 1M) by solving the GRU width.
-
-    Every other dimension keeps its default (or override), so the variants share one budget and
-    differ only in where they spend it. Passing ``hidden`` explicitly skips the sizing.
-    """
-    if "hidden" not in overrides:
-        overrides["hidden"] = solve_hidden(variant, vocab_size, params or DEFAULT_PARAMS, **overrides)
-    elif params is not None:
-        raise ValueError("give either a parameter budget or an explicit hidden size, not both")
-    return build_from_config(make_config(variant, vocab_size, **overrides))
-
-
-def solve_hidden(variant: str, vocab_size: int, budget: int, **overrides) -> int:
-    """The width whose parameter count is closest to ``budget`` (bisection: it grows with width)."""
-    step = architecture(variant).Config.width_multiple
-
-    def count(m: int) -> int:
-        return params_for(variant, vocab_size, hidden=m * step, **overrides)
-
-    lo, hi = 1, 8192 // step
-    if count(lo) > budget:
-        raise ValueError(f"{variant}: a budget of {budget:,} parameters is too small for the "
-                         f"fixed parts of this configuration")
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if count(mid) <= budget else (lo, mid)
-    best = lo if budget - count(lo) <= count(hi) - budget else hi
-    return best * step

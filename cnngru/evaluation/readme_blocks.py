@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+from ..paths import README
 
 
 def _span(text: str, name: str) -> tuple[int, int]:

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from .checkpoint import Bundle
-from .generation import generate
-from .scoring import nll_per_char
-from .text_stats import distinct_n, real_word_rate, repetition
+from ..checkpoint import Bundle
+from ..generation import generate
+from ..likelihood import nll_per_char
+from ..sample_quality import distinct_n, real_word_rate, repetition
 
 CHUNK = 2000  # characters per bootstrap unit
 TEST_STREAMS = 256  # the test text is read as this many contiguous streams side by side (speed);
@@ -71,7 +71,7 @@ def sample_stats(bundle: Bundle, words: frozenset[str], temperature: float = 0.8
 
 def generation_speed(bundle: Bundle, chars: int = 2000, repeats: int = 3) -> float:
     """Characters per second at batch 1 on one thread, diagnostics off (median of ``repeats``)."""
-    from .threads import pinned
+    from ..threads import pinned
 
     with pinned(1):
         rates = [_chars_per_second(bundle, chars, seed) for seed in range(repeats)]
@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     """``cnngru eval``: test BPC with intervals, paired differences, samples and speed."""
     import argparse
 
-    from . import checkpoint
-    from .corpus import load_corpus, parse_split
-    from .model import VARIANTS
+    from .. import checkpoint
+    from ..corpus import load_corpus, parse_split
+    from ..models import VARIANTS
 
     p = argparse.ArgumentParser(prog="cnngru eval", description=__doc__)
     p.add_argument("models", nargs="*", default=list(VARIANTS), help="names or checkpoint folders")
