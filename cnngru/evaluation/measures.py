@@ -1,11 +1,5 @@
-"""Evaluation of checkpoints on unseen text: bits per character with bootstrap intervals,
-paired differences from the baseline, sample statistics and generation speed.
-
-Intervals resample contiguous chunks of the test text (2,000 characters each) rather than single
-characters, because neighbouring characters' losses are correlated. Differences between two
-models are paired: both are scored on the same chunks, so the chunk-to-chunk difficulty that
-moves both together cancels.
-"""
+"""What the results table measures of a checkpoint: test log-loss, sample quality, generation
+speed; and ``cnngru eval``, which prints them with intervals (``intervals.py``)."""
 
 from __future__ import annotations
 
@@ -18,36 +12,12 @@ from ..checkpoint import Bundle
 from ..generation import generate
 from ..likelihood import nll_per_char
 from ..sample_quality import distinct_n, real_word_rate, repetition
+from .intervals import bootstrap_bpc, chunk_sums, paired_difference
 
-CHUNK = 2000  # characters per bootstrap unit
 TEST_STREAMS = 256  # the test text is read as this many contiguous streams side by side (speed);
 # each is ~1,900 characters read with the state carried, so all but its first few characters
 # have a warm state
-RESAMPLES = 2000
 SAMPLE_PROMPTS = ("ROMEO.\n", "First Citizen.\nBefore we proceed", "KING.\nWhat says", "Enter ")
-
-
-def chunk_sums(nll: np.ndarray, chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
-    """Per-chunk sums of nats and character counts over consecutive characters."""
-    starts = np.arange(0, len(nll), chunk)
-    return np.add.reduceat(nll, starts), np.diff(np.append(starts, len(nll)))
-
-
-def bootstrap_bpc(sums: np.ndarray, counts: np.ndarray, seed: int = 0,
-                  resamples: int = RESAMPLES) -> tuple[float, float]:
-    """95% percentile interval of bits per character over resampled chunks."""
-    idx = np.random.default_rng(seed).integers(0, len(sums), (resamples, len(sums)))
-    bpc = sums[idx].sum(1) / counts[idx].sum(1) / math.log(2)
-    return float(np.percentile(bpc, 2.5)), float(np.percentile(bpc, 97.5))
-
-
-def paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, counts: np.ndarray, seed: int = 0,
-                      resamples: int = RESAMPLES) -> tuple[float, float, float]:
-    """BPC of A minus BPC of B on the same chunks: the estimate and its 95% interval."""
-    idx = np.random.default_rng(seed).integers(0, len(counts), (resamples, len(counts)))
-    diff = (sums_a[idx].sum(1) - sums_b[idx].sum(1)) / counts[idx].sum(1) / math.log(2)
-    point = (sums_a.sum() - sums_b.sum()) / counts.sum() / math.log(2)
-    return float(point), float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
 
 
 def test_nll(bundle: Bundle, text: str) -> np.ndarray:
