@@ -1,4 +1,4 @@
-"""Shared fixtures: small models of every variant, and the real corpus vocabulary."""
+"""Shared fixtures: small models of every architecture, a tiny refiner, and the real vocabulary."""
 
 import os
 
@@ -34,12 +34,40 @@ def variant(request):
     return request.param
 
 
-@pytest.fixture
-def small_model(variant, vocab):
-    """An untrained small model of the variant, in eval mode, with weights that are not tiny."""
+# The four compared language models and the transformer reference: every architecture that reads
+# a text through the one stateful forward, so every one keeps its rules (causal, chunked = full).
+ARCHITECTURES = (*VARIANTS, "transformer")
+
+
+@pytest.fixture(params=ARCHITECTURES)
+def architecture(request):
+    return request.param
+
+
+def make_small(name: str, vocab_size: int) -> torch.nn.Module:
+    """An untrained small model of ``name``, in eval mode, with weights that are not tiny."""
     torch.manual_seed(0)
-    model = build_model(variant, len(vocab), params=SMALL)
+    model = build_model(name, vocab_size, params=SMALL)
     with torch.no_grad():  # random, larger weights: every path moves the logits visibly
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     return model.eval()
+
+
+@pytest.fixture
+def small_model(variant, vocab):
+    """A small model of each of the four variants (see make_small)."""
+    return make_small(variant, len(vocab))
+
+
+@pytest.fixture
+def small_architecture(architecture, vocab):
+    """A small model of each architecture, the transformer included (see make_small)."""
+    return make_small(architecture, len(vocab))
+
+
+@pytest.fixture
+def tiny_refiner(vocab):
+    """A tiny random refiner in eval mode: for the mechanics, not the corrections."""
+    torch.manual_seed(0)
+    return build_model("refiner", len(vocab), hidden=32, dilations=(1, 2, 4)).eval()
