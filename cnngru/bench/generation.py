@@ -2,9 +2,11 @@
 
 For 250, 1,000 and 4,000 new characters, with diagnostics off and on, it reports characters
 per second and the per-character cost at 4,000 relative to 250 (1.0: constant cost per
-character, as a carried state promises). The CPU figures are taken on ``--threads`` threads (1 by
-default; PyTorch's and BLAS's pools are pinned). With a GPU present it measures the CUDA path
-too, so the default device can follow the measurement.
+character, as a carried state promises). On the CPU each model is measured on both paths: the
+fused NumPy step (``numpy``, the default there) and the model's own ``forward`` one character at a
+time (``forward``), so the speed-up the fused step buys is on record. The CPU figures are taken
+on ``--threads`` threads (1 by default; PyTorch's and BLAS's pools are pinned). With a GPU present
+it measures the CUDA path (``forward``) too, so the default device can follow the measurement.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from pathlib import Path
 from ..paths import RESULTS_DIR
 
 LENGTHS = (250, 1000, 4000)
+PATHS = {"numpy": True, "forward": False}  # path name -> generate(fast=...)
 
 
-def measure(bundle, length: int, diagnostics: bool, repeats: int, fast: bool | None = None) -> float:
+def measure(bundle, length: int, diagnostics: bool, repeats: int,
+            fast: bool | None = None) -> float:
     """Median characters per second of ``repeats`` generations of ``length`` characters."""
     from ..generation import generate
 
@@ -43,21 +47,28 @@ def run(models: list[str], devices: list[str], repeats: int) -> list[dict]:
     for device in devices:
         for name in models:
             bundle = load(name, device=device)
-            measure(bundle, 200, False, 1)  # warm-up: first-call allocations, CUDA context
-            for diagnostics in (False, True):
-                rates = {n: measure(bundle, n, diagnostics, repeats) for n in LENGTHS}
-                rows.append({"model": bundle.name, "device": device, "diagnostics": diagnostics,
-                             **{f"chars_per_s_{n}": round(r) for n, r in rates.items()},
-                             "cost_ratio_4000_vs_250": round(rates[250] / rates[4000], 3)})
+            # the NumPy step computes on the CPU whatever the model's device: only there it counts
+            paths = list(PATHS) if device == "cpu" else ["forward"]
+            for path in paths:
+                fast = PATHS[path]
+                measure(bundle, 200, False, 1, fast)  # warm-up: first allocations, CUDA context
+                for diagnostics in (False, True):
+                    rates = {n: measure(bundle, n, diagnostics, repeats, fast) for n in LENGTHS}
+                    rows.append({"model": bundle.name, "device": device, "path": path,
+                                 "diagnostics": diagnostics,
+                                 **{f"chars_per_s_{n}": round(r) for n, r in rates.items()},
+                                 "cost_ratio_4000_vs_250": round(rates[250] / rates[4000], 3)})
     return rows
 
 
 def table(rows: list[dict], threads: int) -> str:
     out = [f"generation at batch 1 ({threads} CPU thread(s) for the CPU rows)",
-           "| model | device | diagnostics | " + " | ".join(f"chars/s @{n}" for n in LENGTHS)
-           + " | cost/char 4000 vs 250 |", "|---" * (4 + len(LENGTHS)) + "|"]
+           "| model | device | path | diagnostics | "
+           + " | ".join(f"chars/s @{n}" for n in LENGTHS)
+           + " | cost/char 4000 vs 250 |", "|---" * (5 + len(LENGTHS)) + "|"]
     for r in rows:
-        out.append(f"| {r['model']} | {r['device']} | {'on' if r['diagnostics'] else 'off'} | "
+        out.append(f"| {r['model']} | {r['device']} | {r['path']} | "
+                   f"{'on' if r['diagnostics'] else 'off'} | "
                    + " | ".join(f"{r[f'chars_per_s_{n}']:,}" for n in LENGTHS)
                    + f" | {r['cost_ratio_4000_vs_250']:.2f}x |")
     return "\n".join(out)
@@ -84,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = run(args.models, devices, args.repeats)
     md = table(rows, args.threads)
     print(md)
-    record = {"threads": args.threads, "cpu": platform.processor() or platform.machine(), "rows": rows}
+    record = {"threads": args.threads, "cpu": platform.processor() or platform.machine(),
+              "rows": rows}
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=1))
     if args.write:

@@ -3,209 +3,379 @@
 At batch size 1 a PyTorch step costs mostly per-op dispatch (~5-10 us an op), and a model's
 forward is dozens of small ops. Here every weight is prepared once: input projections become
 per-character tables, convolutions become one matrix product over the stacked window, gates are
-fused. The state has exactly the layout of ``model.forward``'s (as NumPy arrays), so a text can
-switch between the two paths at any character; ``tests/test_fast_step.py`` holds them equal.
+fused.
+
+The code mirrors the modules one to one, so a change to a model has one obvious place to go here:
+a stepper per layer (``GRUStepper``, ``CharCNNStepper``, ``GatedCausalConvStepper``,
+``WindowAttentionStepper``) and one per model class, each built from the module it mirrors, and
+``STEPPERS`` maps each model class to its stepper. Every stepper takes a batch of rows (tokens
+``(B,)``) so several generations can step together; rows never mix. The state has exactly the
+layout of ``model.forward``'s (as NumPy arrays, batch first), so a text can switch between the
+two paths at any character; ``tests/models/test_numpy_step.py`` holds them equal.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
+from torch import nn
 
+from .layers import CharCNN, GatedCausalConv, WindowAttention
 from .recurrent import CNNPost, CNNPre, GRUModel, Hybrid
 from .registry import State
 
 NumpyState = dict[str, np.ndarray]
+Trace = dict[str, np.ndarray]
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float32).numpy().copy()
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings, same value
 
 
-def _conv_taps(conv: torch.nn.Conv1d) -> np.ndarray:
+# Prepared weights: named fields, laid out for row-major batches (x @ w).
+
+
+@dataclass(frozen=True, slots=True)
+class Dense:
+    """An affine map ``x @ w + b``: an ``nn.Linear`` (weight stored transposed) or a fused conv."""
+
+    w: np.ndarray  # (in, out)
+    b: np.ndarray  # (out,)
+
+    @classmethod
+    def of(cls, linear: nn.Linear) -> Dense:
+        return cls(_np(linear.weight).T.copy(), _np(linear.bias))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.w + self.b
+
+
+@dataclass(frozen=True, slots=True)
+class Norm:
+    """An ``nn.LayerNorm``'s affine weights and epsilon."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    eps: float
+
+    @classmethod
+    def of(cls, norm: nn.LayerNorm) -> Norm:
+        return cls(_np(norm.weight), _np(norm.bias), norm.eps)
+
+
+@dataclass(frozen=True, slots=True)
+class GRULayer:
+    """One layer of an ``nn.GRU``; the 3H columns are torch's gates in order (r, z, n)."""
+
+    w_ih: np.ndarray  # (in, 3H)
+    b_ih: np.ndarray
+    w_hh: np.ndarray  # (H, 3H)
+    b_hh: np.ndarray
+
+
+def layer_norm(x: np.ndarray, norm: Norm) -> np.ndarray:
+    """``nn.LayerNorm`` over the last axis (biased variance, as torch); rows stay apart."""
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + norm.eps) * norm.weight + norm.bias
+
+
+def highway(x: np.ndarray, proj: Dense) -> np.ndarray:
+    """``Highway.forward``: g * relu(h) + (1 - g) * x, with [h; g] = proj(x)."""
+    hg = proj(x)
+    D = x.shape[1]
+    g = sigmoid(hg[:, D:])
+    return g * np.maximum(hg[:, :D], 0.0) + (1 - g) * x
+
+
+def conv_taps(conv: nn.Conv1d) -> np.ndarray:
     """A Conv1d's weights as one (k * in, out) matrix over its k input taps, oldest first."""
     w = _np(conv.weight)  # (out, in, k)
     return w.transpose(2, 1, 0).reshape(-1, w.shape[0]).copy()
 
 
-def _conv_as_matrix(conv: torch.nn.Conv1d, span: int) -> np.ndarray:
+def conv_over_window(conv: nn.Conv1d, span: int) -> np.ndarray:
     """An undilated Conv1d over the last ``span`` >= k inputs: older rows are zero.
 
     Several kernel widths over one window thus become a single product.
     """
-    taps = _conv_taps(conv)
-    return np.concatenate([np.zeros((span * conv.in_channels - len(taps), taps.shape[1]),
-                                    np.float32), taps])
+    taps = conv_taps(conv)
+    zeros = np.zeros((span * conv.in_channels - len(taps), taps.shape[1]), np.float32)
+    return np.concatenate([zeros, taps])
 
 
-class GRUStep:
-    """One GRU cell step per layer; layer 0's input projection comes from a table."""
+def window(history: np.ndarray | None, x: np.ndarray, size: int) -> np.ndarray:
+    """``CausalHistory.extend`` at one position: the last ``size`` inputs and ``x`` (B, size + 1,
+    C), zeros where a text has no history yet. ``window[:, 1:]`` is the new history."""
+    if history is None:
+        history = np.zeros((len(x), size, x.shape[-1]), np.float32)
+    return np.concatenate([history, x[:, None]], axis=1)
 
-    def __init__(self, gru: torch.nn.GRU, first_input_table: np.ndarray | None):
-        self.layers = []
-        for i in range(gru.num_layers):
-            w_ih, w_hh = _np(getattr(gru, f"weight_ih_l{i}")), _np(getattr(gru, f"weight_hh_l{i}"))
-            b_ih, b_hh = _np(getattr(gru, f"bias_ih_l{i}")), _np(getattr(gru, f"bias_hh_l{i}"))
-            self.layers.append((w_ih.T.copy(), b_ih, w_hh.T.copy(), b_hh))
-        self.table = first_input_table  # (vocab, 3H): embedding @ W_ih^T + b_ih, precomputed
 
-    def __call__(self, gi0: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """gi0: layer 0's input projection (B, 3H); h: (B, L, H). Returns the new (B, L, H)."""
+# Layer steppers: each is built from the module it mirrors and steps one position of B rows.
+
+
+class GRUStepper:
+    """``nn.GRU`` at one position, layer by layer.
+
+    Layer 0's input projection is passed in, so a model can read it from a per-character table
+    instead of computing it; the upper layers compute theirs.
+    """
+
+    def __init__(self, gru: nn.GRU):
+        self.hidden = gru.hidden_size
+        self.layers = [
+            GRULayer(w_ih=_np(getattr(gru, f"weight_ih_l{i}")).T.copy(),
+                     b_ih=_np(getattr(gru, f"bias_ih_l{i}")),
+                     w_hh=_np(getattr(gru, f"weight_hh_l{i}")).T.copy(),
+                     b_hh=_np(getattr(gru, f"bias_hh_l{i}")))
+            for i in range(gru.num_layers)
+        ]
+
+    def __call__(self, gi0: np.ndarray, h: np.ndarray | None) -> np.ndarray:
+        """gi0: layer 0's input projection, bias included (B, 3H); h: (B, layers, H) or None
+        (zeros). Returns the new hidden state (B, layers, H)."""
+        H = self.hidden
+        if h is None:
+            h = np.zeros((len(gi0), len(self.layers), H), np.float32)
         new = np.empty_like(h)
         gi = gi0
-        for i, (w_ih, b_ih, w_hh, b_hh) in enumerate(self.layers):
+        for i, layer in enumerate(self.layers):
             if i > 0:
-                gi = new[:, i - 1] @ w_ih + b_ih
-            gh = h[:, i] @ w_hh + b_hh
-            H = gh.shape[1] // 3
-            rz = _sigmoid(gi[:, :2 * H] + gh[:, :2 * H])
+                gi = new[:, i - 1] @ layer.w_ih + layer.b_ih
+            gh = h[:, i] @ layer.w_hh + layer.b_hh
+            rz = sigmoid(gi[:, :2 * H] + gh[:, :2 * H])
             n = np.tanh(gi[:, 2 * H:] + rz[:, :H] * gh[:, 2 * H:])
-            z = rz[:, H:]
-            new[:, i] = n + z * (h[:, i] - n)  # (1 - z) * n + z * h
+            new[:, i] = n + rz[:, H:] * (h[:, i] - n)  # (1 - z) * n + z * h
         return new
 
 
-class CharCNNStep:
-    """The CharCNN at one position: one product over the last max(width) embeddings."""
+class CharCNNStepper:
+    """``CharCNN`` and its highway at one position: every width in one product over the last
+    ``max(widths)`` embeddings (narrower kernels see zeros in the older rows)."""
 
-    def __init__(self, cnn):
-        self.span = cnn.history + 1
-        self.weight = np.concatenate(
-            [_conv_as_matrix(c, self.span) for c in cnn.convs], axis=1)  # (span * E, F)
-        self.bias = np.concatenate([_np(c.bias) for c in cnn.convs])
-        self.highway_w = _np(cnn.highway.proj.weight).T.copy()
-        self.highway_b = _np(cnn.highway.proj.bias)
+    def __init__(self, cnn: CharCNN):
+        self.history = cnn.history
+        span = cnn.history + 1
+        self.conv = Dense(np.concatenate([conv_over_window(c, span) for c in cnn.convs], axis=1),
+                          np.concatenate([_np(c.bias) for c in cnn.convs]))  # (span * E, F)
+        self.highway = Dense.of(cnn.highway.proj)
 
-    def __call__(self, e: np.ndarray, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        window = np.concatenate([history, e[:, None]], axis=1)  # (B, span, E)
-        f = np.maximum(window.reshape(len(e), -1) @ self.weight + self.bias, 0.0)
-        hg = f @ self.highway_w + self.highway_b
-        D = f.shape[1]
-        g = _sigmoid(hg[:, D:])
-        return g * np.maximum(hg[:, :D], 0.0) + (1 - g) * f, window[:, 1:]
+    def __call__(self, e: np.ndarray, history: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """e: embeddings (B, E); history: (B, max(widths) - 1, E) or None. -> features, history."""
+        w = window(history, e, self.history)
+        f = np.maximum(self.conv(w.reshape(len(e), -1)), 0.0)
+        return highway(f, self.highway), w[:, 1:]
+
+
+class GatedCausalConvStepper:
+    """``GatedCausalConv`` at one position: LayerNorm, the k dilated taps of the window in one
+    product, GLU, residual."""
+
+    def __init__(self, layer: GatedCausalConv):
+        self.norm = Norm.of(layer.norm)
+        self.conv = Dense(conv_taps(layer.conv), _np(layer.conv.bias))  # (k * C, 2C)
+        self.history = layer.history
+        self.dilation = layer.conv.dilation[0]
+
+    def __call__(self, x: np.ndarray, history: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """x: (B, C); history: the last normalised inputs (B, (k - 1) * dilation, C) or None."""
+        w = window(history, layer_norm(x, self.norm), self.history)
+        taps = w[:, ::-1][:, ::self.dilation][:, ::-1]  # the k positions the kernel reads
+        y = self.conv(taps.reshape(len(x), -1))
+        C = x.shape[1]
+        return x + y[:, :C] * sigmoid(y[:, C:]), w[:, 1:]
+
+
+class WindowAttentionStepper:
+    """``WindowAttention`` at one position: the query scores the keys of the last ``window``
+    positions, its own included; keys and values are one fused product."""
+
+    def __init__(self, attn: WindowAttention):
+        self.window = attn.window
+        self.query = Dense.of(attn.query)
+        self.key_value = Dense(  # keys and values of the features in one product
+            np.concatenate([_np(attn.key.weight), _np(attn.value.weight)]).T.copy(),
+            np.concatenate([_np(attn.key.bias), _np(attn.value.bias)]))
+        self.distance_bias = _np(attn.distance_bias)[::-1].copy()  # oldest first
+        self.scale = attn.scale
+
+    def __call__(self, queries: np.ndarray, features: np.ndarray,
+                 past: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+                 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """queries (B, Q), features (B, K), past (keys, values, exists) or None.
+
+        Returns the context (B, A), the weights (B, window) oldest first, and the new past.
+        """
+        B = len(queries)
+        kv = self.key_value(features)
+        A = kv.shape[1] // 2
+        if past is None:
+            past = (np.zeros((B, self.window - 1, A), np.float32),
+                    np.zeros((B, self.window - 1, A), np.float32),
+                    np.zeros((B, self.window - 1), bool))
+        past_k, past_v, past_e = past
+        keys = np.concatenate([past_k, kv[:, None, :A]], axis=1)  # (B, W, A)
+        values = np.concatenate([past_v, kv[:, None, A:]], axis=1)
+        exists = np.concatenate([past_e, np.ones((B, 1), bool)], axis=1)
+        scores = np.einsum("ba,bwa->bw", self.query(queries), keys) * self.scale
+        scores = scores + self.distance_bias
+        scores = np.where(exists, scores, -np.inf)
+        weights = np.exp(scores - scores.max(-1, keepdims=True))  # the current position exists
+        weights /= weights.sum(-1, keepdims=True)
+        context = np.einsum("bw,bwa->ba", weights, values)
+        return context, weights, (keys[:, 1:], values[:, 1:], exists[:, 1:])
+
+
+# Model steppers: one per model class, each ``step`` following that class's ``forward``.
+
+
+class GRUModelStepper:
+    """``GRUModel``: embedding -> GRU -> head.
+
+    The embedding only feeds the GRU's first input projection, so that projection of every
+    character is precomputed as a table (vocab, 3H): a row lookup instead of a product per step.
+    """
+
+    def __init__(self, model: GRUModel, embedding_columns: int | None = None):
+        """``embedding_columns``: how many leading GRU input columns the embedding fills (all)."""
+        self.embed = _np(model.embed.weight)  # (vocab, E)
+        self.gru = GRUStepper(model.gru)
+        w_ih = _np(model.gru.weight_ih_l0)  # (3H, GRU input)
+        E = w_ih.shape[1] if embedding_columns is None else embedding_columns
+        self.input_table = self.embed @ w_ih[:, :E].T + _np(model.gru.bias_ih_l0)
+        self.head = Dense.of(model.head)
+
+    def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False
+             ) -> tuple[np.ndarray, NumpyState, Trace]:
+        """One character per row: tokens (B,) ints -> logits (B, vocab), new state, trace."""
+        state = state or {}
+        h = self.gru(self.input_table[tokens], state.get("gru"))
+        return self.head(h[:, -1]), {"gru": h}, {}
+
+
+class CNNPreStepper(GRUModelStepper):
+    """``CNNPre``: the GRU's first projection splits into the embedding's table and a product
+    with the CharCNN features (skipped when ``cnn_off`` zeroes them)."""
+
+    def __init__(self, model: CNNPre):
+        E = model.config.embed_dim if model.config.concat_embedding else 0
+        super().__init__(model, E)
+        self.cnn = CharCNNStepper(model.cnn)
+        self.feature_w = _np(model.gru.weight_ih_l0)[:, E:].T.copy()  # (F, 3H)
+
+    def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False
+             ) -> tuple[np.ndarray, NumpyState, Trace]:
+        state = state or {}
+        f, cnn_history = self.cnn(self.embed[tokens], state.get("cnn"))
+        gi = self.input_table[tokens]
+        if not cnn_off:
+            gi = gi + f @ self.feature_w
+        h = self.gru(gi, state.get("gru"))
+        return self.head(h[:, -1]), {"gru": h, "cnn": cnn_history}, {}
+
+
+class CNNPostStepper(GRUModelStepper):
+    """``CNNPost``: the GRU output plus up(refine(down(it))); the refinement always runs, so its
+    state stays current when ``cnn_off`` leaves its output out."""
+
+    def __init__(self, model: CNNPost):
+        super().__init__(model)
+        self.down = Dense.of(model.down)
+        self.refine = [GatedCausalConvStepper(layer) for layer in model.refine]
+        self.up = Dense.of(model.up)
+
+    def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False
+             ) -> tuple[np.ndarray, NumpyState, Trace]:
+        state = state or {}
+        h = self.gru(self.input_table[tokens], state.get("gru"))
+        g = h[:, -1]
+        new: NumpyState = {"gru": h}
+        u = self.down(g)
+        for i, layer in enumerate(self.refine):
+            u, new[f"post.{i}"] = layer(u, state.get(f"post.{i}"))
+        out = g if cnn_off else g + self.up(u)
+        return self.head(out), new, {}
+
+
+class HybridStepper(GRUModelStepper):
+    """``Hybrid``: the GRU state attends over the window's CharCNN features, and a gate mixes
+    the context with the GRU state. The gate's weight is split in its g and c halves, which
+    saves concatenating them."""
+
+    def __init__(self, model: Hybrid):
+        super().__init__(model)
+        self.cnn = CharCNNStepper(model.cnn)
+        self.attn = WindowAttentionStepper(model.attn)
+        self.context_out = Dense.of(model.context_out)
+        gate_w = _np(model.gate.weight)[0]  # (2H,): [g; c]
+        H = model.config.hidden
+        self.gate_g, self.gate_c = gate_w[:H].copy(), gate_w[H:].copy()
+        self.gate_b = float(_np(model.gate.bias)[0])
+
+    def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False
+             ) -> tuple[np.ndarray, NumpyState, Trace]:
+        state = state or {}
+        h = self.gru(self.input_table[tokens], state.get("gru"))
+        g = h[:, -1]  # (B, H)
+        f, cnn_history = self.cnn(self.embed[tokens], state.get("cnn"))
+        past = (state["keys"], state["values"], state["exists"]) if "keys" in state else None
+        context, attention, (keys, values, exists) = self.attn(g, f, past)
+        c = self.context_out(context)  # (B, H)
+        reliance = sigmoid(g @ self.gate_g + c @ self.gate_c + self.gate_b)  # (B,)
+        if cnn_off:
+            reliance = np.zeros_like(reliance)
+        mixed = reliance[:, None] * c + (1 - reliance[:, None]) * g
+        new = {"gru": h, "cnn": cnn_history, "keys": keys, "values": values, "exists": exists}
+        return self.head(mixed), new, {"attention": attention, "reliance": reliance}
+
+
+# The one dispatch: a model's exact class picks its stepper (a subclass may change forward).
+STEPPERS: dict[type[nn.Module], type[GRUModelStepper]] = {
+    GRUModel: GRUModelStepper,
+    CNNPre: CNNPreStepper,
+    CNNPost: CNNPostStepper,
+    Hybrid: HybridStepper,
+}
+
+
+def stepper_for(model: nn.Module) -> GRUModelStepper:
+    """The prepared stepper of ``model`` (put in eval mode, as the step has no dropout)."""
+    cls = STEPPERS.get(type(model))
+    if cls is None:
+        raise TypeError(f"no NumPy stepper for {type(model).__name__}: add one to STEPPERS in "
+                        f"cnngru/models/numpy_step.py (it covers "
+                        f"{', '.join(c.__name__ for c in STEPPERS)})")
+    return cls(model.eval())
 
 
 class FastStep:
     """Prepared weights of one model; ``step`` is pure, so one instance serves every user."""
 
-    def __init__(self, model: GRUModel):
-        model = model.eval()
-        self.variant = model.config.variant
-        self.embed = _np(model.embed.weight)  # (vocab, E)
-        self.head_w = _np(model.head.weight).T.copy()
-        self.head_b = _np(model.head.bias)
-        gru = model.gru
-        if isinstance(model, CNNPre):
-            w_ih = _np(gru.weight_ih_l0)  # (3H, E + F) when the embedding is concatenated
-            E = model.config.embed_dim if model.config.concat_embedding else 0
-            table = self.embed @ w_ih[:, :E].T + _np(gru.bias_ih_l0)
-            self.feature_w = w_ih[:, E:].T.copy()
-        else:
-            table = self.embed @ _np(gru.weight_ih_l0).T + _np(gru.bias_ih_l0)
-        self.gru = GRUStep(gru, table)
-        if isinstance(model, CNNPre | Hybrid):
-            self.cnn = CharCNNStep(model.cnn)
-        if isinstance(model, CNNPost):
-            self.down = (_np(model.down.weight).T.copy(), _np(model.down.bias))
-            self.up = (_np(model.up.weight).T.copy(), _np(model.up.bias))
-            self.refine = [
-                (_np(layer.norm.weight), _np(layer.norm.bias), layer.norm.eps,
-                 _conv_taps(layer.conv), _np(layer.conv.bias), layer.history, layer.conv.dilation[0])
-                for layer in model.refine
-            ]
-        if isinstance(model, Hybrid):
-            a = model.attn
-            self.query = (_np(a.query.weight).T.copy(), _np(a.query.bias))
-            self.key_value = (np.concatenate([_np(a.key.weight), _np(a.value.weight)]).T.copy(),
-                              np.concatenate([_np(a.key.bias), _np(a.value.bias)]))
-            self.distance_bias = _np(a.distance_bias)[::-1].copy()  # oldest first
-            self.scale = a.scale
-            self.context_out = (_np(model.context_out.weight).T.copy(), _np(model.context_out.bias))
-            gate_w = _np(model.gate.weight)[0]
-            H = model.config.hidden
-            self.gate = (gate_w[:H].copy(), gate_w[H:].copy(), float(_np(model.gate.bias)[0]))
+    def __init__(self, model: nn.Module):
+        self.stepper = stepper_for(model)
 
-    def step(self, tokens: np.ndarray, state: NumpyState | None, cnn_off: bool = False
-             ) -> tuple[np.ndarray, NumpyState, dict[str, np.ndarray]]:
+    def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False
+             ) -> tuple[np.ndarray, NumpyState, Trace]:
         """One character per row: tokens (B,) ints -> logits (B, vocab), new state, trace."""
-        state = state or {}
-        B = len(tokens)
-        H = self.head_w.shape[0]
-        L = len(self.gru.layers)
-        e = self.embed[tokens]  # (B, E)
-        h = state.get("gru")
-        if h is None:
-            h = np.zeros((B, L, H), np.float32)
-        new: NumpyState = {}
-        trace: dict[str, np.ndarray] = {}
-        gi = self.gru.table[tokens]
-        if self.variant == "cnn-pre":
-            f, new["cnn"] = self.cnn(e, self._history(state, "cnn", B, self.cnn.span - 1, e))
-            if not cnn_off:
-                gi = gi + f @ self.feature_w
-        new["gru"] = self.gru(gi, h)
-        g = new["gru"][:, -1]  # (B, H)
-        out = g
-        if self.variant == "cnn-post":
-            out = self._refine(g, state, new, B, cnn_off)
-        elif self.variant == "hybrid":
-            out = self._attend(e, g, state, new, trace, B, cnn_off)
-        return out @ self.head_w + self.head_b, new, trace
+        return self.stepper.step(tokens, state, cnn_off)
 
-    @staticmethod
-    def _history(state, key, B, size, like):
-        hist = state.get(key)
-        if hist is None:
-            hist = np.zeros((B, size, like.shape[-1]), np.float32)
-        return hist
 
-    def _refine(self, g, state, new, B, cnn_off):
-        u = g @ self.down[0] + self.down[1]
-        for i, (ln_w, ln_b, eps, w, b, hist_len, d) in enumerate(self.refine):
-            mu = u.mean(-1, keepdims=True)
-            var = ((u - mu) ** 2).mean(-1, keepdims=True)
-            x = (u - mu) / np.sqrt(var + eps) * ln_w + ln_b
-            hist = self._history(state, f"post.{i}", B, hist_len, x)
-            window = np.concatenate([hist, x[:, None]], axis=1)  # (B, hist + 1, R)
-            taps = window[:, ::-1][:, ::d][:, ::-1]  # the k positions the kernel reads
-            y = taps.reshape(B, -1) @ w + b
-            R = u.shape[1]
-            u = u + y[:, :R] * _sigmoid(y[:, R:])
-            new[f"post.{i}"] = window[:, 1:]
-        return g if cnn_off else g + u @ self.up[0] + self.up[1]
+def stack_states(states: list[NumpyState]) -> NumpyState:
+    """Several texts' states (each with batch dimension) as one batch, in order."""
+    return {k: np.concatenate([s[k] for s in states]) for k in states[0]}
 
-    def _attend(self, e, g, state, new, trace, B, cnn_off):
-        f, new["cnn"] = self.cnn(e, self._history(state, "cnn", B, self.cnn.span - 1, e))
-        kv = f @ self.key_value[0] + self.key_value[1]
-        A = kv.shape[1] // 2
-        W = len(self.distance_bias)
-        past_k = state.get("keys")
-        if past_k is None:
-            past_k = np.zeros((B, W - 1, A), np.float32)
-            past_v = np.zeros((B, W - 1, A), np.float32)
-            past_e = np.zeros((B, W - 1), bool)
-        else:
-            past_v, past_e = state["values"], state["exists"]
-        keys = np.concatenate([past_k, kv[:, None, :A]], axis=1)  # (B, W, A)
-        values = np.concatenate([past_v, kv[:, None, A:]], axis=1)
-        exists = np.concatenate([past_e, np.ones((B, 1), bool)], axis=1)
-        q = g @ self.query[0] + self.query[1]
-        scores = np.einsum("ba,bwa->bw", q, keys) * self.scale + self.distance_bias
-        scores = np.where(exists, scores, -np.inf)
-        weights = np.exp(scores - scores.max(-1, keepdims=True))
-        weights /= weights.sum(-1, keepdims=True)
-        c = np.einsum("bw,bwa->ba", weights, values) @ self.context_out[0] + self.context_out[1]
-        wg, wc, b0 = self.gate
-        reliance = _sigmoid(g @ wg + c @ wc + b0)  # (B,)
-        if cnn_off:
-            reliance = np.zeros_like(reliance)
-        new.update(keys=keys[:, 1:], values=values[:, 1:], exists=exists[:, 1:])
-        trace.update(attention=weights, reliance=reliance)
-        return reliance[:, None] * c + (1 - reliance[:, None]) * g
+
+def split_states(state: NumpyState) -> list[NumpyState]:
+    """A batch's state as one state per row (each keeping a batch dimension of 1)."""
+    rows = len(next(iter(state.values())))
+    return [{k: v[i:i + 1] for k, v in state.items()} for i in range(rows)]
 
 
 def to_numpy_state(state: State) -> NumpyState:
