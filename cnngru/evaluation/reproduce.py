@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -31,7 +30,7 @@ from ..corpus import load_corpus
 from ..likelihood import bits_per_char
 from ..models import VARIANTS
 from ..paths import RESULTS_DIR, SHIPPED
-from ..training.trainer import TrainConfig, train
+from ..training import TrainConfig, recipe_key, ship, train
 from .intervals import bootstrap_bpc, chunk_sums, paired_difference
 from .measures import TEST_STREAMS, generation_speed, sample_stats, test_nll
 from .readme_blocks import write_block
@@ -76,12 +75,8 @@ def run_config(budget: Budget, row: str, lr: float, chars: int, seed: int, corpu
 
 
 def run_dir(runs: Path, config: TrainConfig) -> Path:
-    """A run's folder: named by everything that defines its result (not the device)."""
-    d = asdict(config)
-    d.pop("device")
-    d.pop("max_minutes")
-    key = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
-    return runs / f"{config.variant}-lr{config.lr:g}-{config.max_chars}-s{config.seed}-{key}"
+    """A run's folder: named by its recipe (everything that defines its result)."""
+    return runs / f"{config.variant}-lr{config.lr:g}-{config.max_chars}-s{config.seed}-{recipe_key(config)}"
 
 
 def _train_one(args: tuple[TrainConfig, str, int]) -> dict:
@@ -90,6 +85,17 @@ def _train_one(args: tuple[TrainConfig, str, int]) -> dict:
 
     torch.set_num_threads(threads)
     return train(config, out, progress=False)
+
+
+@dataclass
+class Plan:
+    """What the training stages decided, handed to the evaluation: every run by its role."""
+
+    sweep: dict[str, dict[float, dict]]  # row -> learning rate -> the sweep run's summary
+    chosen_lr: dict[str, float]  # row -> the rate with the best validation BPC
+    seeds: dict[str, list[TrainConfig]]  # row -> its seed runs at the reduced budget
+    full: dict[str, TrainConfig]  # row -> its full run (the shipped checkpoint)
+    equal_time: TrainConfig  # the transformer at the baseline's wall time
 
 
 @dataclass
@@ -129,31 +135,37 @@ class Reproduction:
     def summary(self, config: TrainConfig) -> dict:
         return json.loads((run_dir(self.runs, config) / "summary.json").read_text())
 
-    def run(self) -> dict:
-        b, start = self.budget, time.time()
+    def train_stages(self) -> Plan:
+        """Stages 1-3: the sweep, the seed study and full runs, the transformer at equal time."""
+        b = self.budget
         cfg = lambda row, lr, chars, seed=0: run_config(b, row, lr, chars, seed, self.corpus)  # noqa: E731
         self.log("1/5 learning-rate sweep")
         sweep = {row: dict(zip(b.lrs, self.train_all([cfg(row, lr, b.sweep_chars) for lr in b.lrs]),
                                strict=True)) for row in ROWS}
-        best_lr = {row: min(b.lrs, key=lambda lr: sweep[row][lr]["best_val_bpc"]) for row in ROWS}
-        self.log(f"   chosen: {best_lr}")
+        chosen = {row: min(b.lrs, key=lambda lr: sweep[row][lr]["best_val_bpc"]) for row in ROWS}
+        self.log(f"   chosen: {chosen}")
         self.log("2/5 seed study and full runs")
-        seed_cfgs = {row: [cfg(row, best_lr[row], b.sweep_chars, s) for s in b.seeds] for row in ROWS}
-        full_cfgs = {row: cfg(row, best_lr[row], b.full_chars) for row in ROWS}
-        self.train_all([c for cs in seed_cfgs.values() for c in cs] + list(full_cfgs.values()))
+        seeds = {row: [cfg(row, chosen[row], b.sweep_chars, s) for s in b.seeds] for row in ROWS}
+        full = {row: cfg(row, chosen[row], b.full_chars) for row in ROWS}
+        self.train_all([c for cs in seeds.values() for c in cs] + list(full.values()))
         self.log("3/5 the transformer at the baseline's wall time")
-        base, ref = self.summary(full_cfgs[BASELINE]), self.summary(full_cfgs["transformer"])
+        base, ref = self.summary(full[BASELINE]), self.summary(full["transformer"])
         steps = max(1, round(base["time"] * ref["chars_per_s"] / (b.batch_size * b.seq_len)))
-        eq_cfg = cfg("transformer", best_lr["transformer"], steps * b.batch_size * b.seq_len)
-        self.train_all([eq_cfg])
+        equal_time = cfg("transformer", chosen["transformer"], steps * b.batch_size * b.seq_len)
+        self.train_all([equal_time])
+        return Plan(sweep, chosen, seeds, full, equal_time)
+
+    def run(self) -> dict:
+        start = time.time()
+        plan = self.train_stages()
         if self.train_only:
             return {}
         self.log("4/5 shipping the full runs and evaluating on the test plays")
         corpus = load_corpus(self.corpus)
         for row in ROWS:
-            self.ship(run_dir(self.runs, full_cfgs[row]), self.shipped / row)
+            ship(run_dir(self.runs, plan.full[row]), self.shipped / row)
         (self.shipped / "words.txt").write_text("\n".join(sorted(corpus.words())) + "\n")
-        table = self.evaluate(corpus, full_cfgs, seed_cfgs, eq_cfg, sweep, best_lr)
+        table = self.evaluate(corpus, plan)
         table["refiner"] = self.refiner(corpus)
         self.log("5/5 writing results")
         table["reproduction_time_s"] = round(time.time() - start, 1)
@@ -180,19 +192,11 @@ class Reproduction:
                                heldout=corpus.test, heldout_chars=self.budget.refiner_heldout_chars,
                                samples=self.budget.samples)
 
-    def ship(self, run: Path, dest: Path) -> None:
-        tmp = dest.with_name(dest.name + ".new")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(run / "best", tmp)
-        shutil.copy(run / "log.jsonl", tmp / "log.jsonl")
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(tmp, dest)
-
-    def evaluate(self, corpus, full_cfgs, seed_cfgs, eq_cfg, sweep, best_lr) -> dict:
+    def evaluate(self, corpus, plan: Plan) -> dict:
         """Every row on the same test text: BPC, intervals, paired differences, samples, speed."""
-        entries = [Entry(row, row, full_cfgs[row], self.shipped / row, seed_cfgs[row]) for row in ROWS]
-        entries.append(Entry("transformer (equal time)", "transformer", eq_cfg,
-                             run_dir(self.runs, eq_cfg) / "best", []))
+        entries = [Entry(row, row, plan.full[row], self.shipped / row, plan.seeds[row]) for row in ROWS]
+        entries.append(Entry("transformer (equal time)", "transformer", plan.equal_time,
+                             run_dir(self.runs, plan.equal_time) / "best", []))
         test = corpus.test[: self.budget.test_chars] if self.budget.test_chars else corpus.test
         sums, t0 = {}, time.time()
         for e in entries:
@@ -203,8 +207,9 @@ class Reproduction:
         return {
             "rows": rows, "curves": {e.name: self.curve(e.config) for e in entries},
             "answer": answer(rows),
-            "sweep": {row: {f"{lr:g}": s["best_val_bpc"] for lr, s in sweep[row].items()} for row in ROWS},
-            "chosen_lr": best_lr, "budget": asdict(self.budget), "corpus": corpus.name,
+            "sweep": {row: {f"{lr:g}": s["best_val_bpc"] for lr, s in plan.sweep[row].items()}
+                      for row in ROWS},
+            "chosen_lr": plan.chosen_lr, "budget": asdict(self.budget), "corpus": corpus.name,
             "test_chars": int(counts.sum()), "test_eval_time_s": round(eval_time, 1),
             "test_streams": TEST_STREAMS,
             "bootstrap": {"chunk_chars": 2000, "resamples": 2000, "interval": "95% percentile"},

@@ -34,8 +34,10 @@ class TransformerConfig(ModelConfig):
 def rotary(x: Tensor, positions: Tensor) -> Tensor:
     """Rotate channel pairs by position-dependent angles (Su et al. 2021): relative positions."""
     d = x.shape[-1]
-    freqs = 10000 ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
-    angles = positions[:, None].float() * freqs  # (T, d/2)
+    # float64: at positions in the thousands, float32 angles round differently for a chunk than
+    # for the whole text, and chunked reading would drift from one pass by ~1e-4
+    freqs = 10000 ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float64) / d)
+    angles = positions[:, None].double() * freqs  # (T, d/2)
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)

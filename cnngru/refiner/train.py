@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from .. import checkpoint
-from ..training.trainer import TrainConfig, Trainer
-from . import model as _registers_refiner  # noqa: F401  (REGISTRY["refiner"])
+from ..corpus import Corpus, load_corpus
+from ..models import build_model
+from ..training import TrainConfig, Trainer
+from ..training import ship as ship_run
+from ..vocab import Vocab
 from .noise import CONFUSABLE_GROUPS, RECIPE, Noise
 
 NOISE_LEVELS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2)  # per window, uniformly; mean 8.7%
@@ -33,25 +35,27 @@ DEFAULT_PARAMS = 800_000
 DEFAULT_CHARS = 6_000_000  # ~15 minutes on two busy CPU cores
 
 
-class DenoiserTrainer(Trainer):
-    """``Trainer`` with noisy -> clean windows of training text instead of next characters."""
+class DenoiseTask:
+    """Noisy -> clean windows of training text: the refiner's task for the shared trainer."""
 
     noise_levels = NOISE_LEVELS
 
-    def setup_data(self) -> None:
-        self.noise = Noise(self.vocab)
-        self.train_ids = self.vocab.encode_tensor(self.corpus.train)
-        if len(self.train_ids) <= self.config.seq_len:
+    def __init__(self, corpus: Corpus, vocab: Vocab, config: TrainConfig):
+        self.corpus, self.vocab, self.config = corpus, vocab, config
+        self.device = torch.device(config.device)
+        self.noise = Noise(vocab)
+        self.train_ids = vocab.encode_tensor(corpus.train)
+        if len(self.train_ids) <= config.seq_len:
             raise ValueError(f"the training split ({len(self.train_ids)} characters) is shorter "
-                             f"than one window of {self.config.seq_len}")
-        val = self.vocab.encode_tensor(self.corpus.validation)
+                             f"than one window of {config.seq_len}")
+        val = vocab.encode_tensor(corpus.validation)
         n = max(1, len(val) // VAL_WINDOW)
         clean = val[:n * VAL_WINDOW].view(n, -1)
         rates = torch.tensor(self.noise_levels)[torch.arange(n) % len(self.noise_levels)]
         self.val_clean = clean
         self.val_noisy = self.noise.corrupt_ids(clean, rates, torch.Generator().manual_seed(VAL_SEED))
 
-    def compute_loss(self, step: int) -> torch.Tensor:
+    def loss(self, net: torch.nn.Module, step: int, rows: slice) -> torch.Tensor:
         """Cross-entropy of the clean characters of a freshly corrupted batch (fixed by ``step``)."""
         cfg = self.config
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
@@ -60,28 +64,42 @@ class DenoiserTrainer(Trainer):
         levels = torch.tensor(self.noise_levels)
         rates = levels[torch.randint(len(levels), (cfg.batch_size,), generator=g)]
         noisy = self.noise.corrupt_ids(clean, rates, g)
-        clean, noisy = clean[self.rows].to(self.device), noisy[self.rows].to(self.device)
-        logits = self.net(noisy)
+        clean, noisy = clean[rows].to(self.device), noisy[rows].to(self.device)
+        logits = net(noisy)
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), clean.reshape(-1))
 
     @torch.no_grad()
-    def validation_score(self, max_chars: int | None) -> float:
+    def validation_bpc(self, model: torch.nn.Module, max_chars: int | None) -> float:
         """Bits per clean character given the fixed corrupted validation text (lower is better)."""
         rows = len(self.val_clean) if max_chars is None else max(1, -(-max_chars // VAL_WINDOW))
-        self.model.eval()
         total, count = 0.0, 0
         for i in range(0, min(rows, len(self.val_clean)), 16):
             noisy = self.val_noisy[i:i + 16].to(self.device)
             clean = self.val_clean[i:i + 16].to(self.device)
-            logits = self.model(noisy).float()
+            logits = model(noisy).float()
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), clean.reshape(-1),
                                      reduction="sum").item()
             count += clean.numel()
-        return total / count / torch.log(torch.tensor(2.0)).item()
+        return total / count / math.log(2)
 
-    def metadata(self, val_bpc: float) -> dict:
-        return {**super().metadata(val_bpc), "task": "denoise", "noise": noise_description(),
+    carried: dict = {}  # windows are independent: nothing to carry between steps
+
+    def restore_carried(self, carried: dict) -> None:
+        pass
+
+    def metadata(self) -> dict:
+        return {"corpus": self.corpus.name, "task": "denoise", "noise": noise_description(),
                 "val_bpc_meaning": "bits per clean validation character given the corrupted text"}
+
+
+def denoiser_run(config: TrainConfig, out: str | os.PathLike, progress: bool = True,
+                 corpus: Corpus | None = None) -> Trainer:
+    """A trainer for a refiner: the corpus read, the task set up, the model sized."""
+    corpus = corpus or load_corpus(config.corpus, config.split)
+    vocab = Vocab(corpus.vocab)
+    torch.manual_seed(config.seed)
+    model = build_model("refiner", len(vocab), config.params, **config.model)
+    return Trainer(model, DenoiseTask(corpus, vocab, config), config, out, progress)
 
 
 def noise_description() -> dict:
@@ -104,33 +122,19 @@ def train_refiner(out: str | os.PathLike, *, max_chars: int = DEFAULT_CHARS,
     config = TrainConfig(variant="refiner", corpus=corpus, params=params, batch_size=batch_size,
                          seq_len=seq_len, max_chars=max_chars, max_minutes=max_minutes, lr=lr,
                          seed=seed, device=device, eval_every=eval_every, eval_chars=eval_chars)
-    trainer = DenoiserTrainer(config, out, progress=progress)
+    trainer = denoiser_run(config, out, progress=progress)
     summary = trainer.fit()
     if summary.get("interrupted"):
         return summary
     from .metrics import heldout_figures  # here: metrics imports refine, which needs no trainer
     best = Path(out) / "best"
     bundle = checkpoint.load(best, device=device)
-    summary["validation"] = heldout_figures(bundle, trainer.corpus.validation, max_chars=20_000)
+    summary["validation"] = heldout_figures(bundle, trainer.task.corpus.validation, max_chars=20_000)
     checkpoint.update_metadata(best, validation=summary["validation"])
     if ship is not None:
-        ship_checkpoint(out, ship)
+        ship_run(out, ship)
         summary["shipped"] = str(ship)
     return summary
-
-
-def ship_checkpoint(run: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Copy ``<run>/best`` and ``<run>/log.jsonl`` into ``target``, replacing what is there."""
-    run, target = Path(run), Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
-        staged = Path(tmp) / "staged"
-        shutil.copytree(run / "best", staged, ignore=shutil.ignore_patterns(".saving-*"))
-        if (run / "log.jsonl").is_file():
-            shutil.copy2(run / "log.jsonl", staged / "log.jsonl")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staged, target)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,78 +1,42 @@
-"""Training: truncated BPTT over contiguous streams, AdamW with warmup and cosine decay.
+"""The training loop: AdamW with warmup and cosine decay, validation, snapshots, DDP.
 
-The trainer knows one thing about a model: ``model(tokens, state) -> (logits, state, trace)``.
-Everything a run needs to continue exactly where it stopped (weights, optimizer, step, carried
-state, random generators) is written atomically to ``<out>/last``; the best model on validation
-goes to ``<out>/best``; every step's figures go to ``<out>/log.jsonl``. Ctrl-C (or SIGTERM) saves
-and exits cleanly. Under ``torchrun`` the streams are shared out among processes with DDP.
+The trainer knows two things: the model's ``forward`` (through the task) and the task's small
+contract (``tasks.py``). It owns the optimizer, the schedule, the clock, validation and keeping
+the best model, and it writes:
+
+    <out>/config.json    the run's settings
+    <out>/log.jsonl      one row per step (loss, lr, time) and per validation (val_bpc)
+    <out>/best/          the best model on validation, a checkpoint
+    <out>/last/          a snapshot to resume from exactly (snapshots.py)
+    <out>/summary.json   what the finished run did
+
+Ctrl-C (or SIGTERM) saves a snapshot and exits cleanly; running the same command again resumes.
+Under ``torchrun`` each process takes its share of the batch's rows and DDP averages gradients.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
-from torch.nn import functional as F
+from torch import nn
 
 from .. import checkpoint
 from ..corpus import Corpus, load_corpus
-from ..likelihood import bits_per_char, nll_per_char
 from ..models import build_model, count_params
 from ..vocab import Vocab
-from .streams import StreamBatches
-
-
-@dataclass
-class TrainConfig:
-    """One training run. Every row of the results table uses the same recipe but for ``variant``."""
-
-    variant: str = "gru"
-    corpus: str = "shakespeare"  # "shakespeare" or a path to a UTF-8 text file
-    split: tuple[float, float, float] | None = None  # for text files: train/validation/test ratios
-    params: int = 1_000_000  # parameter budget the model is sized to
-    model: dict = field(default_factory=dict)  # config overrides, e.g. {"dropout": 0.2}
-    batch_size: int = 128  # parallel streams
-    seq_len: int = 128  # characters per truncated-BPTT chunk
-    max_chars: int = 24_000_000  # training characters (the budget every row gets)
-    max_minutes: float | None = None  # wall-clock budget; stops early if reached first
-    lr: float = 3e-3  # peak learning rate
-    min_lr_ratio: float = 0.1  # cosine decays to lr * this
-    warmup_steps: int = 50
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    eval_every: int = 200  # steps between validations
-    eval_chars: int = 200_000  # validation characters per periodic check (all at the end)
-    seed: int = 0
-    device: str = "cpu"
-    save_dtype: str = "float16"  # the shipped weights: compact, upcast to fp32 on load
-
-    @property
-    def steps(self) -> int:
-        return max(1, self.max_chars // (self.batch_size * self.seq_len))
-
-    def lr_at(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return self.lr * (step + 1) / self.warmup_steps
-        progress = min(1.0, (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps))
-        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d)
-        if d.get("split") is not None:
-            d["split"] = tuple(d["split"])
-        return cls(**d)
+from . import snapshots
+from .config import TrainConfig, recipe
+from .tasks import LanguageModelTask, Task
 
 
 class Stop(Exception):
@@ -80,24 +44,16 @@ class Stop(Exception):
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, out_dir: str | os.PathLike, progress: bool = True,
-                 corpus: Corpus | None = None, model_factory=None):
-        self.config = config
-        self.out = Path(out_dir)
-        self.progress = progress
+    def __init__(self, model: nn.Module, task: Task, config: TrainConfig,
+                 out_dir: str | os.PathLike, progress: bool = True):
+        self.config, self.task, self.out, self.progress = config, task, Path(out_dir), progress
         self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         self.is_main = self.rank == 0
         self.device = torch.device(config.device)
-        self.corpus = corpus or load_corpus(config.corpus, config.split)
-        self.vocab = Vocab(self.corpus.vocab)
-        torch.manual_seed(config.seed)
-        factory = model_factory or build_model
-        self.model = factory(config.variant, len(self.vocab), config.params, **config.model).to(self.device)
-        self.net = self.model
-        if self.world > 1:
-            self.net = torch.nn.parallel.DistributedDataParallel(self.model)
-        decay = [p for p in self.model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
+        self.model = model.to(self.device)
+        self.net = torch.nn.parallel.DistributedDataParallel(model) if self.world > 1 else model
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in model.parameters() if p.dim() < 2]
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": config.weight_decay},
              {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.99))
@@ -105,14 +61,16 @@ class Trainer:
             raise ValueError(f"batch_size {config.batch_size} must divide among {self.world} processes")
         per_rank = config.batch_size // self.world
         self.rows = slice(self.rank * per_rank, (self.rank + 1) * per_rank)  # this process's share
-        self.setup_data()
         self.step = 0
         self.chars = 0
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # seconds spent in training steps (validation and saving not counted)
         self.best_val = float("inf")
-        self.carried: dict[str, torch.Tensor] | None = None
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda"
                          else contextlib.nullcontext())
+
+    @property
+    def vocab(self) -> Vocab:
+        return self.task.vocab
 
     # ---- the loop -------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -121,7 +79,7 @@ class Trainer:
         self.resume()
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+            (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
         bar = self._progress_bar()
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
@@ -133,9 +91,8 @@ class Trainer:
                 t0 = time.perf_counter()
                 loss = self.train_step()
                 self.elapsed += time.perf_counter() - t0
-                row = {"step": self.step, "chars": self.chars, "loss": loss,
-                       "lr": self.optimizer.param_groups[0]["lr"], "time": round(self.elapsed, 3)}
-                self.log(row)
+                self.log({"step": self.step, "chars": self.chars, "loss": loss,
+                          "lr": self.optimizer.param_groups[0]["lr"], "time": round(self.elapsed, 3)})
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     self.log_validation(self.validate(cfg.eval_chars))
                     self.save_last()  # a killed run loses at most eval_every steps
@@ -162,42 +119,24 @@ class Trainer:
             group["lr"] = cfg.lr_at(self.step)
         self.net.train()
         with self.autocast:
-            loss = self.compute_loss(self.step)
+            loss = self.task.loss(self.net, self.step, self.rows)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.step += 1
-        self.chars += cfg.batch_size * cfg.seq_len
+        self.chars += cfg.chars_per_step
         return loss.item()
-
-    # ---- the task: next-character prediction; a subclass may train another one ------------
-    def setup_data(self) -> None:
-        self.batches = StreamBatches(self.vocab.encode_tensor(self.corpus.train),
-                                     self.config.batch_size, self.config.seq_len)
-        self.val_ids = self.vocab.encode_tensor(self.corpus.validation)
-
-    def compute_loss(self, step: int) -> torch.Tensor:
-        """Mean cross-entropy of one chunk of every stream, the state carried from the last."""
-        x, y, new_epoch = self.batches[step]
-        x, y = x[self.rows].to(self.device), y[self.rows].to(self.device)
-        if new_epoch:
-            self.carried = None  # the streams start over: no history to carry
-        out = self.net(x, self.carried)
-        self.carried = {k: v.detach() for k, v in out.state.items()}  # truncated BPTT
-        return F.cross_entropy(out.logits.float().reshape(-1, out.logits.shape[-1]), y.reshape(-1))
-
-    def validation_score(self, max_chars: int | None) -> float:
-        """Validation bits per character, reading the text with the state carried."""
-        ids = self.val_ids if max_chars is None else self.val_ids[:max_chars]
-        return bits_per_char(nll_per_char(self.model, ids, streams=32))
 
     def validate(self, max_chars: int | None = None) -> float | None:
         """Score on validation (main process only); keep the model if it is the best so far."""
         if not self.is_main:
             return None
+        was_training = self.model.training
+        self.model.eval()
         with self.autocast:
-            bpc = self.validation_score(max_chars)
+            bpc = self.task.validation_bpc(self.model, max_chars)
+        self.model.train(was_training)
         if bpc < self.best_val:
             self.best_val = bpc
             self.save_best(bpc)
@@ -235,11 +174,12 @@ class Trainer:
         if val_bpc is not None:
             self.log({"step": self.step, "chars": self.chars, "val_bpc": val_bpc})
 
-    # ---- checkpoints ------------------------------------------------------------------------
+    # ---- checkpoints and snapshots ------------------------------------------------------------
     def metadata(self, val_bpc: float) -> dict:
         return {"train_chars": self.chars, "train_steps": self.step, "train_time_s": round(self.elapsed, 1),
                 "val_bpc": round(val_bpc, 5), "params": count_params(self.model),
-                "corpus": self.corpus.name, "device": str(self.device), "train_config": asdict(self.config)}
+                **self.task.metadata(), "device": str(self.device),
+                "train_config": self.config.to_dict()}
 
     def save_best(self, val_bpc: float, final: dict | None = None) -> None:
         """Keep the best weights; at the end, record in them what the whole run did."""
@@ -252,70 +192,31 @@ class Trainer:
                             dtype=getattr(torch, self.config.save_dtype))
 
     def save_last(self) -> None:
-        """Everything needed to continue exactly: written beside, then swapped in."""
-        carried = {k: self._gather(v) for k, v in (self.carried or {}).items()}
-        if not self.is_main:
-            return
-        tmp, last, old = self.out / "last.tmp", self.out / "last", self.out / "last.old"
-        shutil.rmtree(tmp, ignore_errors=True)
-        checkpoint.save(tmp, self.model, self.vocab, self.metadata(self.best_val), dtype=torch.float32)
-        tensors, meta = {}, {"step": self.step, "chars": self.chars, "elapsed": self.elapsed,
-                             "best_val": self.best_val, "config": asdict(self.config)}
-        for i, state in self.optimizer.state_dict()["state"].items():
-            for k, v in state.items():
-                tensors[f"optim.{i}.{k}"] = v.detach().cpu().contiguous()
-        for k, v in carried.items():
-            tensors[f"carried.{k}"] = v.cpu().contiguous()
-        tensors["rng.cpu"] = torch.get_rng_state()
-        if torch.cuda.is_available():
-            tensors["rng.cuda"] = torch.cuda.get_rng_state()
-        save_file(tensors, tmp / "train_state.safetensors")
-        (tmp / "train_state.json").write_text(json.dumps(meta, indent=1))
-        if last.exists():
-            os.replace(last, old)
-        os.replace(tmp, last)
-        shutil.rmtree(old, ignore_errors=True)
+        """A snapshot of the whole run (every process's carried rows gathered first)."""
+        carried = {k: self._gather(v) for k, v in self.task.carried.items()}
+        if self.is_main:
+            progress = {"step": self.step, "chars": self.chars, "elapsed": self.elapsed,
+                        "best_val": self.best_val, "config": self.config.to_dict()}
+            snapshots.save(self.out, self.model, self.vocab, self.metadata(self.best_val),
+                           self.optimizer, carried, progress)
 
     def resume(self) -> None:
-        """Continue from ``<out>/last`` if a run was stopped there (``last.old`` if a swap was cut)."""
-        folder = next((p for p in (self.out / "last", self.out / "last.old")
-                       if (p / "train_state.json").is_file()), None)
+        """Continue from the snapshot in ``out`` if a run was stopped there."""
+        folder = snapshots.find(self.out)
         if folder is None:
             return
-        meta = json.loads((folder / "train_state.json").read_text())
-        saved = TrainConfig.from_dict(meta["config"])
-        if _recipe(saved) != _recipe(self.config):
+        saved = TrainConfig.from_dict(snapshots.progress_of(folder)["config"])
+        if recipe(saved) != recipe(self.config):
             raise ValueError(f"{folder}: was trained with another configuration; use a new output "
                              f"folder or the same settings")
-        bundle = checkpoint.load(folder, device=self.device)
-        self.model.load_state_dict(bundle.model.state_dict())
-        tensors = load_file(folder / "train_state.safetensors")
-        optim = self.optimizer.state_dict()
-        for key, v in tensors.items():
-            if key.startswith("optim."):
-                _, i, name = key.split(".", 2)
-                optim["state"].setdefault(int(i), {})[name] = v.to(self.device) if name != "step" else v
-        self.optimizer.load_state_dict(optim)
-        carried = {k[len("carried."):]: v.to(self.device) for k, v in tensors.items() if k.startswith("carried.")}
-        self.carried = {k: v[self.rows] for k, v in carried.items()} or None
-        torch.set_rng_state(tensors["rng.cpu"])
-        if "rng.cuda" in tensors and torch.cuda.is_available():
-            torch.cuda.set_rng_state(tensors["rng.cuda"])
-        self.step, self.chars, self.elapsed = meta["step"], meta["chars"], meta["elapsed"]
-        self.best_val = meta["best_val"]
-        self._truncate_log()
-        if self.is_main and self.progress:
-            print(f"resuming {self.out} at step {self.step}")
-
-
-    def _truncate_log(self) -> None:
-        """Drop log rows written after the state we resume from (a run killed between saves)."""
-        log = self.out / "log.jsonl"
-        if not (self.is_main and log.is_file()):
-            return
-        rows = [line for line in log.read_text().splitlines()
-                if line.strip() and json.loads(line)["step"] <= self.step]
-        log.write_text("".join(r + "\n" for r in rows))
+        progress, carried = snapshots.restore(folder, self.model, self.optimizer, self.device)
+        self.task.restore_carried({k: v[self.rows] for k, v in carried.items()})
+        self.step, self.chars, self.elapsed = progress["step"], progress["chars"], progress["elapsed"]
+        self.best_val = progress["best_val"]
+        if self.is_main:
+            snapshots.truncate_log(self.out / "log.jsonl", self.step)
+            if self.progress:
+                print(f"resuming {self.out} at step {self.step}")
 
     def _gather(self, t: torch.Tensor) -> torch.Tensor:
         """The whole batch of a carried state from every process's rows (collective)."""
@@ -326,20 +227,24 @@ class Trainer:
         return torch.cat(parts)
 
 
-def _recipe(config: TrainConfig) -> dict:
-    """The settings a resumed run must share with the original (the time budget may change)."""
-    d = asdict(config)
-    d.pop("max_minutes")
-    d.pop("device")
-    return d
-
-
 def _raise_stop(signum, frame):
     raise Stop()
 
 
-def train(config: TrainConfig, out_dir: str | os.PathLike, progress: bool = True, **kwargs) -> dict:
-    """Run (or resume) one training run; with several processes, set up DDP first."""
+def language_model_run(config: TrainConfig, out_dir: str | os.PathLike, progress: bool = True,
+                       corpus: Corpus | None = None) -> Trainer:
+    """A trainer for ``config``: its corpus read, vocabulary built, model sized to the budget."""
+    corpus = corpus or load_corpus(config.corpus, config.split)
+    vocab = Vocab(corpus.vocab)
+    task = LanguageModelTask(corpus, vocab, config.batch_size, config.seq_len, config.device)
+    torch.manual_seed(config.seed)
+    model = build_model(config.variant, len(vocab), config.params, **config.model)
+    return Trainer(model, task, config, out_dir, progress)
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike, progress: bool = True,
+          corpus: Corpus | None = None) -> dict:
+    """Run (or resume) one language-model run; with several processes, set up DDP first."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
     if distributed:
         backend = "nccl" if config.device.startswith("cuda") else "gloo"
@@ -348,8 +253,22 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, progress: bool = True
             config.device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
             torch.cuda.set_device(config.device)
     try:
-        return Trainer(config, out_dir, progress, **kwargs).fit()
+        return language_model_run(config, out_dir, progress, corpus).fit()
     finally:
         if distributed:
             dist.destroy_process_group()
 
+
+def ship(run: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Copy a run's best checkpoint and its log into ``target`` (e.g. ``checkpoints/gru``),
+    replacing what is there in one rename, so a reader never sees half a checkpoint."""
+    run, target = Path(run), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        staged = Path(tmp) / "staged"
+        shutil.copytree(run / "best", staged, ignore=shutil.ignore_patterns(".saving-*"))
+        if (run / "log.jsonl").is_file():
+            shutil.copy2(run / "log.jsonl", staged / "log.jsonl")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staged, target)

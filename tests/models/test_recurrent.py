@@ -58,15 +58,8 @@ def test_chunked_forward_equals_the_full_pass(small_architecture, vocab, chunk):
     torch.testing.assert_close(torch.cat(parts, 1), full, atol=1e-5, rtol=1e-5)
 
 
-# The transformer's rotary angles are computed in float32 from absolute positions; past ~800
-# characters their rounding moves its logits by ~3e-4 between a full pass and a chunked one (with
-# float64 angles the two agree to 1e-12 in float64). Reported; remove the mark once it is fixed.
-ROTARY_PRECISION = pytest.mark.xfail(strict=True, reason="float32 rotary angles at large positions")
-
-
 @torch.no_grad()
-@pytest.mark.parametrize("name", [*cnngru.VARIANTS,
-                                  pytest.param("transformer", marks=ROTARY_PRECISION)])
+@pytest.mark.parametrize("name", [*cnngru.VARIANTS, "transformer"])
 def test_shipped_checkpoints_step_by_step_equal_the_full_pass(name):
     """1,000+ characters of real text, chunk sizes that line up with no kernel or window."""
     bundle = cnngru.load(name, device="cpu")
@@ -80,7 +73,10 @@ def test_shipped_checkpoints_step_by_step_equal_the_full_pass(name):
         out = bundle.model(ids[:, i:i + size], state)
         state, i = out.state, i + size
         parts.append(out.logits)
-    torch.testing.assert_close(torch.cat(parts, 1), full[:, :i], atol=1e-5, rtol=1e-4)
+    # the transformer sums 128-wide attention windows in another order when chunked: float32
+    # noise of ~2e-5 at a few logits (float64 rotary angles keep positions exact)
+    atol = 3e-5 if name == "transformer" else 1e-5
+    torch.testing.assert_close(torch.cat(parts, 1), full[:, :i], atol=atol, rtol=1e-4)
 
 
 def test_state_is_not_stored_on_the_module(small_architecture, vocab):

@@ -1,5 +1,4 @@
-"""Training the refiner: DenoiserTrainer and train_refiner (the other refiner tests are in
-tests/refiner/, one module per refiner module)."""
+"""The refiner trains with the language models' trainer on its own task: denoising."""
 
 import json
 
@@ -9,8 +8,9 @@ import torch
 from cnngru.corpus import Corpus
 from cnngru.models import build_model
 from cnngru.refiner import load_refiner
-from cnngru.refiner.train import DenoiserTrainer, train_refiner
-from cnngru.training.trainer import TrainConfig
+from cnngru.refiner.train import DenoiseTask, train_refiner
+from cnngru.training import TrainConfig
+from cnngru.vocab import Vocab
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -22,21 +22,24 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def tiny_trainer(tmp_path, text: str) -> DenoiserTrainer:
+def tiny_task(text: str) -> tuple[DenoiseTask, torch.nn.Module]:
     corpus = Corpus.from_texts("tiny", text[:20_000], text[20_000:24_000], text[24_000:26_000], "t")
-    config = TrainConfig(variant="refiner", params=None, model={"hidden": 64, "dilations": (1, 2)},
-                         batch_size=8, seq_len=64, max_chars=10**6, lr=1e-2, warmup_steps=1)
-    return DenoiserTrainer(config, tmp_path, progress=False, corpus=corpus,
-                           model_factory=lambda v, n, p, **kw: build_model(v, n, **kw))
+    config = TrainConfig(variant="refiner", batch_size=8, seq_len=64, max_chars=10**6)
+    vocab = Vocab(corpus.vocab)
+    torch.manual_seed(0)
+    return DenoiseTask(corpus, vocab, config), build_model("refiner", len(vocab), hidden=64,
+                                                            dilations=(1, 2))
 
 
-def test_denoising_loss_goes_down_on_one_batch(tmp_path, corpus):
-    trainer = tiny_trainer(tmp_path, corpus.train)
-    assert torch.equal(trainer.compute_loss(5), trainer.compute_loss(5))  # a function of the step
-    opt = torch.optim.Adam(trainer.model.parameters(), lr=1e-2)
-    first = trainer.compute_loss(0).item()
+def test_denoising_loss_goes_down_on_one_batch(corpus):
+    task, model = tiny_task(corpus.train)
+    rows = slice(None)
+    assert torch.equal(task.loss(model, 5, rows), task.loss(model, 5, rows))  # a function of the step
+    assert not torch.equal(task.loss(model, 5, rows), task.loss(model, 6, rows))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = task.loss(model, 0, rows).item()
     for _ in range(60):
-        loss = trainer.compute_loss(0)
+        loss = task.loss(model, 0, rows)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -53,6 +56,7 @@ def test_train_refiner_ships_a_checkpoint_with_its_figures(tmp_path, corpus):
     shipped = load_refiner(tmp_path / "ship")
     assert shipped.metadata["validation"]["clean_change_rate"] >= 0
     assert shipped.metadata["noise"]["levels"][0] == 0.0
+    assert shipped.metadata["task"] == "denoise"
     rows = [json.loads(line) for line in (tmp_path / "ship" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4]
     assert [r["step"] for r in rows if "val_bpc" in r] == [2, 4]

@@ -14,7 +14,7 @@ import torch
 
 import cnngru
 from cnngru.corpus import Corpus
-from cnngru.training.trainer import TrainConfig, Trainer, train
+from cnngru.training import TrainConfig, language_model_run, train
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +34,44 @@ def losses(out):
     return [r["loss"] for r in map(json.loads, (out / "log.jsonl").open()) if "loss" in r]
 
 
-def test_loss_falls_on_one_repeated_batch(small_corpus, variant):
-    trainer = Trainer(config(variant=variant, lr=1e-2), "/tmp/unused", progress=False, corpus=small_corpus)
+def run(small_corpus, out, **kw):
+    return language_model_run(config(**kw), out, progress=False, corpus=small_corpus)
+
+
+def test_loss_falls_on_one_repeated_batch(small_corpus, variant, tmp_path):
+    trainer = run(small_corpus, tmp_path, variant=variant, lr=1e-2)
     first = None
     for _ in range(30):
-        trainer.carried = None
-        loss = trainer.compute_loss(0)
+        trainer.task.restore_carried({})
+        loss = trainer.task.loss(trainer.net, 0, trainer.rows)
         trainer.optimizer.zero_grad()
         loss.backward()
         trainer.optimizer.step()
         first = first or loss.item()
     assert loss.item() < 0.6 * first
+
+
+def test_the_carried_state_has_no_gradient_history_after_a_step(small_corpus, tmp_path):
+    """Truncated BPTT: the state carried into the next chunk is cut from the graph, so the next
+    backward pass stops at the chunk boundary (without the cut it would reach back forever)."""
+    trainer = run(small_corpus, tmp_path)
+    trainer.train_step()
+    assert trainer.task.carried, "a language model carries its state between chunks"
+    for name, tensor in trainer.task.carried.items():
+        assert tensor.grad_fn is None and not tensor.requires_grad, name
+    trainer.train_step()  # would raise "backward through the graph a second time" otherwise
+
+
+@torch.no_grad()
+def test_a_new_epoch_starts_the_streams_from_an_empty_state(small_corpus, tmp_path):
+    """Mid-epoch the carried state changes the loss; at a new epoch it is dropped."""
+    a, b = run(small_corpus, tmp_path / "a"), run(small_corpus, tmp_path / "b")
+    b.model.load_state_dict(a.model.state_dict())
+    a.model.eval(), b.model.eval()
+    a.task.loss(a.net, 0, a.rows)  # a carries the state after chunk 0, b carries nothing
+    assert not torch.equal(a.task.loss(a.net, 1, a.rows), b.task.loss(b.net, 1, b.rows))
+    new_epoch = a.task.batches.chunks_per_epoch
+    assert torch.equal(a.task.loss(a.net, new_epoch, a.rows), b.task.loss(b.net, new_epoch, b.rows))
 
 
 def test_a_run_writes_best_last_log_and_a_loadable_checkpoint(small_corpus, tmp_path):
@@ -58,20 +85,22 @@ def test_a_run_writes_best_last_log_and_a_loadable_checkpoint(small_corpus, tmp_
     assert [r["step"] for r in rows if "val_bpc" in r] == [6, 12, 18, 24]
 
 
-class StopAt(Trainer):
-    """Ctrl-C arrives after ``stop_at`` steps."""
+def stopping_at(trainer, stop_at: int = 10):
+    """The trainer, with a Ctrl-C arriving after ``stop_at`` steps."""
+    step = trainer.train_step
 
-    stop_at = 10
-
-    def train_step(self):
-        if self.step == self.stop_at:
+    def train_step():
+        if trainer.step == stop_at:
             raise KeyboardInterrupt
-        return super().train_step()
+        return step()
+
+    trainer.train_step = train_step
+    return trainer
 
 
 def test_a_stopped_run_resumes_on_the_same_loss_curve(small_corpus, tmp_path):
     train(config(), tmp_path / "whole", progress=False, corpus=small_corpus)
-    stopped = StopAt(config(), tmp_path / "parts", progress=False, corpus=small_corpus).fit()
+    stopped = stopping_at(run(small_corpus, tmp_path / "parts")).fit()
     assert stopped == {"interrupted": True, "step": 10}
     train(config(), tmp_path / "parts", progress=False, corpus=small_corpus)
     assert losses(tmp_path / "parts") == losses(tmp_path / "whole")
@@ -79,9 +108,9 @@ def test_a_stopped_run_resumes_on_the_same_loss_curve(small_corpus, tmp_path):
 
 
 def test_resuming_with_another_recipe_is_refused(small_corpus, tmp_path):
-    StopAt(config(), tmp_path, progress=False, corpus=small_corpus).fit()
+    stopping_at(run(small_corpus, tmp_path)).fit()
     with pytest.raises(ValueError, match="another configuration"):
-        Trainer(config(lr=1e-3), tmp_path, progress=False, corpus=small_corpus).fit()
+        run(small_corpus, tmp_path, lr=1e-3).fit()
 
 
 def test_a_killed_process_resumes_from_its_last_save(tmp_path):
@@ -111,14 +140,14 @@ def test_ddp_on_two_cpu_processes_keeps_replicas_equal_and_only_rank_0_writes(tm
         import hashlib, os, sys
         import torch.distributed as dist
         from cnngru.corpus import load_shakespeare, Corpus
-        from cnngru.training.trainer import TrainConfig, Trainer
+        from cnngru.training import TrainConfig, language_model_run
         c = load_shakespeare()
         c = Corpus(c.name, c.train[:100_000], c.validation[:5_000], c.test[:5_000], c.vocab, c.source)
         dist.init_process_group("gloo")
         rank = dist.get_rank()
         cfg = TrainConfig(variant="cnn-post", params=120_000, batch_size=8, seq_len=32,
                           max_chars=8 * 32 * 6, eval_every=3, eval_chars=2_000)
-        trainer = Trainer(cfg, os.path.join(sys.argv[1], f"out-rank{rank}"), progress=False, corpus=c)
+        trainer = language_model_run(cfg, os.path.join(sys.argv[1], f"out-rank{rank}"), False, c)
         trainer.fit()
         weights = b"".join(p.detach().numpy().tobytes() for p in trainer.model.parameters())
         with open(os.path.join(sys.argv[1], f"digest{rank}"), "w") as f:
@@ -142,6 +171,6 @@ def test_ddp_on_two_cpu_processes_keeps_replicas_equal_and_only_rank_0_writes(tm
     assert carried.shape[0] == 8
 
 
-def test_bf16_autocast_is_used_only_on_cuda(small_corpus):
-    trainer = Trainer(config(), "/tmp/unused", progress=False, corpus=small_corpus)
+def test_bf16_autocast_is_used_only_on_cuda(small_corpus, tmp_path):
+    trainer = run(small_corpus, tmp_path)
     assert not isinstance(trainer.autocast, torch.autocast)
