@@ -8,6 +8,8 @@ import sys
 
 from .models import VARIANTS
 
+DEFAULT_CHARS = 24_000_000  # training characters when no budget is given
+
 
 def cmd_generate(args) -> None:
     from . import generate, load
@@ -24,28 +26,47 @@ def cmd_generate(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from .training.trainer import TrainConfig, train
+    from .training import TrainConfig, train
 
     config = TrainConfig(
         variant=args.variant, corpus=args.corpus, split=args.split, params=args.params,
-        model=json.loads(args.model_config), batch_size=args.batch_size, seq_len=args.seq_len,
-        max_chars=args.max_chars, max_minutes=args.max_minutes, lr=args.lr, seed=args.seed,
-        device=args.device or "cpu", eval_every=args.eval_every)
+        model=json.loads(args.model_config), max_chars=args.max_chars,
+        max_minutes=args.max_minutes, seed=args.seed, device=args.device or "cpu",
+        eval_every=args.eval_every, patience=args.patience, **training_recipe(args))
+    if config.max_chars is None and config.max_minutes is None:
+        config.max_chars = DEFAULT_CHARS
     summary = train(config, args.out, progress=not args.quiet)
     print(json.dumps(summary, indent=1))
 
 
+def training_recipe(args) -> dict:
+    """Batch shape, learning rate and warmup: as given, else the CPU recipe for the budget."""
+    given = {"batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr,
+             "warmup_steps": args.warmup_steps}
+    if None not in given.values():
+        return given
+    from .training.recipe import cpu_recipe, cpu_recipe_for_time
+
+    if args.max_chars is not None or args.max_minutes is None:
+        recipe = cpu_recipe(args.max_chars or DEFAULT_CHARS)
+    else:
+        from .bench.training import trainer_for
+        from .corpus import load_corpus
+        from .training import throughput
+
+        corpus = load_corpus(args.corpus, args.split)
+        recipe = cpu_recipe_for_time(args.max_minutes * 60, lambda batch: throughput.measure(
+            trainer_for(args.variant, args.params, corpus, batch, args.seq_len or 128), 2.0))
+    return {k: v if v is not None else getattr(recipe, k) for k, v in given.items()}
+
+
 def serve(argv: list[str]) -> None:
     """``cnngru serve``: what ``python app.py`` does, with the address as options."""
-    import os
-
     p = argparse.ArgumentParser(prog="cnngru serve", description="start the Gradio demo")
     p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
     p.add_argument("--port", type=int, default=7860)
     args = p.parse_args(argv)
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    from .app import launch
+    from .app import launch  # it keeps Gradio offline before importing it (app/offline.py)
 
     launch(host=args.host, port=args.port)
 
@@ -80,11 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--split", type=_split, default=None, help="ratios for a text file, e.g. 0.9,0.05,0.05")
     t.add_argument("--params", type=int, default=1_000_000, help="parameter budget")
     t.add_argument("--model-config", default="{}", help='JSON overrides, e.g. \'{"dropout": 0.2}\'')
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--seq-len", type=int, default=128)
-    t.add_argument("--max-chars", type=int, default=24_000_000, help="training characters")
-    t.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
-    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--batch-size", type=int, default=None, help="streams (default: the CPU recipe)")
+    t.add_argument("--seq-len", type=int, default=None, help="default: the CPU recipe")
+    t.add_argument("--lr", type=float, default=None, help="peak rate (default: the CPU recipe)")
+    t.add_argument("--warmup-steps", type=int, default=None, help="default: the CPU recipe")
+    t.add_argument("--max-chars", type=int, default=None,
+                   help=f"training characters (default {DEFAULT_CHARS:,} unless --max-minutes)")
+    t.add_argument("--max-minutes", type=float, default=None,
+                   help="training-time budget: measured throughput turns it into characters")
+    t.add_argument("--patience", type=int, default=None,
+                   help="stop after this many validations without improvement (default: off)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--eval-every", type=int, default=200, help="steps between validations")
     t.add_argument("--device", default=None)
@@ -100,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 DELEGATED = {
     "reproduce": ("cnngru.evaluation.reproduce", "main", "train, evaluate and tabulate every row (resumable)"),
     "eval": ("cnngru.evaluation.measures", "main", "evaluate checkpoints on the test split"),
-    "bench": ("cnngru.bench.generation", "main", "generation speed per variant (CPU, and GPU if present)"),
+    "bench": ("cnngru.bench.generation", "main", "generation speed per variant; --train: training characters/s"),
     "serve": ("cnngru.cli", "serve", "start the Gradio demo"),
     "train-refiner": ("cnngru.refiner.train", "cli_train_refiner", "train the CNN refiner"),
 }

@@ -75,6 +75,14 @@ def table(rows: list[dict], threads: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``cnngru bench``: generation speed; ``cnngru bench --train``: training throughput."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if "--train" in argv:
+        from .training import main as training_main
+
+        return training_main(argv)
     from ..models import VARIANTS
 
     p = argparse.ArgumentParser(prog="cnngru bench", description=__doc__,

@@ -25,8 +25,11 @@ class TrainConfig:
     model: dict = field(default_factory=dict)  # config overrides, e.g. {"dropout": 0.2}
     batch_size: int = 128  # parallel streams
     seq_len: int = 128  # characters per truncated-BPTT chunk
-    max_chars: int = 24_000_000  # training characters (the budget every row gets)
-    max_minutes: float | None = None  # wall-clock budget; stops early if reached first
+    # Training characters: the budget the schedule anneals over and every row of a comparison
+    # gets. With ``max_minutes`` the trainer first measures its throughput and records here the
+    # characters that fit the time (or keeps a smaller number given here): whichever binds.
+    max_chars: int | None = 24_000_000
+    max_minutes: float | None = None  # training-time budget (validation and saving not counted)
     lr: float = 3e-3  # peak learning rate
     min_lr_ratio: float = 0.1  # cosine decays to lr * this
     warmup_steps: int = 50
@@ -34,6 +37,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_every: int = 200  # steps between validations
     eval_chars: int = 200_000  # validation characters per periodic check (all at the end)
+    patience: int | None = None  # stop after this many validations without a new best; None: off
     seed: int = 0
     device: str = "cpu"
     save_dtype: str = "float16"  # the shipped weights: compact, upcast to fp32 on load
@@ -44,13 +48,17 @@ class TrainConfig:
 
     @property
     def steps(self) -> int:
+        if self.max_chars is None:
+            raise ValueError("no character budget yet: it is measured from max_minutes when the "
+                             "run starts")
         return max(1, self.max_chars // self.chars_per_step)
 
     def lr_at(self, step: int) -> float:
         """Linear warmup, then cosine decay to ``lr * min_lr_ratio`` at the last step."""
-        if step < self.warmup_steps:
-            return self.lr * (step + 1) / self.warmup_steps
-        progress = min(1.0, (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps))
+        warmup = min(self.warmup_steps, max(1, self.steps // 4))  # a short run still anneals
+        if step < warmup:
+            return self.lr * (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, self.steps - warmup))
         cosine = 0.5 * (1 + math.cos(math.pi * progress))
         return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * cosine)
 

@@ -34,9 +34,12 @@ from .. import checkpoint
 from ..corpus import Corpus, load_corpus
 from ..models import build_model, count_params
 from ..vocab import Vocab
-from . import snapshots
+from . import snapshots, throughput
 from .config import TrainConfig, recipe
 from .tasks import LanguageModelTask, Task
+
+SAFETY_MARGIN = 1.25  # a time-budgeted run is cut at this multiple of its budget, if ever
+MEASURE_SECONDS = 3.0  # spent measuring throughput before a time-budgeted run
 
 
 class Stop(Exception):
@@ -65,6 +68,8 @@ class Trainer:
         self.chars = 0
         self.elapsed = 0.0  # seconds spent in training steps (validation and saving not counted)
         self.best_val = float("inf")
+        self.checks_since_best = 0  # validations without a new best (for ``patience``)
+        self.measured_chars_per_s: float | None = None
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda"
                          else contextlib.nullcontext())
 
@@ -77,6 +82,8 @@ class Trainer:
         """Train until the character or time budget is spent; return the final summary."""
         cfg = self.config
         self.resume()
+        if cfg.max_chars is None or (cfg.max_minutes is not None and self.step == 0):
+            self.budget_from_time()
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
@@ -85,9 +92,9 @@ class Trainer:
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
         for s in previous:
             signal.signal(s, _raise_stop)
-        interrupted = False
+        interrupted = stopped_early = False
         try:
-            while self.step < cfg.steps and not self._out_of_time():
+            while self.step < cfg.steps and not self._out_of_time() and not stopped_early:
                 t0 = time.perf_counter()
                 loss = self.train_step()
                 self.elapsed += time.perf_counter() - t0
@@ -95,6 +102,7 @@ class Trainer:
                           "lr": self.optimizer.param_groups[0]["lr"], "time": round(self.elapsed, 3)})
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     self.log_validation(self.validate(cfg.eval_chars))
+                    stopped_early = self._out_of_patience()
                     self.save_last()  # a killed run loses at most eval_every steps
                 if bar:
                     bar.update(1)
@@ -111,7 +119,29 @@ class Trainer:
             if self.is_main:
                 print(f"\nstopped at step {self.step}; resume with the same command ({self.out})")
             return {"interrupted": True, "step": self.step}
-        return self.finish()
+        return self.finish(stopped_early)
+
+    def budget_from_time(self) -> None:
+        """Turn ``max_minutes`` into training characters, from this run's measured throughput.
+
+        The schedule then anneals over exactly those characters, and the recorded config repeats
+        the run. A character budget given as well is kept when it binds first. Every process
+        takes the slowest one's figure, so all agree on the step count.
+        """
+        cfg = self.config
+        if cfg.max_minutes is None:
+            raise ValueError("give a character budget (max_chars) or a time budget (max_minutes)")
+        rate = throughput.measure(self, seconds=MEASURE_SECONDS)
+        if self.world > 1:
+            shared = torch.tensor([rate], dtype=torch.float64)
+            dist.all_reduce(shared, op=dist.ReduceOp.MIN)
+            rate = shared.item()
+        self.measured_chars_per_s = rate
+        fits = max(1, int(rate * cfg.max_minutes * 60) // cfg.chars_per_step) * cfg.chars_per_step
+        cfg.max_chars = fits if cfg.max_chars is None else min(cfg.max_chars, fits)
+        if self.is_main and self.progress:
+            print(f"{rate:,.0f} training characters/s measured: {cfg.max_minutes:g} min is "
+                  f"{cfg.max_chars:,} characters ({cfg.steps} steps)")
 
     def train_step(self) -> float:
         cfg = self.config
@@ -138,23 +168,35 @@ class Trainer:
             bpc = self.task.validation_bpc(self.model, max_chars)
         self.model.train(was_training)
         if bpc < self.best_val:
-            self.best_val = bpc
+            self.best_val, self.checks_since_best = bpc, 0
             self.save_best(bpc)
+        else:
+            self.checks_since_best += 1
         return round(bpc, 5)
 
-    def finish(self) -> dict:
+    def finish(self, stopped_early: bool = False) -> dict:
         summary = {"steps": self.step, "chars": self.chars, "time": round(self.elapsed, 1),
                    "chars_per_s": round(self.chars / max(self.elapsed, 1e-9)),
                    "val_bpc": self.validate(None), "best_val_bpc": round(self.best_val, 5),
-                   "params": count_params(self.model), "device": str(self.device)}
+                   "params": count_params(self.model), "device": str(self.device),
+                   "planned_chars": self.config.max_chars,
+                   "time_limited": self.step < self.config.steps and not stopped_early,
+                   "stopped_early": stopped_early}
+        if self.measured_chars_per_s is not None:
+            summary["measured_chars_per_s"] = round(self.measured_chars_per_s)
         if self.is_main:
             self.save_best(self.best_val, final=summary)
             (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
         return summary
 
     def _out_of_time(self) -> bool:
+        """The safety stop: a run budgeted by time that runs far slower than measured."""
         limit = self.config.max_minutes
-        return limit is not None and self.elapsed >= limit * 60
+        return limit is not None and self.elapsed >= limit * 60 * SAFETY_MARGIN
+
+    def _out_of_patience(self) -> bool:
+        patience = self.config.patience
+        return patience is not None and self.checks_since_best >= patience
 
     def _progress_bar(self):
         if not (self.progress and self.is_main):
@@ -196,7 +238,8 @@ class Trainer:
         carried = {k: self._gather(v) for k, v in self.task.carried.items()}
         if self.is_main:
             progress = {"step": self.step, "chars": self.chars, "elapsed": self.elapsed,
-                        "best_val": self.best_val, "config": self.config.to_dict()}
+                        "best_val": self.best_val, "checks_since_best": self.checks_since_best,
+                        "config": self.config.to_dict()}
             snapshots.save(self.out, self.model, self.vocab, self.metadata(self.best_val),
                            self.optimizer, carried, progress)
 
@@ -206,6 +249,8 @@ class Trainer:
         if folder is None:
             return
         saved = TrainConfig.from_dict(snapshots.progress_of(folder)["config"])
+        if self.config.max_chars is None or self.config.max_minutes is not None:
+            self.config.max_chars = saved.max_chars  # the budget this run measured when it began
         if recipe(saved) != recipe(self.config):
             raise ValueError(f"{folder}: was trained with another configuration; use a new output "
                              f"folder or the same settings")
@@ -213,6 +258,7 @@ class Trainer:
         self.task.restore_carried({k: v[self.rows] for k, v in carried.items()})
         self.step, self.chars, self.elapsed = progress["step"], progress["chars"], progress["elapsed"]
         self.best_val = progress["best_val"]
+        self.checks_since_best = progress.get("checks_since_best", 0)
         if self.is_main:
             snapshots.truncate_log(self.out / "log.jsonl", self.step)
             if self.progress:

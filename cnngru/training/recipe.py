@@ -1,0 +1,55 @@
+"""The CPU recipe: batch shape, warmup and peak learning rate for a given training budget.
+
+One rule, used by ``cnngru train``, the study and the "Your text" tab alike. A small budget on a
+CPU is spent best on many small steps rather than a few large ones; ``results/cpu-recipe.json``
+holds the measurements the rule was chosen from (``python -m cnngru.training.recipe_study``):
+validation BPC at equal training time for several batch sizes, each at its best learning rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEQ_LEN = 128  # characters per truncated-BPTT chunk
+# Peak learning rate per batch size (streams), each the best of its own sweep (recipe_study).
+LR_BY_BATCH = {16: 6e-3, 32: 6e-3, 64: 1e-2, 128: 1e-2}
+MIN_STEPS = 400  # the largest batch that still gives at least this many steps is chosen
+WARMUP_SHARE = 0.05  # of the steps, at least MIN_WARMUP
+MIN_WARMUP = 10
+
+
+@dataclass(frozen=True)
+class Recipe:
+    batch_size: int
+    seq_len: int
+    lr: float
+    warmup_steps: int
+
+    def steps(self, chars: int) -> int:
+        return max(1, chars // (self.batch_size * self.seq_len))
+
+
+def cpu_recipe(chars: int | None = None) -> Recipe:
+    """The recipe for a budget of ``chars`` training characters (None: the largest batch)."""
+    batches = sorted(LR_BY_BATCH)
+    batch = batches[-1]
+    if chars is not None:
+        fitting = [b for b in batches if chars // (b * SEQ_LEN) >= MIN_STEPS]
+        batch = fitting[-1] if fitting else batches[0]
+    steps = 10**9 if chars is None else max(1, chars // (batch * SEQ_LEN))
+    warmup = max(MIN_WARMUP, round(WARMUP_SHARE * steps)) if chars is not None else 50
+    return Recipe(batch, SEQ_LEN, LR_BY_BATCH[batch], min(warmup, max(1, steps // 4)))
+
+
+def cpu_recipe_for_time(seconds: float, chars_per_s_at) -> Recipe:
+    """The recipe for a training-time budget: ``chars_per_s_at(batch_size)`` measures throughput.
+
+    The characters a budget holds depend on the batch, and the batch on the characters: measure
+    at the largest batch, choose from the characters that gives, and measure again at the chosen
+    batch if it differs (once: throughput changes slowly with the batch).
+    """
+    largest = cpu_recipe(None)
+    chosen = cpu_recipe(int(chars_per_s_at(largest.batch_size) * seconds))
+    if chosen.batch_size == largest.batch_size:
+        return chosen
+    return cpu_recipe(int(chars_per_s_at(chosen.batch_size) * seconds))
