@@ -1,5 +1,6 @@
 """The ``cnngru`` command as a user runs it."""
 
+import json
 import subprocess
 import sys
 
@@ -36,6 +37,24 @@ def test_bench_prints_speed_and_the_cost_ratio():
     out = cnngru("bench", "--models", "gru", "--repeats", "1")
     assert out.returncode == 0, out.stderr
     assert "| gru | cpu | off |" in out.stdout and "cost/char 4000 vs 250" in out.stdout
+
+
+def test_bench_train_prints_characters_per_second_threads_and_idleness():
+    out = cnngru("bench", "--train", "--variants", "gru", "--params", "100000", "--seconds", "0.5")
+    assert out.returncode == 0, out.stderr
+    assert "thread(s)" in out.stdout and "machine otherwise idle:" in out.stdout
+    row = next(line for line in out.stdout.splitlines() if line.startswith("| gru |"))
+    assert int(row.split("|")[3].replace(",", "")) > 0
+
+
+def test_train_with_a_time_budget_records_the_characters_it_measured(tmp_path):
+    out = cnngru("train", "--variant", "gru", "--params", "60000", "--max-minutes", "0.05",
+                 "--eval-every", "1000", "--out", str(tmp_path / "run"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert recorded["max_chars"] == summary["planned_chars"] and summary["measured_chars_per_s"] > 0
+    assert recorded["batch_size"] * recorded["seq_len"] * summary["steps"] == summary["chars"]
 
 
 def test_eval_gives_intervals_and_paired_differences(tmp_path, corpus):
