@@ -7,8 +7,10 @@
 2. For each batch size, a run per learning rate, each given the characters that its batch size
    trains in ``--seconds`` seconds: equal training time, annealed to the end.
 3. Validation BPC (state carried, the trainer's measure) and window BPC (nanoGPT's measure).
-Writes ``results/cpu-recipe.json``; the rule in ``recipe.py`` is chosen from it. Runs are kept
-under ``--runs`` and reused, so an interrupted study continues.
+Each finished run leaves a small record in ``results/cpu-recipe/`` (committed), and a run with a
+record is never trained again, so the study can be finished in several sittings on any machine;
+unfinished runs resume from their snapshots under ``--runs``. When every run has a record it
+writes ``results/cpu-recipe.json``; the rule in ``recipe.py`` is chosen from it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ SEQ_LEN = 128
 
 
 def measure_rates(variant: str, params: int, seconds: float) -> dict[int, float]:
-    from ..bench.training import trainer_for
+    from ..bench.training_speed import trainer_for
     from ..corpus import load_corpus
     from . import throughput
 
@@ -37,8 +39,14 @@ def measure_rates(variant: str, params: int, seconds: float) -> dict[int, float]
             for b in BATCHES}
 
 
+RECORDS = RESULTS_DIR / "cpu-recipe"
+
+
 def run_one(job: tuple[dict, str, int]) -> dict:
     config_dict, out, threads = job
+    record = RECORDS / f"{Path(out).name}.json"
+    if record.is_file():
+        return json.loads(record.read_text())
     import torch
 
     from .. import checkpoint
@@ -56,9 +64,13 @@ def run_one(job: tuple[dict, str, int]) -> dict:
         ids = bundle.vocab.encode_tensor(load_corpus(config.corpus).validation)
         summary["window_bpc"] = round(window_bpc(bundle.model, ids), 4)
         summary_file.write_text(json.dumps(summary, indent=1))
-    return {"batch_size": config.batch_size, "lr": config.lr, "chars": summary["chars"],
-            "steps": summary["steps"], "val_bpc": summary["best_val_bpc"],
-            "window_bpc": summary["window_bpc"]}
+    row = {"batch_size": config.batch_size, "lr": config.lr, "chars": summary["chars"],
+           "steps": summary["steps"], "val_bpc": summary["best_val_bpc"],
+           "window_bpc": summary["window_bpc"], "train_time_s": summary["time"],
+           "threads": threads, "config": config.to_dict()}
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(row, indent=1))
+    return row
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,14 +92,14 @@ def main(argv: list[str] | None = None) -> None:
         rates = measure_rates(args.variant, args.params, seconds=8.0)
     print("chars/s by batch size:", {b: round(r) for b, r in rates.items()}, flush=True)
     jobs = []
-    for b in BATCHES:
+    for b in sorted(BATCHES, key=lambda b: abs(b - 48)):  # the likeliest choices first
         chars = int(rates[b] * args.seconds) // (b * SEQ_LEN) * (b * SEQ_LEN)
         steps = chars // (b * SEQ_LEN)
         for lr in LRS:
             config = TrainConfig(variant=args.variant, params=args.params, batch_size=b,
                                  seq_len=SEQ_LEN, max_chars=chars, lr=lr,
-                                 warmup_steps=max(10, round(0.05 * steps)), eval_every=10**9,
-                                 eval_chars=200_000)
+                                 warmup_steps=max(10, round(0.05 * steps)),
+                                 eval_every=max(50, steps // 4), eval_chars=200_000)
             out = Path(args.runs) / f"b{b}-lr{lr:g}-{recipe_key(config)}"
             jobs.append((config.to_dict(), str(out), max(1, (os.cpu_count() or 1) // args.jobs)))
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
