@@ -6,15 +6,13 @@ On a Space (``SPACE_ID`` is set) it listens on 0.0.0.0:7860 as Spaces expect; el
 
 import os
 
-# Before anything imports Gradio: no analytics or telemetry look-ups (the demo runs offline).
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-# Before NumPy loads: a generation step multiplies one vector by a matrix, which one BLAS thread
-# does fastest; more threads per request only fight the other requests for the cores (3.5x
-# slower on 2 busy cores). PyTorch's threads are sized in cnngru.app.models.configure_threads.
+# Before NumPy loads: one BLAS thread per generation step (why: cnngru/threads.py). PyTorch's
+# threads are sized in cnngru.app.loaded_models.configure_threads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if __name__ == "__main__":
+    # cnngru.app runs cnngru.app.offline.keep_offline() before it imports Gradio: no analytics
+    # or telemetry look-ups, the demo runs offline.
     from cnngru.app import launch
 
     launch(host="0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1",

@@ -9,11 +9,9 @@ the queue, and launches.
 
 from __future__ import annotations
 
-import os
+from .offline import keep_offline
 
-# Before Gradio is imported: no look-ups of api.gradio.app or huggingface.co at start.
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+keep_offline()  # before Gradio is imported, here or by any module of this package
 
 from pathlib import Path  # noqa: E402
 

@@ -1,5 +1,6 @@
-"""What the tabs share: turning failures into clear messages, the streaming cadence, and the
-JSON files of numbers offered for download."""
+"""What the tabs share: how their events are wired, updates that leave some outputs as they are,
+turning failures into clear messages, the streaming cadence, and the JSON files of numbers
+offered for download."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import gradio as gr
 
@@ -20,15 +22,50 @@ from ..vocab import UnknownCharactersError
 from .validation import InputError
 
 STREAM_INTERVAL = 0.05  # seconds between text updates: smooth to read, light on the browser
-CONCURRENCY = 2  # model requests run at once: one per core here (see models.configure_threads)
+CONCURRENCY = 2  # model requests run at once: one per core here (see loaded_models.configure_threads)
 # Requests that may wait; more are told the demo is busy. The costliest request (Compare, 1,000
 # characters per model) takes ~2.5 s of a worker here, so a full queue clears in ~20 s.
 QUEUE_SIZE = 16
 TIME_LIMIT = 120  # seconds: no request holds a worker longer
+FILE_READERS = 4  # Results requests read small files: a few at once, beside the model requests
 SCRATCH_MAX_AGE = 15 * 60  # seconds a numbers file is kept (Gradio has copied it long before)
 
 log = logging.getLogger("cnngru.app")
 CLEAR_ERRORS = (InputError, UnknownCharactersError, CheckpointError)
+WORKERS = {  # who runs a public endpoint's requests
+    "models": dict(concurrency_id="models", concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT),
+    "files": dict(concurrency_id="files", concurrency_limit=FILE_READERS),
+}
+Outputs = TypeVar("Outputs", bound=NamedTuple)
+
+
+def wire(trigger: Callable, fn: Callable, inputs=None, outputs=None, *,
+         api_name: str | None = None, workers: str = "models") -> None:
+    """Run ``fn`` on ``trigger`` (``button.click``, ``dropdown.change``, ... or ``gr.api``, which
+    takes no inputs or outputs) with the settings every tab shares:
+
+    - with ``api_name``: a public endpoint, queued. ``workers="models"``: the requests share
+      ``CONCURRENCY`` workers with every other model request, each cut off after ``TIME_LIMIT``
+      seconds; ``"files"``: up to ``FILE_READERS`` at once.
+    - without: a private update of the page (a Stop button, a redraw), answered at once,
+      outside the queue.
+
+    Values reach ``fn`` as sent (no preprocessing), so our own checks name what is wrong.
+    """
+    if api_name is None:
+        settings = dict(api_visibility="private", queue=False)
+    else:
+        settings = dict(api_name=api_name, **WORKERS[workers])
+    if trigger is gr.api:
+        gr.api(fn, **settings)  # never preprocesses
+    else:
+        trigger(fn, inputs, outputs, preprocess=False, **settings)
+
+
+def skipping(outputs: type[Outputs], **values) -> Outputs:
+    """An ``outputs`` tuple with ``values`` set by name and every other field ``gr.skip()``:
+    those components stay as they are."""
+    return outputs(**({name: gr.skip() for name in outputs._fields} | values))
 
 
 def _to_gradio_error(e: Exception) -> gr.Error:

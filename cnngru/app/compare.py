@@ -8,7 +8,9 @@ numbers): where two models predict alike they pick the same character.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import gradio as gr
 
@@ -16,7 +18,7 @@ from .. import generate
 from ..diagnostics import analyse
 from ..sample_quality import real_word_rate
 from . import text
-from .common import CONCURRENCY, TIME_LIMIT, Throttle, with_clear_errors
+from .common import Throttle, wire, with_clear_errors
 from .figures import character_figure
 from .loaded_models import Models
 from .refine_diff import refined_diff
@@ -47,9 +49,24 @@ class CompareRun:
     stop_requested: bool = False
 
 
+class CompareOutputs(NamedTuple):
+    """What a Compare update sets: per column (one per strategy) a text, a stats line, a figure
+    and a refiner diff, then the run. ``flat()`` is the order of the event's ``outputs=``
+    list, which is built with ``flat()`` too (see ``render``)."""
+
+    texts: Sequence[Any]
+    stats: Sequence[Any]
+    figures: Sequence[Any]
+    diffs: Sequence[Any]
+    run: Any  # the CompareRun (gr.State)
+
+    def flat(self) -> tuple:
+        """The columns' texts, then their stats, figures and diffs, then the run."""
+        return (*self.texts, *self.stats, *self.figures, *self.diffs, self.run)
+
+
 class CompareHandlers:
-    """Outputs, in order: one text per column, then one stats line, one figure and one refiner
-    diff per column, then the run (state)."""
+    """The Compare tab's event handlers."""
 
     def __init__(self, models: Models):
         self.models = models
@@ -84,17 +101,18 @@ class CompareHandlers:
                 spent[k] += time.thread_time() - t
             if throttle.ready():
                 clear = count == 1  # the first update clears the last run's figures
-                yield (*new, *([f"Generating… {count:,} characters"] * n),
-                       *((None,) * n if clear else (gr.skip(),) * n),
-                       *(("",) * n if clear else (gr.skip(),) * n), run)
-        yield self._finish(gens, prompts, new, spent, refine) + (run,)
+                yield CompareOutputs(
+                    texts=new, stats=[f"Generating… {count:,} characters"] * n,
+                    figures=[None if clear else gr.skip() for _ in range(n)],
+                    diffs=["" if clear else gr.skip() for _ in range(n)], run=run).flat()
+        yield self._finish(gens, prompts, new, spent, refine, run).flat()
 
     def request_stop(self, run) -> None:
         """Ask the running comparison to end; it then draws the figures of what it wrote."""
         if run is not None:
             run.stop_requested = True
 
-    def _finish(self, gens, prompts, new, spent, refine) -> tuple:
+    def _finish(self, gens, prompts, new, spent, refine, run) -> CompareOutputs:
         stats, figures, diffs = [], [], []
         for gen, prompt, generated, seconds in zip(gens, prompts, new, spent, strict=True):
             a = analyse(gen.bundle, gen.text)
@@ -103,7 +121,7 @@ class CompareHandlers:
             stats.append(column_stats(len(generated), seconds, mean_log2p, rate))
             figures.append(character_figure(a, len(prompt), compact=True))
             diffs.append(refined_diff(self.models.refiner, generated) if refine else "")
-        return (*new, *stats, *figures, *diffs)
+        return CompareOutputs(texts=new, stats=stats, figures=figures, diffs=diffs, run=run)
 
 
 def render(models: Models) -> None:
@@ -141,11 +159,10 @@ def render(models: Models) -> None:
                 figures.append(gr.Plot(label=f"{name} per character", elem_id=f"compare-plot-{name}"))
                 diffs.append(gr.HTML(label=f"{name} refined by the CNN"))
     run = gr.State(None)
-    start.click(
-        spaces_gpu(with_clear_errors(handlers.compare_texts)),
-        [prompt, max_new_tokens, temperature, top_k, top_p, seed, replace_unknown, refine],
-        [*texts, *stats, *figures, *diffs, run], api_name="compare", concurrency_id="models",
-        concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT, preprocess=False)
-    stop.click(handlers.request_stop, run, None, queue=False, preprocess=False,
-               api_visibility="private")
+    wire(start.click, spaces_gpu(with_clear_errors(handlers.compare_texts)),
+         [prompt, max_new_tokens, temperature, top_k, top_p, seed, replace_unknown, refine],
+         list(CompareOutputs(texts=texts, stats=stats, figures=figures, diffs=diffs,
+                             run=run).flat()),
+         api_name="compare")
+    wire(stop.click, handlers.request_stop, run, None)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import gradio as gr
 
@@ -16,7 +17,7 @@ from .. import generate
 from ..diagnostics import Analysis, analyse
 from ..generation import Continuation
 from . import text
-from .common import CONCURRENCY, TIME_LIMIT, NumbersFiles, Throttle, with_clear_errors
+from .common import NumbersFiles, Throttle, skipping, wire, with_clear_errors
 from .figures import attention_figure, attention_view, character_figure
 from .html import message_html
 from .loaded_models import Models
@@ -52,9 +53,28 @@ class GenerationSession:
         return self.continuation.text
 
 
+class GenerateOutputs(NamedTuple):
+    """What a Generate or Continue update sets. The event's ``outputs=`` list is this tuple of
+    components (see ``render``), so values and components are always in the same order."""
+
+    text: Any
+    status: Any
+    attention: Any  # the attention figure
+    characters: Any  # the per-character figure
+    numbers: Any  # the JSON file of the numbers behind the figures
+    diff: Any  # the refiner's edits, as HTML
+    session: Any  # the GenerationSession (gr.State)
+
+
+class RedrawOutputs(NamedTuple):
+    """What moving the attention view's position redraws."""
+
+    attention: Any
+    characters: Any
+
+
 class GenerateHandlers:
-    """The Generate tab's event handlers; outputs are, in order: text, status, attention figure,
-    character figure, numbers file, refiner diff, session."""
+    """The Generate tab's event handlers."""
 
     def __init__(self, models: Models, numbers: NumbersFiles):
         self.models = models
@@ -106,10 +126,12 @@ class GenerateHandlers:
         """Move the attention view (and its marker in the character figure) to ``position`` %."""
         a = session.analysis if session else None
         if a is None or len(a.text) < 2:
-            return gr.skip(), gr.skip()
+            return skipping(RedrawOutputs)
         view = attention_view(len(a.text), float(position))
-        return (attention_figure(a, *view),
-                character_figure(a, session.prompt_chars, view if a.attention is not None else None))
+        return RedrawOutputs(
+            attention=attention_figure(a, *view),
+            characters=character_figure(a, session.prompt_chars,
+                                        view if a.attention is not None else None))
 
     def _check_refine(self, refine) -> bool:
         refine = flag(refine, "refine")
@@ -127,9 +149,12 @@ class GenerateHandlers:
             if throttle.ready():
                 session.continuation = gen.continuation
                 status = f"Generating… {count:,} of {gen.max_new_tokens:,} characters"
-                # the first update clears the last text's figures; later ones leave them be
-                figures = (None, None, None, "") if count == 1 else (gr.skip(),) * 4
-                yield session.text, status, *figures, session
+                if count == 1:  # the first update clears the last text's figures
+                    yield GenerateOutputs(text=session.text, status=status, attention=None,
+                                          characters=None, numbers=None, diff="", session=session)
+                else:  # later ones leave them be
+                    yield skipping(GenerateOutputs, text=session.text, status=status,
+                                   session=session)
         session.continuation = gen.continuation
         status = (f"**{session.model}** · seed {session.request.seed} · {count:,} characters in "
                   f"{spent:.2f} s ({count / max(spent, 1e-9):,.0f} characters/s)")
@@ -137,21 +162,24 @@ class GenerateHandlers:
             status = f"Stopped at {len(session.text):,} characters. " + status
         yield self._finish(session, status, refine)
 
-    def _finish(self, session: GenerationSession, status: str, refine: bool) -> tuple:
+    def _finish(self, session: GenerationSession, status: str, refine: bool) -> GenerateOutputs:
         bundle = self.models.get(session.model)
         a = analyse(bundle, session.text) if len(session.text) > 1 else None
         session.analysis = a
         if a is None:
-            return session.text, status, None, None, None, "", session
+            return GenerateOutputs(text=session.text, status=status, attention=None,
+                                   characters=None, numbers=None, diff="", session=session)
         if a.influence is None:
             status += "\n\n" + text.NO_CNN
         view = attention_view(len(a.text), 100)
         numbers = self.numbers.write("generation", {
             "settings": vars(session.request), "prompt_chars": session.prompt_chars,
             **a.to_dict()})
-        return (session.text, status, attention_figure(a, *view),
-                character_figure(a, session.prompt_chars, view if a.attention is not None else None),
-                numbers, self._refined(session) if refine else "", session)
+        return GenerateOutputs(
+            text=session.text, status=status, attention=attention_figure(a, *view),
+            characters=character_figure(a, session.prompt_chars,
+                                        view if a.attention is not None else None),
+            numbers=numbers, diff=self._refined(session) if refine else "", session=session)
 
     def _refined(self, session: GenerationSession) -> str:
         generated = session.text[session.prompt_chars:]
@@ -200,17 +228,14 @@ def render(models: Models, numbers: NumbersFiles) -> None:
     numbers_file = gr.File(label="the numbers behind the figures (JSON)", elem_id="numbers")
     session = gr.State(None)
 
-    outputs = [output, status, attention, characters, numbers_file, refined, session]
+    outputs = list(GenerateOutputs(text=output, status=status, attention=attention,
+                                   characters=characters, numbers=numbers_file, diff=refined,
+                                   session=session))
     settings = [max_new_tokens, temperature, top_k, top_p, seed]
-    queued = dict(concurrency_id="models", concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT,
-                  preprocess=False)
-    start.click(spaces_gpu(with_clear_errors(handlers.generate_text)),
-                [strategy, prompt, *settings, replace_unknown, refine], outputs,
-                api_name="generate", **queued)
-    more.click(spaces_gpu(with_clear_errors(handlers.continue_text)),
-               [session, *settings, refine], outputs, api_name="continue_generation", **queued)
-    stop.click(handlers.request_stop, session, None, queue=False, preprocess=False,
-               api_visibility="private")
-    position.release(with_clear_errors(handlers.redraw_attention), [session, position],
-                     [attention, characters], api_visibility="private", queue=False,
-                     preprocess=False)
+    wire(start.click, spaces_gpu(with_clear_errors(handlers.generate_text)),
+         [strategy, prompt, *settings, replace_unknown, refine], outputs, api_name="generate")
+    wire(more.click, spaces_gpu(with_clear_errors(handlers.continue_text)),
+         [session, *settings, refine], outputs, api_name="continue_generation")
+    wire(stop.click, handlers.request_stop, session, None)
+    wire(position.release, with_clear_errors(handlers.redraw_attention), [session, position],
+         list(RedrawOutputs(attention=attention, characters=characters)))

@@ -146,8 +146,8 @@ def configure_threads(concurrency: int) -> int:
     requests on two cores do not each start two threads and fight over them.
 
     PyTorch (the prompt and the analysis) gets cores // concurrency threads; NumPy's BLAS (the
-    one-character steps, a vector times a matrix) gets one: more threads per step only add
-    hand-offs (3.5x slower on two busy cores). app.py also sets OPENBLAS_NUM_THREADS=1.
+    one-character steps) gets one, for the reason given in ``cnngru.threads``. app.py also sets
+    OPENBLAS_NUM_THREADS=1.
     """
     threads = max(1, (os.cpu_count() or 1) // max(1, concurrency))
     torch.set_num_threads(threads)

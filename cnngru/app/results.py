@@ -10,15 +10,25 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import gradio as gr
 
 from ..paths import RESULTS_DIR
 from . import text
-from .common import with_clear_errors
+from .common import wire, with_clear_errors
 from .figures import curves_figure, note_figure
 
 _TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
+
+
+class ResultsOutputs(NamedTuple):
+    """What the Results tab shows; the Reload event's ``outputs=`` list is this tuple of
+    components (see ``render``)."""
+
+    table: Any  # Markdown: results.md's tables
+    answer: Any  # Markdown: the answer in words
+    curves: Any  # the training curves figure
 
 
 def markdown_tables(markdown: str) -> str:
@@ -38,19 +48,22 @@ def markdown_tables(markdown: str) -> str:
     return "\n\n".join(blocks) if blocks else markdown
 
 
-def read_results(folder: Path) -> tuple[str, str, object]:
-    """(table, answer, curves figure) from ``folder``; a "no results yet" message if absent."""
+def read_results(folder: Path) -> ResultsOutputs:
+    """The table, answer and curves figure from ``folder``; a "no results yet" message if
+    absent."""
     json_file, md_file = folder / "results.json", folder / "results.md"
     if not json_file.is_file() or not md_file.is_file():
-        return text.RESULTS_MISSING, "", note_figure("No results yet — run `cnngru reproduce`.")
+        return ResultsOutputs(table=text.RESULTS_MISSING, answer="",
+                              curves=note_figure("No results yet — run `cnngru reproduce`."))
     try:
         results = json.loads(json_file.read_text(encoding="utf-8"))
         table = markdown_tables(md_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         message = f"**The results files could not be read** ({e}); run `cnngru reproduce` again."
-        return message, "", note_figure("No readable results.")
+        return ResultsOutputs(table=message, answer="", curves=note_figure("No readable results."))
     answer = results.get("answer") or "*The results file holds no answer in words.*"
-    return table, answer, curves_figure(results.get("curves") or {})
+    return ResultsOutputs(table=table, answer=answer,
+                          curves=curves_figure(results.get("curves") or {}))
 
 
 def render(folder: Path | None = None) -> None:
@@ -61,10 +74,11 @@ def render(folder: Path | None = None) -> None:
         """The results table, the answer in words and the training curves."""
         return read_results(folder)
 
-    table, answer, curves = read_results(folder)
-    answer_box = gr.Markdown(answer, elem_id="results-answer", label="answer")
-    table_box = gr.Markdown(table, elem_id="results-table", label="table")
-    curves_plot = gr.Plot(curves, elem_id="results-curves", label="training curves")
+    shown = read_results(folder)
+    answer = gr.Markdown(shown.answer, elem_id="results-answer", label="answer")
+    table = gr.Markdown(shown.table, elem_id="results-table", label="table")
+    curves = gr.Plot(shown.curves, elem_id="results-curves", label="training curves")
     reload = gr.Button("Reload the results files")
-    reload.click(with_clear_errors(show_results), None, [table_box, answer_box, curves_plot],
-                 api_name="results", concurrency_id="files", concurrency_limit=4)
+    wire(reload.click, with_clear_errors(show_results), None,
+         list(ResultsOutputs(table=table, answer=answer, curves=curves)),
+         api_name="results", workers="files")

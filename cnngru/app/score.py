@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import gradio as gr
 
 from ..diagnostics import Analysis, analyse
-from .common import CONCURRENCY, TIME_LIMIT, with_clear_errors
+from .common import wire, with_clear_errors
 from .figures import difference_figure
 from .html import legend_html, surprisal_html
 from .loaded_models import Models
@@ -19,8 +21,17 @@ EXAMPLE = ("To be, or not to be, that is the question:\nWhether 'tis nobler in t
 TABLE_HEADERS = ["model", "bits per character", "characters scored"]
 
 
+class ScoreOutputs(NamedTuple):
+    """What Score sets; the event's ``outputs=`` list is this tuple of components (``render``)."""
+
+    table: Any  # bits per character, per model
+    coloured: Any  # the text coloured by surprisal, per model (HTML)
+    difference: Any  # the per-character difference figure, model A minus model B
+    analyses: Any  # every model's Analysis by name (gr.State), for redrawing the difference
+
+
 class ScoreHandlers:
-    """Outputs: the BPC table, the coloured texts, the difference figure, the analyses (state)."""
+    """The Score tab's event handlers."""
 
     def __init__(self, models: Models):
         self.models = models
@@ -37,7 +48,9 @@ class ScoreHandlers:
         table = [[name, round(a.bits_per_char(), 4), len(a.text) - 1]
                  for name, a in analyses.items()]
         coloured = legend_html() + "".join(surprisal_html(a) for a in analyses.values())
-        return table, coloured, self.redraw_difference(analyses, model_a, model_b), analyses
+        return ScoreOutputs(table=table, coloured=coloured,
+                            difference=self.redraw_difference(analyses, model_a, model_b),
+                            analyses=analyses)
 
     def redraw_difference(self, analyses, model_a, model_b):
         """The per-character difference between two models already scored."""
@@ -66,11 +79,11 @@ def render(models: Models) -> None:
     difference = gr.Plot(label="difference per character", elem_id="score-diff")
     coloured = gr.HTML(elem_id="score-html", label="surprisal per character")
     analyses = gr.State({})
-    start.click(spaces_gpu(with_clear_errors(handlers.score_text)),
-                [pasted, model_a, model_b, replace_unknown], [table, coloured, difference, analyses],
-                api_name="score", concurrency_id="models", concurrency_limit=CONCURRENCY,
-                time_limit=TIME_LIMIT, preprocess=False)
+    wire(start.click, spaces_gpu(with_clear_errors(handlers.score_text)),
+         [pasted, model_a, model_b, replace_unknown],
+         list(ScoreOutputs(table=table, coloured=coloured, difference=difference,
+                           analyses=analyses)),
+         api_name="score")
     for dropdown in (model_a, model_b):
-        dropdown.change(with_clear_errors(handlers.redraw_difference),
-                        [analyses, model_a, model_b], difference, api_visibility="private",
-                        queue=False, preprocess=False)
+        wire(dropdown.change, with_clear_errors(handlers.redraw_difference),
+             [analyses, model_a, model_b], difference)

@@ -29,11 +29,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
+from ..app.offline import keep_offline
 from ..paths import REPO as ROOT
 from ..paths import RESULTS_DIR
+
+keep_offline()  # for the gradio_client clients below (importing cnngru.app did it already)
 
 PROMPT = "ROMEO\n"
 LOST_AFTER = 60.0  # seconds without a result or a clear error

@@ -4,21 +4,17 @@ every named endpoint, streaming, every kind of invalid input, and the queue's bo
 from __future__ import annotations
 
 import json
-import os
 import socket
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from gradio_client.utils import QueueError
 
-import pytest  # noqa: E402
-from gradio_client import Client  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
-from gradio_client.utils import QueueError  # noqa: E402
-
-import cnngru  # noqa: E402
-from cnngru.app import build_demo, common  # noqa: E402
+import cnngru
+from cnngru.app import build_demo, common
 
 pytestmark = pytest.mark.slow
 GENERIC = "upstream Gradio app has raised an exception"

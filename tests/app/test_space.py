@@ -13,15 +13,12 @@ import tomllib
 import urllib.request
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+import gradio
+import pytest
+import yaml
+from packaging.requirements import Requirement
 
-import gradio  # noqa: E402
-import pytest  # noqa: E402
-import yaml  # noqa: E402
-from packaging.requirements import Requirement  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def front_matter() -> dict:

@@ -1,0 +1,64 @@
+"""The composed demo (``cnngru.app.build_demo``): its named endpoints, the queue, the workers,
+and the order each endpoint returns its values in."""
+
+import os
+
+import pytest
+import torch
+from tiny_zoo import tiny_zoo
+
+import cnngru
+from cnngru.app import build_demo, common
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    with tiny_zoo(tmp_path_factory.mktemp("ckpt")) as models:
+        yield models
+
+
+@pytest.fixture(scope="module")
+def demo(zoo):
+    return build_demo(zoo)
+
+
+def events(demo, visibility: str) -> dict:
+    return {fn.api_name: fn for fn in demo.fns.values() if fn.api_visibility == visibility}
+
+
+def test_demo_has_named_endpoints_a_bounded_queue_and_shared_workers(demo):
+    public = events(demo, "public")
+    assert set(public) == {"generate", "continue_generation", "compare", "score", "results",
+                           "refine"}
+    for name in ("generate", "continue_generation", "compare", "score", "refine"):
+        assert public[name].concurrency_id == "models"
+        assert public[name].concurrency_limit == common.CONCURRENCY
+        assert public[name].time_limit == common.TIME_LIMIT
+        assert public[name].validator is None  # a validator would bypass the queue's bound
+        assert not public[name].preprocess  # values reach our own checks, named
+    assert (public["results"].concurrency_id, public["results"].concurrency_limit) == (
+        "files", common.FILE_READERS)
+    assert len(public["refine"].outputs) == 3  # refined text, edits, diff
+    assert demo._queue.max_size == common.QUEUE_SIZE
+    assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // common.CONCURRENCY)
+
+
+def test_page_updates_are_private_and_answered_outside_the_queue(demo):
+    private = [fn for fn in demo.fns.values() if fn.api_visibility == "private"]
+    assert len(private) == 5  # two Stop buttons, the position slider, the two model dropdowns
+    assert all(not fn.queue and not fn.preprocess for fn in private)
+
+
+def test_each_endpoint_returns_its_values_in_a_fixed_order(demo):
+    """API clients read the values by position: the order of each tab's outputs tuple."""
+    labels = {name: [getattr(c, "label", None) for c in fn.outputs]
+              for name, fn in events(demo, "public").items()}
+    generate = ["text", "status", "attention", "per character",
+                "the numbers behind the figures (JSON)", "refined by the CNN", None]
+    assert labels["generate"] == labels["continue_generation"] == generate
+    v = cnngru.VARIANTS
+    assert labels["compare"] == [*v, *(f"{n} stats" for n in v), *(f"{n} per character" for n in v),
+                                 *(f"{n} refined by the CNN" for n in v), None]
+    assert labels["score"] == ["bits per character (lower: better)", "surprisal per character",
+                               "difference per character", None]
+    assert labels["results"] == ["table", "answer", "training curves"]

@@ -1,0 +1,66 @@
+"""The figures: the attention window, per-character panels, differences and training curves."""
+
+import numpy as np
+import pytest
+from tiny_zoo import tiny_zoo
+
+from cnngru.app import figures
+from cnngru.diagnostics import analyse
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    with tiny_zoo(tmp_path_factory.mktemp("ckpt")) as models:
+        yield models
+
+
+def test_attention_view_is_a_fixed_window_that_reaches_both_ends():
+    assert figures.attention_view(2001, 100) == (1953, 2001)
+    assert figures.attention_view(2001, 0) == (1, 49)
+    assert figures.attention_view(10, 50) == (1, 10)  # short texts: everything
+
+
+def test_attention_figure_puts_each_weight_under_its_characters(zoo):
+    a = analyse(zoo.get("hybrid"), "The king\nspeaks to the lords of the realm at last.")
+    start, end = figures.attention_view(len(a.text), 100)
+    heat = figures.attention_figure(a, start, end).data[0]
+    z, keys = np.array(heat.z, dtype=float), list(heat.x)
+    assert z.shape == (end - start, len(keys))
+    i, j = end - 1, a.window - 1  # the last prediction's weight on the character just before it
+    assert z[-1, keys.index(i - a.window + j)] == pytest.approx(a.attention[i, j])
+    assert np.nansum(z, axis=1) == pytest.approx(np.ones(end - start), abs=1e-5)
+    assert heat.colorscale[0][1].lower() == "#440154"  # viridis
+    ticks = figures.attention_figure(a, 1, 6).layout.xaxis.ticktext  # keys "The k"
+    assert "⏎" not in ticks and "␣" in ticks
+    assert "⏎" in figures.attention_figure(a, 5, 15).layout.xaxis.ticktext
+
+
+def test_models_without_attention_get_a_note_not_a_heatmap(zoo):
+    fig = figures.attention_figure(analyse(zoo.get("gru"), "My lord."), 1, 8)
+    assert not fig.data and "no attention" in fig.layout.annotations[0].text
+
+
+@pytest.mark.parametrize("variant, panels", [("gru", 1), ("cnn-pre", 2), ("hybrid", 3)])
+def test_character_figure_shows_confidence_plus_what_the_model_has(zoo, variant, panels):
+    a = analyse(zoo.get(variant), "The king speaks.")
+    fig = figures.character_figure(a, prompt_chars=4)
+    assert len(fig.data) == panels
+    np.testing.assert_allclose(fig.data[0].y, a.probability[1:])
+    assert "'k'" in fig.data[0].text[3]  # hover names the character
+    assert len(fig.layout.shapes) == panels  # the prompt shaded in every panel...
+    assert [a.text for a in fig.layout.annotations] == ["prompt"]  # ...and named once
+
+
+def test_difference_figure_is_a_minus_b(zoo):
+    text = "Speak, my lord."
+    a, b = analyse(zoo.get("hybrid"), text), analyse(zoo.get("gru"), text)
+    np.testing.assert_allclose(figures.difference_figure(a, b).data[0].y,
+                               a.surprisal[1:] - b.surprisal[1:])
+    with pytest.raises(ValueError):
+        figures.difference_figure(a, analyse(zoo.get("gru"), "Other text."))
+
+
+def test_curves_figure_has_one_line_per_model():
+    fig = figures.curves_figure({"gru": [[0, 4.0], [100, 2.0]], "hybrid": [[0, 4.1], [100, 1.9]]})
+    assert [t.name for t in fig.data] == ["gru", "hybrid"]
+    assert list(fig.data[1].y) == [4.1, 1.9]

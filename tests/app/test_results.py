@@ -1,0 +1,24 @@
+"""The Results tab: the files ``cnngru reproduce`` writes, or how to make them."""
+
+import json
+
+from cnngru.app import results
+from cnngru.app.results import ResultsOutputs
+
+
+def test_results_show_table_answer_and_curves(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({
+        "rows": [], "answer": "Yes, *a little*.", "curves": {"gru": [[0, 4], [10, 2]]}}))
+    (tmp_path / "results.md").write_text("# Results\n\nIntro.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+                                         "\nAfter.\n")
+    shown = results.read_results(tmp_path)
+    assert isinstance(shown, ResultsOutputs)
+    assert shown.table == "# Results\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    assert shown.answer == "Yes, *a little*." and shown.curves.data[0].name == "gru"
+    (tmp_path / "results.json").write_text("{broken")
+    assert "could not be read" in results.read_results(tmp_path).table
+
+
+def test_missing_results_say_how_to_make_them(tmp_path):
+    table, answer, curves = results.read_results(tmp_path)
+    assert "no results yet" in table.lower() and "cnngru reproduce" in table and answer == ""

@@ -1,0 +1,85 @@
+"""The analysis of a whole text (cnngru.diagnostics): it equals what happened during generation,
+in any chunk size, and its numbers are strict JSON."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import cnngru
+from cnngru import diagnostics
+from cnngru.checkpoint import Bundle
+from cnngru.diagnostics import analyse
+
+CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture(scope="module")
+def bundles() -> dict[str, Bundle]:
+    """A tiny random model of every variant, different per variant."""
+    vocab = cnngru.Vocab(CHARS)
+    made = {}
+    for k, variant in enumerate(cnngru.VARIANTS):
+        torch.manual_seed(k)
+        made[variant] = Bundle(cnngru.build_model(variant, len(vocab), hidden=24).eval(), vocab)
+    return made
+
+
+@pytest.mark.parametrize("variant", cnngru.VARIANTS)
+def test_analysis_equals_what_happened_during_generation(bundles, variant):
+    bundle = bundles[variant]
+    gen = cnngru.generate(bundle, "The king ", max_new_tokens=40, seed=3, diagnostics=True)
+    steps = list(gen)
+    a = analyse(bundle, gen.text)
+    start = len("The king ")
+    np.testing.assert_allclose(a.probability[start:], [s.probability for s in steps], rtol=1e-5)
+    np.testing.assert_allclose(a.entropy[start:], [s.entropy for s in steps], rtol=1e-4)
+    assert a.top_chars[start] == "".join(c for c, _ in steps[0].top)
+    if variant == "hybrid":  # step k's trace is the one that predicts character k + 1
+        traced = np.array([s.trace["attention"] for s in steps[:-1]])
+        np.testing.assert_allclose(a.attention[start + 1:], traced, atol=1e-6)
+    assert (a.influence is None) == (variant == "gru")
+    assert (a.attention is None) == (variant != "hybrid")
+
+
+def test_analysis_in_small_chunks_equals_one_pass(bundles, monkeypatch):
+    bundle = bundles["hybrid"]
+    text = "O Romeo, Romeo, wherefore art thou Romeo? Deny thy father and refuse thy name."
+    whole = analyse(bundle, text)
+    monkeypatch.setattr(diagnostics, "CHUNK", 7)
+    chunked = analyse(bundle, text)
+    np.testing.assert_allclose(chunked.probability[1:], whole.probability[1:], rtol=1e-5)
+    np.testing.assert_allclose(chunked.influence[1:], whole.influence[1:], atol=1e-7)
+    np.testing.assert_allclose(chunked.attention[1:], whole.attention[1:], atol=1e-6)
+
+
+def test_cnn_influence_is_a_nonnegative_kl_and_zero_without_a_cnn_change(bundles):
+    bundle = bundles["cnn-post"]
+    a = analyse(bundle, "Speak, my lord.")
+    assert np.isnan(a.influence[0]) and (a.influence[1:] >= 0).all() and a.influence[1:].max() > 0
+    # With the refinement's output layer zeroed the CNN changes nothing: influence 0.
+    saved = {k: v.clone() for k, v in bundle.model.up.state_dict().items()}
+    try:
+        with torch.no_grad():
+            bundle.model.up.weight.zero_()
+            bundle.model.up.bias.zero_()
+        assert np.abs(analyse(bundle, "Speak, my lord.").influence[1:]).max() < 1e-9
+    finally:
+        bundle.model.up.load_state_dict(saved)
+
+
+def test_analysis_numbers_are_strict_json(bundles):
+    a = analyse(bundles["hybrid"], "My lord.")
+    data = json.loads(json.dumps(a.to_dict(), allow_nan=False))
+    assert data["probability"][0] is None and len(data["probability"]) == len("My lord.")
+    assert data["top"][0] == [] and len(data["top"][1]) == diagnostics.TOP
+    assert len(data["attention"][1]) == bundles["hybrid"].model.config.window
+    assert data["bits_per_char"] == pytest.approx(a.bits_per_char(), abs=1e-4)
+
+
+def test_analysis_refuses_unknown_characters_and_one_character(bundles):
+    with pytest.raises(cnngru.UnknownCharactersError):
+        analyse(bundles["gru"], "naïve")
+    with pytest.raises(ValueError, match="at least two"):
+        analyse(bundles["gru"], "a")
