@@ -64,12 +64,44 @@ class Highway(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         self.proj = nn.Linear(dim, 2 * dim)
-        nn.init.constant_(self.proj.bias[dim:], -2.0)  # start close to the identity, as the paper
+        self.special_init()
+
+    @torch.no_grad()
+    def special_init(self) -> None:
+        """Gate bias -2: start close to the identity, as the paper does."""
+        self.proj.bias[self.proj.out_features // 2:] = -2.0
 
     def forward(self, x: Tensor) -> Tensor:
         h, g = self.proj(x).chunk(2, dim=-1)
         g = torch.sigmoid(g)
         return g * torch.relu(h) + (1 - g) * x
+
+
+class DepthwiseCausalConv(nn.Module):
+    """x + a per-channel causal convolution over each channel's last ``width`` values.
+
+    The short convolution in front of a recurrence: Mamba's ``d_conv=4``, Griffin's Conv1D before
+    the RG-LRU, RWKV's token shift (width 2). Each channel mixes only its own recent values, so it
+    costs ``(width + 1) * dim`` parameters. The convolution starts at zero: the layer starts as
+    the identity, the model as the one without it, and weight decay pulls it back there.
+    """
+
+    def __init__(self, dim: int, width: int):
+        super().__init__()
+        self.history = width - 1
+        self.conv = nn.Conv1d(dim, dim, width, groups=dim)  # weight (dim, 1, width)
+        self.special_init()
+
+    @torch.no_grad()
+    def special_init(self) -> None:
+        """Zero convolution: the output equals the input until training says otherwise."""
+        self.conv.weight.zero_()
+        self.conv.bias.zero_()
+
+    def forward(self, x: Tensor, history: Tensor | None) -> tuple[Tensor, Tensor]:
+        """x (B, T, C), the last ``width - 1`` inputs or None -> (x + conv, new history)."""
+        h, history = CausalHistory.extend(x, history, self.history)
+        return x + self.conv(h.transpose(1, 2)).transpose(1, 2), history
 
 
 class GatedCausalConv(nn.Module):
@@ -134,3 +166,37 @@ class WindowAttention(nn.Module):
         context = band @ v  # (B, T, A)
         new_past = (k[:, -(W - 1):], v[:, -(W - 1):], exists[:, -(W - 1):])
         return context, weights, new_past
+
+
+
+class SplitGate(nn.Module):
+    """Per-position weights over the GRU state and each attention context, summing to 1.
+
+    ``split = softmax(W [g; c_1; ...; c_S] + b)``, column 0 the GRU state. It starts as the plain
+    GRU, as SRU++ (Lei 2021) starts its attention: W is zero and b gives the GRU state weight
+    ``GRU_START`` at every position, the rest shared by the contexts. Training moves away from
+    the GRU only as far as the contexts earn it.
+    """
+
+    GRU_START = 0.99  # the GRU state's weight at initialisation
+
+    def __init__(self, dim: int, contexts: int):
+        super().__init__()
+        self.contexts = contexts
+        self.proj = nn.Linear((1 + contexts) * dim, 1 + contexts)
+        self.special_init()
+
+    @torch.no_grad()
+    def special_init(self) -> None:
+        """Zero weights, bias log(GRU_START * S / (1 - GRU_START)) on the GRU column, 0 elsewhere."""
+        self.proj.weight.zero_()
+        self.proj.bias.zero_()
+        self.proj.bias[0] = math.log(self.GRU_START * self.contexts / (1 - self.GRU_START))
+
+    def forward(self, parts: list[Tensor], dropped: Tensor | None = None) -> Tensor:
+        """parts: the GRU state and the S contexts, each (B, T, C); ``dropped``: a (1 + S,) bool
+        mask of columns to leave out (weight 0, the rest renormalised). Returns (B, T, 1 + S)."""
+        logits = self.proj(torch.cat(parts, dim=-1))
+        if dropped is not None:
+            logits = logits.masked_fill(dropped, float("-inf"))
+        return torch.softmax(logits, dim=-1)

@@ -6,8 +6,8 @@ per-character tables, convolutions become one matrix product over the stacked wi
 fused.
 
 The code mirrors the modules one to one, so a change to a model has one obvious place to go here:
-a stepper per layer (``GRUStepper``, ``CharCNNStepper``, ``GatedCausalConvStepper``,
-``WindowAttentionStepper``) and one per model class, each built from the module it mirrors, and
+a stepper per layer (``GRUStepper``, ``CharCNNStepper``, ``DepthwiseCausalConvStepper``,
+``GatedCausalConvStepper``, ``WindowAttentionStepper``, ``SplitGateStepper``) and one per model class, each built from the module it mirrors, and
 ``STEPPERS`` maps each model class to its stepper. Every stepper takes a batch of rows (tokens
 ``(B,)``) so several generations can step together; rows never mix. The state has exactly the
 layout of ``model.forward``'s (as NumPy arrays, batch first), so a text can switch between the
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layers import CharCNN, GatedCausalConv, WindowAttention
-from .recurrent import CNNPost, CNNPre, GRUModel, Hybrid
+from .layers import CharCNN, DepthwiseCausalConv, GatedCausalConv, SplitGate, WindowAttention
+from .recurrent import WINDOW_STATE, CNNPost, CNNPre, GRUModel, Hybrid
 from .registry import State
 
 NumpyState = dict[str, np.ndarray]
@@ -174,6 +174,21 @@ class CharCNNStepper:
         return highway(f, self.highway), w[:, 1:]
 
 
+class DepthwiseCausalConvStepper:
+    """``DepthwiseCausalConv`` at one position: each channel's last ``width`` values, weighted
+    per channel and summed, plus the input."""
+
+    def __init__(self, layer: DepthwiseCausalConv):
+        self.history = layer.history
+        self.taps = _np(layer.conv.weight)[:, 0].T.copy()  # (width, C), oldest first
+        self.bias = _np(layer.conv.bias)
+
+    def __call__(self, x: np.ndarray, history: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """x: (B, C); history: the last inputs (B, width - 1, C) or None. -> output, history."""
+        w = window(history, x, self.history)
+        return x + (w * self.taps).sum(1) + self.bias, w[:, 1:]
+
+
 class GatedCausalConvStepper:
     """``GatedCausalConv`` at one position: LayerNorm, the k dilated taps of the window in one
     product, GLU, residual."""
@@ -233,6 +248,24 @@ class WindowAttentionStepper:
         return context, weights, (keys[:, 1:], values[:, 1:], exists[:, 1:])
 
 
+class SplitGateStepper:
+    """``SplitGate`` at one position: the projection's columns split per part, so the parts need
+    no concatenation."""
+
+    def __init__(self, gate: SplitGate):
+        w = _np(gate.proj.weight).T  # ((1 + S) * C, 1 + S)
+        self.parts = [p.copy() for p in np.split(w, 1 + gate.contexts)]
+        self.bias = _np(gate.proj.bias)
+
+    def __call__(self, parts: list[np.ndarray], dropped: np.ndarray | None = None) -> np.ndarray:
+        """parts: the GRU state and each context (B, C); dropped: (1 + S,) bool or None."""
+        logits = self.bias + sum(p @ w for p, w in zip(parts, self.parts, strict=True))
+        if dropped is not None:
+            logits = np.where(dropped, -np.inf, logits)
+        split = np.exp(logits - logits.max(-1, keepdims=True))
+        return split / split.sum(-1, keepdims=True)
+
+
 # Model steppers: one per model class, each ``step`` following that class's ``forward``.
 
 
@@ -261,33 +294,52 @@ class GRUModelStepper:
 
 
 class CNNPreStepper(GRUModelStepper):
-    """``CNNPre``: the GRU's first projection splits into the embedding's table and a product
-    with the CharCNN features (skipped when ``cnn_off`` zeroes them)."""
+    """``CNNPre``: the GRU's first projection splits into the embedding's columns and the
+    CharCNN features' (skipped when ``cnn_off`` zeroes them). Without the depthwise convolution
+    the embedding's columns are a per-character table; with it they are a product with the
+    convolved embedding (the plain one when ``cnn_off``)."""
 
     def __init__(self, model: CNNPre):
-        E = model.config.embed_dim if model.config.concat_embedding else 0
+        c = model.config
+        E = c.embed_dim if c.concat_embedding or not c.ngram else 0
         super().__init__(model, E)
-        self.cnn = CharCNNStepper(model.cnn)
-        self.feature_w = _np(model.gru.weight_ih_l0)[:, E:].T.copy()  # (F, 3H)
+        w_ih = _np(model.gru.weight_ih_l0)  # (3H, GRU input)
+        self.embedding_w = w_ih[:, :E].T.copy()  # (E, 3H)
+        self.feature_w = w_ih[:, E:].T.copy()  # (F, 3H)
+        self.bias_ih = _np(model.gru.bias_ih_l0)
+        self.cnn = CharCNNStepper(model.cnn) if model.cnn is not None else None
+        self.depthwise = (DepthwiseCausalConvStepper(model.depthwise)
+                          if model.depthwise is not None else None)
 
     def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False
              ) -> tuple[np.ndarray, NumpyState, Trace]:
         state = state or {}
-        f, cnn_history = self.cnn(self.embed[tokens], state.get("cnn"))
-        gi = self.input_table[tokens]
-        if not cnn_off:
-            gi = gi + f @ self.feature_w
-        h = self.gru(gi, state.get("gru"))
-        return self.head(h[:, -1]), {"gru": h, "cnn": cnn_history}, {}
+        new: NumpyState = {}
+        e = x = self.embed[tokens]  # (B, E)
+        if self.depthwise is not None:
+            x, new["depthwise"] = self.depthwise(e, state.get("depthwise"))
+            gi = (e if cnn_off else x) @ self.embedding_w + self.bias_ih
+        else:
+            gi = self.input_table[tokens]
+        if self.cnn is not None:
+            f, new["cnn"] = self.cnn(x, state.get("cnn"))
+            if not cnn_off:
+                gi = gi + f @ self.feature_w
+        new["gru"] = h = self.gru(gi, state.get("gru"))
+        return self.head(h[:, -1]), new, {}
 
 
 class CNNPostStepper(GRUModelStepper):
     """``CNNPost``: the GRU output plus up(refine(down(it))); the refinement always runs, so its
-    state stays current when ``cnn_off`` leaves its output out."""
+    state stays current when ``cnn_off`` leaves its output out. With ``placement="embed+gru"``
+    the embedding's part of ``down`` is a per-character table."""
 
     def __init__(self, model: CNNPost):
         super().__init__(model)
-        self.down = Dense.of(model.down)
+        down = Dense.of(model.down)  # (E + H, R) or (H, R)
+        E = down.w.shape[0] - model.config.hidden
+        self.down_table = self.embed[:, :E] @ down.w[:E] + down.b  # (vocab, R); E = 0: the bias
+        self.down = down.w[E:].copy()  # (H, R)
         self.refine = [GatedCausalConvStepper(layer) for layer in model.refine]
         self.up = Dense.of(model.up)
 
@@ -297,7 +349,7 @@ class CNNPostStepper(GRUModelStepper):
         h = self.gru(self.input_table[tokens], state.get("gru"))
         g = h[:, -1]
         new: NumpyState = {"gru": h}
-        u = self.down(g)
+        u = g @ self.down + self.down_table[tokens]
         for i, layer in enumerate(self.refine):
             u, new[f"post.{i}"] = layer(u, state.get(f"post.{i}"))
         out = g if cnn_off else g + self.up(u)
@@ -305,35 +357,73 @@ class CNNPostStepper(GRUModelStepper):
 
 
 class HybridStepper(GRUModelStepper):
-    """``Hybrid``: the GRU state attends over the window's CharCNN features, and a gate mixes
-    the context with the GRU state. The gate's weight is split in its g and c halves, which
-    saves concatenating them."""
+    """``Hybrid``: the GRU state attends over each source's window (CharCNN features, past GRU
+    states), and a gate mixes the contexts with the GRU state. The reliance gate's weight is
+    split in its g and c halves, which saves concatenating them."""
 
     def __init__(self, model: Hybrid):
         super().__init__(model)
-        self.cnn = CharCNNStepper(model.cnn)
-        self.attn = WindowAttentionStepper(model.attn)
-        self.context_out = Dense.of(model.context_out)
-        gate_w = _np(model.gate.weight)[0]  # (2H,): [g; c]
-        H = model.config.hidden
-        self.gate_g, self.gate_c = gate_w[:H].copy(), gate_w[H:].copy()
-        self.gate_b = float(_np(model.gate.bias)[0])
+        self.cnn = self.attn = self.memory_attn = None
+        if model.cnn is not None:
+            self.cnn = CharCNNStepper(model.cnn)
+            self.attn = WindowAttentionStepper(model.attn)
+            self.context_out = Dense.of(model.context_out)
+        if model.memory_attn is not None:
+            self.memory_attn = WindowAttentionStepper(model.memory_attn)
+            self.memory_out = Dense.of(model.memory_out)
+        self.reliance_gate = model.config.gate == "reliance"
+        if self.reliance_gate:
+            gate_w = _np(model.gate.weight)[0]  # (2H,): [g; c]
+            H = model.config.hidden
+            self.gate_g, self.gate_c = gate_w[:H].copy(), gate_w[H:].copy()
+            self.gate_b = float(_np(model.gate.bias)[0])
+        else:
+            self.split_gate = SplitGateStepper(model.gate)
 
     def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False
              ) -> tuple[np.ndarray, NumpyState, Trace]:
         state = state or {}
         h = self.gru(self.input_table[tokens], state.get("gru"))
         g = h[:, -1]  # (B, H)
-        f, cnn_history = self.cnn(self.embed[tokens], state.get("cnn"))
-        past = (state["keys"], state["values"], state["exists"]) if "keys" in state else None
-        context, attention, (keys, values, exists) = self.attn(g, f, past)
-        c = self.context_out(context)  # (B, H)
-        reliance = sigmoid(g @ self.gate_g + c @ self.gate_c + self.gate_b)  # (B,)
-        if cnn_off:
-            reliance = np.zeros_like(reliance)
-        mixed = reliance[:, None] * c + (1 - reliance[:, None]) * g
-        new = {"gru": h, "cnn": cnn_history, "keys": keys, "values": values, "exists": exists}
-        return self.head(mixed), new, {"attention": attention, "reliance": reliance}
+        new: NumpyState = {"gru": h}
+        contexts, attention = [], []
+        if self.cnn is not None:
+            f, new["cnn"] = self.cnn(self.embed[tokens], state.get("cnn"))
+            context, weights, past = self.attn(g, f, _window_past(state, ""))
+            new.update(zip(WINDOW_STATE, past, strict=True))
+            contexts.append(self.context_out(context))  # (B, H)
+            attention.append(weights)
+        if self.memory_attn is not None:
+            context, weights, past = self.memory_attn(g, g, _window_past(state, "memory."))
+            new.update(zip(("memory." + k for k in WINDOW_STATE), past, strict=True))
+            contexts.append(self.memory_out(context))
+            attention.append(weights)
+        if self.reliance_gate:
+            c = contexts[0]
+            reliance = sigmoid(g @ self.gate_g + c @ self.gate_c + self.gate_b)  # (B,)
+            if cnn_off:
+                reliance = np.zeros_like(reliance)
+            mixed = reliance[:, None] * c + (1 - reliance[:, None]) * g
+            return self.head(mixed), new, {"attention": attention[0], "reliance": reliance}
+        dropped = None
+        if cnn_off and self.cnn is not None:  # the CNN context (column 1): no weight, no say
+            dropped = np.arange(1 + len(contexts)) == 1
+            contexts[0] = np.zeros_like(contexts[0])
+        split = self.split_gate([g, *contexts], dropped)  # (B, 1 + S)
+        mixed = split[:, :1] * g
+        for i, c in enumerate(contexts, start=1):
+            mixed = mixed + split[:, i:i + 1] * c
+        trace = {"attention": np.concatenate(attention, axis=1), "split": split}
+        if self.cnn is not None:
+            trace["reliance"] = split[:, 1]
+        return self.head(mixed), new, trace
+
+
+def _window_past(state: NumpyState, prefix: str) -> tuple[np.ndarray, ...] | None:
+    """``recurrent.window_past`` for a NumPy state."""
+    if prefix + "keys" not in state:
+        return None
+    return tuple(state[prefix + k] for k in WINDOW_STATE)
 
 
 # The one dispatch: a model's exact class picks its stepper (a subclass may change forward).

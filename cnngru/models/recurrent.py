@@ -7,65 +7,120 @@ whole texts; carrying the state between chunks gives the same logits as one full
 
     gru       embedding -> GRU -> head
     cnn-pre   embedding -> CharCNN (n-gram detectors + highway) -> [embedding; features] -> GRU -> head
+              (or a depthwise causal convolution on the embedding, or both: ``form``)
     cnn-post  embedding -> GRU -> gated residual causal CNN stack over the GRU outputs -> head
     hybrid    GRU states attend over the CharCNN features of a window of recent positions;
               a learned per-position weight mixes that CNN context with the GRU state -> head
+              (or over a long window of CNN features and past GRU states, three-way: ``gate``)
 
-``cnn_off=True`` removes the CNN path (features zeroed, refinement skipped, mixing weight 0):
-comparing the two runs measures how much the CNN changes a prediction.
+Each strategy has candidate designs, config overrides named in ``CANDIDATES``; the defaults are
+the first candidate of each, the design of the shipped checkpoints.
+
+``cnn_off=True`` removes the CNN path (features zeroed, convolutions and refinement skipped, the
+CNN context's weight 0): comparing the two runs measures how much the CNN changes a prediction.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from .layers import CharCNN, GatedCausalConv, WindowAttention
+from .layers import CharCNN, DepthwiseCausalConv, GatedCausalConv, SplitGate, WindowAttention
 from .registry import ModelConfig, ModelOutput, State, register
+
+INITS = ("default", "scaled")
 
 
 @dataclass
 class GRUConfig(ModelConfig):
     embed_dim: int = 64  # characters need few dimensions; the GRU does the work
-    layers: int = 1
+    layers: int = 1  # stacked GRU layers (dropout between them when more than one)
     dropout: float = 0.1  # on embeddings and GRU outputs; 1M params overfit Shakespeare quickly
+    init: str = "default"  # "default": PyTorch's, as the shipped checkpoints; "scaled": see init_weights
+
+    def __post_init__(self):
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, not {self.init!r}")
+        if self.layers < 1:
+            raise ValueError(f"layers must be at least 1, not {self.layers}")
 
 
 # CNN widths left as None follow the GRU width, so any parameter budget can be met and the
 # share of parameters each part gets stays the same from a test-sized model to the shipped one.
 
+PRE_FORMS = ("ngram", "depthwise", "depthwise+ngram")
+
 
 @dataclass
 class CNNPreConfig(GRUConfig):
+    form: str = "ngram"  # the CNN: "ngram" (CharCNN), "depthwise" (a nearly free short conv) or both
     widths: tuple[int, ...] = (2, 3, 4, 5, 6)  # n-gram sizes the detectors look at
     filters: int | None = None  # detectors per width; None: hidden / 8 (48 at the 1M budget)
     concat_embedding: bool = True  # GRU input: [embedding; CNN features] (False: features only)
+    conv_width: int = 4  # the depthwise convolution's reach: Mamba's d_conv = 4
 
     def __post_init__(self):
-        self.filters = self.filters or max(4, round(self.hidden / 8))
+        super().__post_init__()
+        if self.form not in PRE_FORMS:
+            raise ValueError(f"cnn-pre form must be one of {PRE_FORMS}, not {self.form!r}")
+        if self.ngram:
+            self.filters = self.filters or max(4, round(self.hidden / 8))
+
+    @property
+    def ngram(self) -> bool:
+        return self.form in ("ngram", "depthwise+ngram")
+
+    @property
+    def depthwise(self) -> bool:
+        return self.form in ("depthwise", "depthwise+ngram")
+
+
+POST_PLACEMENTS = ("gru", "embed+gru")
 
 
 @dataclass
 class CNNPostConfig(GRUConfig):
-    refine_dim: int | None = None  # refinement stack width (a bottleneck); None: hidden / 3
+    refine_dim: int | None = None  # refinement stack width (a bottleneck); None: hidden * refine_ratio
+    refine_ratio: float = 1 / 3  # the bottleneck's share of the GRU width when refine_dim is None
     kernel_size: int = 3
     dilations: tuple[int, ...] = (1, 2, 4)  # receptive field 1 + 2 * (1 + 2 + 4) = 15 GRU outputs
+    placement: str = "gru"  # the stack reads the GRU outputs ("gru") or [embedding; GRU output]
 
     def __post_init__(self):
-        self.refine_dim = self.refine_dim or max(8, round(self.hidden / 3))
+        super().__post_init__()
+        if self.placement not in POST_PLACEMENTS:
+            raise ValueError(f"cnn-post placement must be one of {POST_PLACEMENTS}, "
+                             f"not {self.placement!r}")
+        self.refine_dim = self.refine_dim or max(8, round(self.hidden * self.refine_ratio))
+
+
+HYBRID_SOURCES = (("cnn",), ("cnn", "memory"), ("memory",))
+HYBRID_GATES = ("reliance", "split")
 
 
 @dataclass
 class HybridConfig(GRUConfig):
     widths: tuple[int, ...] = (2, 3, 4, 5, 6)
     filters: int | None = None  # None: hidden / 8
-    window: int = 32  # recent positions whose CNN features the GRU state may attend to
+    window: int = 32  # recent positions the GRU state may attend to (each source's own window)
     attn_dim: int | None = None  # None: hidden / 7 (64 at the 1M budget)
+    sources: tuple[str, ...] = ("cnn",)  # what the window holds: CNN features, past GRU states
+    gate: str = "reliance"  # "reliance": sigmoid, GRU vs CNN; "split": softmax, starts as the GRU
 
     def __post_init__(self):
-        self.filters = self.filters or max(4, round(self.hidden / 8))
+        super().__post_init__()
+        if self.sources not in HYBRID_SOURCES:
+            raise ValueError(f"hybrid sources must be one of {HYBRID_SOURCES}, not {self.sources!r}")
+        if self.gate not in HYBRID_GATES:
+            raise ValueError(f"hybrid gate must be one of {HYBRID_GATES}, not {self.gate!r}")
+        if self.gate == "reliance" and self.sources != ("cnn",):
+            raise ValueError("the reliance gate weighs the GRU state against the CNN context "
+                             "only: use gate='split' for other sources")
+        if "cnn" in self.sources:
+            self.filters = self.filters or max(4, round(self.hidden / 8))
         self.attn_dim = self.attn_dim or max(8, round(self.hidden / 7))
 
 
@@ -73,7 +128,7 @@ class HybridConfig(GRUConfig):
 class GRUModel(nn.Module):
     """The baseline, embedding -> GRU -> head; each CNN variant extends it.
 
-    State: ``gru``, the hidden state (B, layers, H). PyTorch's default initialisation throughout.
+    State: ``gru``, the hidden state (B, layers, H).
     """
 
     Config = GRUConfig
@@ -83,9 +138,43 @@ class GRUModel(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
         self.gru = nn.GRU(gru_input or config.embed_dim, config.hidden, config.layers,
-                          batch_first=True)
+                          batch_first=True, dropout=config.dropout if config.layers > 1 else 0.0)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, config.vocab_size)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """The config's initialisation scheme, in one place; every model's constructor ends here.
+
+        "default" keeps each module's PyTorch initialisation (nn.Embedding N(0, 1); Linear, Conv1d
+        and GRU uniform within 1/sqrt(fan in) or 1/sqrt(H)), where the shipped checkpoints
+        started. "scaled" draws every matrix with variance 1 / fan in, so the N(0, 1) embedding's
+        unit variance carries through each layer; the GRU's recurrent matrices are orthogonal
+        (Saxe et al. 2014: nothing grows or fades through time at the start); biases and the head
+        are zero, so the first prediction is uniform (loss ln V), not confident noise. Then each
+        layer's own ``special_init`` again: the highway's nearly closed gates, the depthwise
+        convolution's zeros, the split gate that starts as the plain GRU.
+        """
+        if self.config.init == "default":
+            return  # the layers' special cases were set by their constructors
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Conv1d)):
+                nn.init.normal_(m.weight, std=m.weight[0].numel() ** -0.5)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.GRU):
+                for name, p in m.named_parameters():
+                    if name.startswith("weight_ih"):
+                        nn.init.normal_(p, std=p.shape[1] ** -0.5)
+                    elif name.startswith("weight_hh"):
+                        for gate in p.chunk(3):  # r, z, n: one orthogonal matrix each
+                            nn.init.orthogonal_(gate)
+                    else:
+                        nn.init.zeros_(p)
+        nn.init.zeros_(self.head.weight)
+        for m in self.modules():
+            if hasattr(m, "special_init"):
+                m.special_init()
 
     def run_gru(self, x: Tensor, state: State) -> tuple[Tensor, Tensor]:
         """GRU over (B, T, I); the hidden state is kept batch-first as (B, layers, H)."""
@@ -103,89 +192,205 @@ class GRUModel(nn.Module):
 
 @register("cnn-pre")
 class CNNPre(GRUModel):
-    """CNN feature extractor in front of the GRU. State: ``gru`` and ``cnn`` (last embeddings)."""
+    """A CNN in front of the GRU, in one of three forms (``config.form``):
+
+        ngram            [embedding; CharCNN(embedding)] -> GRU   (concat_embedding=False: features only)
+        depthwise        x = embedding + DepthwiseConv(embedding) -> GRU
+        depthwise+ngram  x = embedding + DepthwiseConv(embedding); [x; CharCNN(x)] -> GRU
+
+    The depthwise convolution starts at zero, so that form starts as the plain GRU. State:
+    ``gru``, ``cnn`` (the CharCNN's last inputs) and ``depthwise`` (the convolution's).
+    """
 
     Config = CNNPreConfig
 
     def __init__(self, config: CNNPreConfig):
-        cnn = CharCNN(config.embed_dim, config.widths, config.filters, config.dropout)
-        super().__init__(config, cnn.out_dim + config.embed_dim * config.concat_embedding)
+        c = config
+        cnn = CharCNN(c.embed_dim, c.widths, c.filters, c.dropout) if c.ngram else None
+        embedding_columns = c.embed_dim if c.concat_embedding or not c.ngram else 0
+        super().__init__(config, embedding_columns + (cnn.out_dim if cnn else 0))
         self.cnn = cnn
+        self.depthwise = DepthwiseCausalConv(c.embed_dim, c.conv_width) if c.depthwise else None
+        self.init_weights()
 
     def forward(self, tokens: Tensor, state: State | None = None, cnn_off: bool = False) -> ModelOutput:
         state = state or {}
         e = self.embed(tokens)  # (B, T, E)
-        f, cnn_history = self.cnn(e, state.get("cnn"))  # (B, T, F)
-        if cnn_off:
-            f = torch.zeros_like(f)
-        x = torch.cat([self.dropout(e), f], dim=-1) if self.config.concat_embedding else f
-        g, h = self.run_gru(x, state)
-        return ModelOutput(self.head(self.dropout(g)), {"gru": h, "cnn": cnn_history}, {})
+        new_state = {}
+        x = e
+        if self.depthwise is not None:
+            x, new_state["depthwise"] = self.depthwise(e, state.get("depthwise"))  # (B, T, E)
+        parts = []
+        if self.config.concat_embedding or self.cnn is None:
+            parts.append(self.dropout(e if cnn_off else x))
+        if self.cnn is not None:  # the CNN always runs, so its state stays current
+            f, new_state["cnn"] = self.cnn(x, state.get("cnn"))  # (B, T, F)
+            parts.append(torch.zeros_like(f) if cnn_off else f)
+        g, new_state["gru"] = self.run_gru(torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0],
+                                           state)
+        return ModelOutput(self.head(self.dropout(g)), new_state, {})
 
 
 @register("cnn-post")
 class CNNPost(GRUModel):
     """GRU, then a causal CNN that refines its outputs: h + up(CNN(down(h))).
 
-    State: ``gru`` and ``post.i``, the last inputs of refinement layer i.
+    With ``placement="embed+gru"`` the stack reads [embedding; h]: the characters themselves
+    beside what the GRU made of them. State: ``gru`` and ``post.i``, the last inputs of
+    refinement layer i.
     """
 
     Config = CNNPostConfig
 
     def __init__(self, config: CNNPostConfig):
         super().__init__(config)
-        self.down = nn.Linear(config.hidden, config.refine_dim)
+        reads = config.hidden + config.embed_dim * (config.placement == "embed+gru")
+        self.down = nn.Linear(reads, config.refine_dim)
         self.refine = nn.ModuleList(
             GatedCausalConv(config.refine_dim, config.kernel_size, d, config.dropout)
             for d in config.dilations
         )
         self.up = nn.Linear(config.refine_dim, config.hidden)
+        self.init_weights()
 
     def forward(self, tokens: Tensor, state: State | None = None, cnn_off: bool = False) -> ModelOutput:
         state = state or {}
-        g, h = self.run_gru(self.dropout(self.embed(tokens)), state)  # (B, T, H)
+        x = self.dropout(self.embed(tokens))  # (B, T, E)
+        g, h = self.run_gru(x, state)  # (B, T, H)
         new_state = {"gru": h}
-        u = self.down(g)  # (B, T, R)
+        u = self.down(g if self.config.placement == "gru" else torch.cat([x, g], dim=-1))  # (B, T, R)
         for i, layer in enumerate(self.refine):
             u, new_state[f"post.{i}"] = layer(u, state.get(f"post.{i}"))
         out = g if cnn_off else g + self.up(u)
         return ModelOutput(self.head(self.dropout(out)), new_state, {})
 
 
+WINDOW_STATE = ("keys", "values", "exists")  # a WindowAttention's past, as state keys
+
+
+def window_past(state: State, prefix: str) -> tuple[Tensor, Tensor, Tensor] | None:
+    """The past of the window attention whose state keys start with ``prefix``."""
+    if prefix + "keys" not in state:
+        return None
+    return tuple(state[prefix + k] for k in WINDOW_STATE)
+
+
 @register("hybrid")
 class Hybrid(GRUModel):
     """GRU state and CNN features side by side, weighed by attention and a learned gate.
 
-    The GRU state queries the CharCNN features of the last ``window`` positions; the context is
-    mixed with the GRU state by ``reliance`` in [0, 1] (1: all CNN). State: ``gru``, ``cnn``
-    and the window's ``keys``, ``values`` and ``exists`` mask. Trace: ``attention`` (B, T, W),
-    oldest position first, and ``reliance`` (B, T).
+    The GRU state attends over the last ``window`` positions of each source in
+    ``config.sources``: the CharCNN features (``cnn``) and the past GRU states themselves
+    (``memory``, as SHA-RNN), one attention each. ``gate`` mixes the contexts with the GRU state:
+
+        reliance  (today's) sigmoid weight ``reliance`` in [0, 1] on the CNN context (1: all CNN)
+        split     softmax weights over [GRU state, *contexts] per position, starting at 0.99 on
+                  the GRU state (SRU++): the model starts as the plain GRU
+
+    State: ``gru``, ``cnn`` (the CharCNN's last inputs), the CNN window's ``keys``, ``values``,
+    ``exists`` and the memory window's ``memory.keys``, ``memory.values``, ``memory.exists``.
+    Trace: ``attention`` (B, T, S * W), each source's W weights in turn (``attention_blocks``),
+    oldest position first; ``reliance`` (B, T), the CNN context's weight; with the split gate,
+    ``split`` (B, T, 1 + S), the weights of the GRU state and of each context.
     """
 
     Config = HybridConfig
 
     def __init__(self, config: HybridConfig):
         super().__init__(config)
-        self.cnn = CharCNN(config.embed_dim, config.widths, config.filters, config.dropout)
-        self.attn = WindowAttention(config.hidden, self.cnn.out_dim, config.attn_dim, config.window)
-        self.context_out = nn.Linear(config.attn_dim, config.hidden)
-        self.gate = nn.Linear(2 * config.hidden, 1)
+        c = config
+        self.cnn = self.attn = self.context_out = self.memory_attn = self.memory_out = None
+        if "cnn" in c.sources:
+            self.cnn = CharCNN(c.embed_dim, c.widths, c.filters, c.dropout)
+            self.attn = WindowAttention(c.hidden, self.cnn.out_dim, c.attn_dim, c.window)
+            self.context_out = nn.Linear(c.attn_dim, c.hidden)
+        if "memory" in c.sources:
+            self.memory_attn = WindowAttention(c.hidden, c.hidden, c.attn_dim, c.window)
+            self.memory_out = nn.Linear(c.attn_dim, c.hidden)
+        if c.gate == "reliance":
+            self.gate = nn.Linear(2 * c.hidden, 1)
+        else:
+            self.gate = SplitGate(c.hidden, len(c.sources))
+        self.init_weights()
+
+    def attention_blocks(self) -> dict[str, slice]:
+        """Which columns of the trace's ``attention`` belong to which source."""
+        W = self.config.window
+        return {s: slice(i * W, (i + 1) * W) for i, s in enumerate(self.config.sources)}
 
     def forward(self, tokens: Tensor, state: State | None = None, cnn_off: bool = False) -> ModelOutput:
         state = state or {}
         e = self.embed(tokens)
         g, h = self.run_gru(self.dropout(e), state)  # (B, T, H)
-        f, cnn_history = self.cnn(e, state.get("cnn"))  # (B, T, F)
-        past = (state["keys"], state["values"], state["exists"]) if "keys" in state else None
-        context, attention, (keys, values, exists) = self.attn(g, f, past)
-        c = self.context_out(context)  # (B, T, H)
-        reliance = torch.sigmoid(self.gate(torch.cat([g, c], dim=-1))).squeeze(-1)  # (B, T)
-        if cnn_off:
-            reliance = torch.zeros_like(reliance)
-        mixed = reliance[..., None] * c + (1 - reliance[..., None]) * g
-        new_state = {"gru": h, "cnn": cnn_history, "keys": keys, "values": values, "exists": exists}
-        trace = {"attention": attention, "reliance": reliance}
+        new_state, contexts, attention = {"gru": h}, [], []
+        if self.cnn is not None:
+            f, new_state["cnn"] = self.cnn(e, state.get("cnn"))  # (B, T, F)
+            context, weights, past = self.attn(g, f, window_past(state, ""))
+            new_state.update(zip(WINDOW_STATE, past, strict=True))
+            contexts.append(self.context_out(context))  # (B, T, H)
+            attention.append(weights)  # (B, T, W)
+        if self.memory_attn is not None:
+            context, weights, past = self.memory_attn(g, g, window_past(state, "memory."))
+            new_state.update(zip(("memory." + k for k in WINDOW_STATE), past, strict=True))
+            contexts.append(self.memory_out(context))
+            attention.append(weights)
+        if self.config.gate == "reliance":
+            c = contexts[0]
+            reliance = torch.sigmoid(self.gate(torch.cat([g, c], dim=-1))).squeeze(-1)  # (B, T)
+            if cnn_off:
+                reliance = torch.zeros_like(reliance)
+            mixed = reliance[..., None] * c + (1 - reliance[..., None]) * g
+            trace = {"attention": attention[0], "reliance": reliance}
+        else:
+            dropped = None
+            if cnn_off and self.cnn is not None:  # the CNN context (column 1): no weight, no say
+                dropped = torch.arange(1 + len(contexts), device=g.device) == 1
+                contexts[0] = torch.zeros_like(contexts[0])
+            split = self.gate([g, *contexts], dropped)  # (B, T, 1 + S)
+            mixed = split[..., :1] * g
+            for i, c in enumerate(contexts, start=1):
+                mixed = mixed + split[..., i:i + 1] * c
+            trace = {"attention": torch.cat(attention, dim=-1), "split": split}
+            if self.cnn is not None:
+                trace["reliance"] = split[..., 1]
         return ModelOutput(self.head(self.dropout(mixed)), new_state, trace)
 
 
 VARIANTS: tuple[str, ...] = ("gru", "cnn-pre", "cnn-post", "hybrid")  # the language models compared
+
+
+# Candidate designs of each strategy, name -> config overrides, for the study that picks each
+# strategy's strongest form on validation (issue 10). The same number per strategy, equal effort;
+# the first of each is today's form (no overrides). Every one grows with ``hidden``, so
+# build_model(strategy, vocab_size, params, **overrides) sizes any of them to any budget.
+CANDIDATES: dict[str, dict[str, dict]] = {
+    "gru": {
+        "one-layer": {},
+        "two-layers": {"layers": 2},  # depth instead of width; dropout between the layers
+        "dropout-0.25": {"dropout": 0.25},  # the GRU overfits Shakespeare before it converges
+    },
+    "cnn-pre": {
+        "ngram-highway": {},  # Kim et al. 2016's character n-gram CNN beside the embedding
+        "depthwise4": {"form": "depthwise"},  # Mamba / Griffin / RWKV short conv: ~320 params
+        "depthwise4-ngram": {"form": "depthwise+ngram"},  # the short conv, then n-grams over it
+    },
+    "cnn-post": {
+        "dilated-rf15": {},  # dilations 1, 2, 4: the last 15 GRU outputs
+        "dilated-rf63": {"dilations": (1, 2, 4, 8, 16)},  # a word or two: the last 63
+        "embed-gru-rf15": {"placement": "embed+gru"},  # the stack sees the characters too
+    },
+    "hybrid": {
+        "cnn-window32": {},  # CNN features of the last 32 positions, reliance gate
+        # the seed's design made causal: CNN features and past GRU states, 256 back, three-way
+        "cnn-memory256": {"sources": ("cnn", "memory"), "window": 256, "gate": "split"},
+        # the long window without the memory: does the reach or the GRU memory pay?
+        "cnn-window256": {"window": 256, "gate": "split"},
+    },
+}
+
+
+def candidates(strategy: str) -> dict[str, dict]:
+    """The candidate designs of ``strategy``: name -> config overrides (copies), today's first."""
+    if strategy not in CANDIDATES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(CANDIDATES)}")
+    return copy.deepcopy(CANDIDATES[strategy])

@@ -21,8 +21,11 @@ def test_the_kv_cache_keeps_the_last_context_minus_one_positions(vocab):
 
 @torch.no_grad()
 def test_characters_beyond_the_receptive_field_do_not_move_the_logits(vocab):
-    """Each layer reaches context - 1 positions back, so n_layer layers reach n_layer times that."""
-    model = make_small("transformer", len(vocab))
+    """Each layer reaches context - 1 positions back, so n_layer layers reach n_layer times that.
+
+    In float64: the farthest position feels the change through one key per layer, each weighted
+    about 1/context, ~1e-9 of a logit, which float32 rounds away."""
+    model = make_small("transformer", len(vocab)).double()
     reach = model.config.n_layer * (model.config.context - 1)
     torch.manual_seed(6)
     tokens = torch.randint(0, len(vocab), (1, reach + 40))
