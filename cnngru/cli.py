@@ -50,7 +50,7 @@ def training_recipe(args) -> dict:
     if args.max_chars is not None or args.max_minutes is None:
         recipe = cpu_recipe(args.max_chars or DEFAULT_CHARS)
     else:
-        from .bench.training import trainer_for
+        from .bench.training_speed import trainer_for
         from .corpus import load_corpus
         from .training import throughput
 
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 DELEGATED = {
     "reproduce": ("cnngru.evaluation.reproduce", "main", "train, evaluate and tabulate every row (resumable)"),
     "eval": ("cnngru.evaluation.measures", "main", "evaluate checkpoints on the test split"),
-    "bench": ("cnngru.bench.generation", "main", "generation speed per variant; --train: training characters/s"),
+    "bench": ("cnngru.bench.generation_speed", "main", "generation speed per variant; --train: training characters/s"),
     "serve": ("cnngru.cli", "serve", "start the Gradio demo"),
     "train-refiner": ("cnngru.refiner.train", "cli_train_refiner", "train the CNN refiner"),
 }

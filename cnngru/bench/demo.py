@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     say("generation speed: " + ", ".join(f"{d} {s:,.0f} chars/s" for d, s in speeds.items()))
     if args.out:
         Path(args.out).write_text("\n".join(lines) + "\n")
-        from .generation import write_readme_block
+        from .generation_speed import write_readme_block
 
         if Path(args.out).resolve() == (RESULTS_DIR / "bench-app.txt").resolve():
             write_readme_block()

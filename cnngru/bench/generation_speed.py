@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
     argv = sys.argv[1:] if argv is None else argv
     if "--train" in argv:
-        from .training import main as training_main
+        from .training_speed import main as training_main
 
         return training_main(argv)
     from ..models import VARIANTS
@@ -128,6 +128,6 @@ def write_readme_block() -> None:
                      f"`{p.name}`):\n\n" + p.read_text().strip())
     app = RESULTS_DIR / "bench-app.txt"
     if app.is_file():
-        parts.append("The demo (`python -m cnngru.app.bench --out results/bench-app.txt`):\n\n```\n"
+        parts.append("The demo (`python -m cnngru.bench.demo --out results/bench-app.txt`):\n\n```\n"
                      + app.read_text().strip() + "\n```")
     write_block("bench", "\n\n".join(parts))
