@@ -1,6 +1,6 @@
 """How fast the demo starts and answers, and how it holds up under load: prints figures.
 
-    python -m cnngru.app.bench [--clients 30] [--tokens 400] [--starts 3]
+    python -m cnngru.bench.demo [--clients 30] [--tokens 400] [--starts 3]
 
 1. Start: ``python app.py`` in a fresh process, from launch to the first page served
    (imports, loading every model, building the page), the median of ``--starts`` runs.
@@ -158,7 +158,7 @@ def device_speeds(strategy: str, tokens: int = 1000) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnngru.app.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m cnngru.bench.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=30)
     parser.add_argument("--tokens", type=int, default=400, help="characters per load request")
