@@ -37,3 +37,29 @@ def paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, counts: np.ndarray
     diff = (sums_a[idx].sum(1) - sums_b[idx].sum(1)) / counts[idx].sum(1) / math.log(2)
     point = (sums_a.sum() - sums_b.sum()) / counts.sum() / math.log(2)
     return float(point), float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
+
+
+def hierarchical_paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, counts: np.ndarray,
+                                   seed: int = 0, resamples: int = RESAMPLES
+                                   ) -> tuple[float, float, float]:
+    """Mean BPC of row A minus row B over seeds and chunks, with a 95% interval that includes
+    training randomness: each resample draws seed indices, then chunks, the same for both rows.
+
+    ``sums_a``, ``sums_b``: (seeds, chunks) nats per chunk of each seed's model on the same test
+    chunks; seed i of A and seed i of B share their data order and initialisation seed.
+    """
+    seeds, chunks = sums_a.shape
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, seeds, (resamples, seeds))  # which seeds
+    c = rng.integers(0, chunks, (resamples, chunks))  # which chunks
+    per_seed = sums_a - sums_b  # (seeds, chunks)
+    picked = per_seed[s[:, :, None], c[:, None, :]]  # (resamples, seeds, chunks)
+    diff = picked.sum(2).mean(1) / counts[c].sum(1) / math.log(2)
+    point = per_seed.sum(1).mean() / counts.sum() / math.log(2)
+    return float(point), float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
+
+
+def hierarchical_bpc(sums: np.ndarray, counts: np.ndarray, seed: int = 0,
+                     resamples: int = RESAMPLES) -> tuple[float, float, float]:
+    """Mean BPC of a row over its seeds, and its 95% interval over seeds and then chunks."""
+    return hierarchical_paired_difference(sums, np.zeros_like(sums), counts, seed, resamples)

@@ -5,7 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from cnngru.evaluation.intervals import bootstrap_bpc, chunk_sums, paired_difference
+from cnngru.evaluation.intervals import (
+    bootstrap_bpc,
+    chunk_sums,
+    hierarchical_bpc,
+    hierarchical_paired_difference,
+    paired_difference,
+)
 
 LN2 = math.log(2)
 
@@ -68,3 +74,43 @@ def test_the_same_seed_gives_the_same_interval():
     sums, counts = chunk_sums(np.random.default_rng(4).exponential(1.0, 10_000), chunk=500)
     assert bootstrap_bpc(sums, counts, seed=5) == bootstrap_bpc(sums, counts, seed=5)
     assert bootstrap_bpc(sums, counts, seed=5) != bootstrap_bpc(sums, counts, seed=6)
+
+
+# ---- the hierarchical bootstrap: seeds, then chunks, paired -------------------------------------
+
+
+def test_identical_rows_over_seeds_differ_by_exactly_zero():
+    rng = np.random.default_rng(0)
+    sums = rng.uniform(1000, 2000, (3, 50))
+    point, lo, hi = hierarchical_paired_difference(sums, sums.copy(), np.full(50, 2000))
+    assert point == lo == hi == 0.0
+
+
+def test_a_known_shift_is_recovered_inside_its_interval():
+    rng = np.random.default_rng(1)
+    counts = np.full(80, 2000)
+    base = rng.uniform(2600, 3000, (3, 80))
+    shift = 0.05 * math.log(2) * counts  # 0.05 bits per character
+    point, lo, hi = hierarchical_paired_difference(base + shift + rng.normal(0, 20, (3, 80)),
+                                                   base, counts)
+    assert abs(point - 0.05) < 0.005 and lo < 0.05 < hi and lo > 0
+
+
+def test_seed_to_seed_spread_widens_the_interval_beyond_the_chunk_interval():
+    """Training randomness: three seeds that disagree make the interval wider than the chunks
+    of one seed alone would, which is what the hierarchical bootstrap is for."""
+    rng = np.random.default_rng(2)
+    counts = np.full(100, 2000)
+    base = rng.uniform(2600, 3000, (3, 100))
+    per_seed = np.array([-0.06, 0.0, 0.06])[:, None] * math.log(2) * counts
+    a = base + per_seed + rng.normal(0, 5, (3, 100))
+    _, lo, hi = hierarchical_paired_difference(a, base, counts)
+    _, lo1, hi1 = hierarchical_paired_difference(a[:1], base[:1], counts)
+    assert hi - lo > 2 * (hi1 - lo1)
+
+
+def test_hierarchical_bpc_of_constant_chunks_is_exact():
+    counts = np.full(10, 2000)
+    sums = np.full((3, 10), 2000 * 2.5 * math.log(2))
+    point, lo, hi = hierarchical_bpc(sums, counts)
+    assert point == pytest.approx(2.5) and lo == pytest.approx(2.5) and hi == pytest.approx(2.5)
