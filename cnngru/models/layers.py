@@ -3,7 +3,9 @@
 Every layer here maps a chunk of positions ``(B, T, C)`` plus the state left by the previous
 chunk to outputs and a new state, so that feeding a text in one piece, in chunks, or one
 character at a time gives the same result. States are batch-first tensors, never stored on the
-module: one model can serve many generations at once.
+module: one model can serve many generations at once. A layer whose start matters (the
+highway's closed gates, the depthwise convolution's zeros, the split gate's lean to the GRU)
+sets it in ``special_init``, which a model's initialisation scheme applies again last.
 """
 
 from __future__ import annotations
@@ -168,14 +170,13 @@ class WindowAttention(nn.Module):
         return context, weights, new_past
 
 
-
 class SplitGate(nn.Module):
     """Per-position weights over the GRU state and each attention context, summing to 1.
 
     ``split = softmax(W [g; c_1; ...; c_S] + b)``, column 0 the GRU state. It starts as the plain
-    GRU, as SRU++ (Lei 2021) starts its attention: W is zero and b gives the GRU state weight
-    ``GRU_START`` at every position, the rest shared by the contexts. Training moves away from
-    the GRU only as far as the contexts earn it.
+    GRU, as SRU++ (Lei 2021) does by adding its attention through a scalar initialised to zero:
+    W is zero and b gives the GRU state weight ``GRU_START`` at every position, the rest shared
+    by the contexts. Training moves away from the GRU only as far as the contexts earn it.
     """
 
     GRU_START = 0.99  # the GRU state's weight at initialisation
@@ -188,7 +189,7 @@ class SplitGate(nn.Module):
 
     @torch.no_grad()
     def special_init(self) -> None:
-        """Zero weights, bias log(GRU_START * S / (1 - GRU_START)) on the GRU column, 0 elsewhere."""
+        """Zero weights; bias log(GRU_START * S / (1 - GRU_START)) on the GRU column, else 0."""
         self.proj.weight.zero_()
         self.proj.bias.zero_()
         self.proj.bias[0] = math.log(self.GRU_START * self.contexts / (1 - self.GRU_START))

@@ -7,8 +7,9 @@ fused.
 
 The code mirrors the modules one to one, so a change to a model has one obvious place to go here:
 a stepper per layer (``GRUStepper``, ``CharCNNStepper``, ``DepthwiseCausalConvStepper``,
-``GatedCausalConvStepper``, ``WindowAttentionStepper``, ``SplitGateStepper``) and one per model class, each built from the module it mirrors, and
-``STEPPERS`` maps each model class to its stepper. Every stepper takes a batch of rows (tokens
+``GatedCausalConvStepper``, ``WindowAttentionStepper``, ``SplitGateStepper``) and one per model
+class, each built from the module it mirrors, and ``STEPPERS`` maps each model class to its
+stepper. Every stepper takes a batch of rows (tokens
 ``(B,)``) so several generations can step together; rows never mix. The state has exactly the
 layout of ``model.forward``'s (as NumPy arrays, batch first), so a text can switch between the
 two paths at any character; ``tests/models/test_numpy_step.py`` holds them equal.
@@ -282,7 +283,9 @@ class GRUModelStepper:
         self.gru = GRUStepper(model.gru)
         w_ih = _np(model.gru.weight_ih_l0)  # (3H, GRU input)
         E = w_ih.shape[1] if embedding_columns is None else embedding_columns
-        self.input_table = self.embed @ w_ih[:, :E].T + _np(model.gru.bias_ih_l0)
+        by_embedding = self.embed @ w_ih[:, :E].T if E else np.zeros((len(self.embed), len(w_ih)),
+                                                                      np.float32)
+        self.input_table = by_embedding + _np(model.gru.bias_ih_l0)  # (vocab, 3H)
         self.head = Dense.of(model.head)
 
     def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False

@@ -40,7 +40,7 @@ class GRUConfig(ModelConfig):
     embed_dim: int = 64  # characters need few dimensions; the GRU does the work
     layers: int = 1  # stacked GRU layers (dropout between them when more than one)
     dropout: float = 0.1  # on embeddings and GRU outputs; 1M params overfit Shakespeare quickly
-    init: str = "default"  # "default": PyTorch's, as the shipped checkpoints; "scaled": see init_weights
+    init: str = "default"  # PyTorch's, as the shipped checkpoints; "scaled": see init_weights
 
     def __post_init__(self):
         if self.init not in INITS:
@@ -57,7 +57,7 @@ PRE_FORMS = ("ngram", "depthwise", "depthwise+ngram")
 
 @dataclass
 class CNNPreConfig(GRUConfig):
-    form: str = "ngram"  # the CNN: "ngram" (CharCNN), "depthwise" (a nearly free short conv) or both
+    form: str = "ngram"  # "ngram" (CharCNN), "depthwise" (a nearly free short conv) or both
     widths: tuple[int, ...] = (2, 3, 4, 5, 6)  # n-gram sizes the detectors look at
     filters: int | None = None  # detectors per width; None: hidden / 8 (48 at the 1M budget)
     concat_embedding: bool = True  # GRU input: [embedding; CNN features] (False: features only)
@@ -84,7 +84,7 @@ POST_PLACEMENTS = ("gru", "embed+gru")
 
 @dataclass
 class CNNPostConfig(GRUConfig):
-    refine_dim: int | None = None  # refinement stack width (a bottleneck); None: hidden * refine_ratio
+    refine_dim: int | None = None  # refinement stack width (a bottleneck); None: see refine_ratio
     refine_ratio: float = 1 / 3  # the bottleneck's share of the GRU width when refine_dim is None
     kernel_size: int = 3
     dilations: tuple[int, ...] = (1, 2, 4)  # receptive field 1 + 2 * (1 + 2 + 4) = 15 GRU outputs
@@ -114,7 +114,8 @@ class HybridConfig(GRUConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.sources not in HYBRID_SOURCES:
-            raise ValueError(f"hybrid sources must be one of {HYBRID_SOURCES}, not {self.sources!r}")
+            raise ValueError(f"hybrid sources must be one of {HYBRID_SOURCES}, "
+                             f"not {self.sources!r}")
         if self.gate not in HYBRID_GATES:
             raise ValueError(f"hybrid gate must be one of {HYBRID_GATES}, not {self.gate!r}")
         if self.gate == "reliance" and self.sources != ("cnn",):
@@ -201,7 +202,8 @@ class GRUModel(nn.Module):
 class CNNPre(GRUModel):
     """A CNN in front of the GRU, in one of three forms (``config.form``):
 
-        ngram            [embedding; CharCNN(embedding)] -> GRU   (concat_embedding=False: features only)
+        ngram            [embedding; CharCNN(embedding)] -> GRU  (or CharCNN(embedding) alone:
+                         concat_embedding=False)
         depthwise        x = embedding + DepthwiseConv(embedding) -> GRU
         depthwise+ngram  x = embedding + DepthwiseConv(embedding); [x; CharCNN(x)] -> GRU
 
@@ -233,8 +235,7 @@ class CNNPre(GRUModel):
         if self.cnn is not None:  # the CNN always runs, so its state stays current
             f, new_state["cnn"] = self.cnn(x, state.get("cnn"))  # (B, T, F)
             parts.append(torch.zeros_like(f) if cnn_off else f)
-        g, new_state["gru"] = self.run_gru(torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0],
-                                           state)
+        g, new_state["gru"] = self.run_gru(torch.cat(parts, dim=-1), state)  # (B, T, H)
         return ModelOutput(self.head(self.dropout(g)), new_state, {})
 
 
@@ -265,7 +266,8 @@ class CNNPost(GRUModel):
         x = self.dropout(self.embed(tokens))  # (B, T, E)
         g, h = self.run_gru(x, state)  # (B, T, H)
         new_state = {"gru": h}
-        u = self.down(g if self.config.placement == "gru" else torch.cat([x, g], dim=-1))  # (B, T, R)
+        reads = g if self.config.placement == "gru" else torch.cat([x, g], dim=-1)
+        u = self.down(reads)  # (B, T, R)
         for i, layer in enumerate(self.refine):
             u, new_state[f"post.{i}"] = layer(u, state.get(f"post.{i}"))
         out = g if cnn_off else g + self.up(u)

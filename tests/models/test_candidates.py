@@ -12,10 +12,12 @@ from cnngru.models.layers import DepthwiseCausalConv, SplitGate
 from cnngru.models.numpy_step import FastStep, split_states, stack_states, to_numpy_state
 from cnngru.models.recurrent import CANDIDATES, GRUModel, candidates
 
-# Every candidate, and one configuration that is no candidate but is supported: the long window
-# over past GRU states alone (a control for the hybrid's CNN features).
+# Every candidate, and configurations that are no candidates but are supported: the long window
+# over past GRU states alone (a control for the hybrid's CNN features), and the n-gram features
+# instead of the embedding.
 DESIGNS = [(s, name, o) for s, table in CANDIDATES.items() for name, o in table.items()]
-EXTRA = [("hybrid", "memory256", {"sources": ("memory",), "window": 256, "gate": "split"})]
+EXTRA = [("hybrid", "memory256", {"sources": ("memory",), "window": 256, "gate": "split"}),
+         ("cnn-pre", "ngram-only", {"concat_embedding": False})]
 ALL = DESIGNS + EXTRA
 CNN_DESIGNS = [d for d in ALL if d[0] != "gru" and d[1] != "memory256"]
 
