@@ -71,3 +71,60 @@ def inverse_cdf(probs: np.ndarray, u: float) -> int:
 
 def sample(logits: np.ndarray, settings: SamplingSettings, u: float) -> int:
     return inverse_cdf(sampling_distribution(logits, settings), u)
+
+
+# The same, for a batch of rows with settings of their own (continuous batching). Each row gets
+# exactly the index ``sample`` would give it alone: the same operations in the same order, only
+# across rows at once, so a seed writes the same text in a batch as alone.
+
+
+def sample_rows(logits: np.ndarray, temperature: np.ndarray, top_k: np.ndarray,
+                top_p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``sample`` for every row: logits (B, V); per-row temperature (float32, as dividing float32
+    logits by a Python float rounds it), top_k (ints), top_p and draws u (float64). -> (B,) ints."""
+    choice = np.argmax(logits, axis=1)  # the greedy rows' answer
+    drawn = np.flatnonzero(temperature != 0)
+    if len(drawn):
+        probs = row_distributions(logits[drawn], temperature[drawn], top_k[drawn], top_p[drawn])
+        choice[drawn] = inverse_cdf_rows(probs, u[drawn])
+    return choice
+
+
+def row_distributions(logits: np.ndarray, temperature: np.ndarray, top_k: np.ndarray,
+                      top_p: np.ndarray) -> np.ndarray:
+    """``sampling_distribution`` of each row (temperature > 0): (B, V) float64."""
+    scaled = logits / temperature[:, None]
+    probs = np.exp(scaled.astype(np.float64) - scaled.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    V = probs.shape[1]
+    cut = np.flatnonzero((top_k > 0) & (top_k < V))
+    if len(cut):
+        probs[cut] = _keep_most_likely(probs[cut], top_k[cut])
+    nucleus = np.flatnonzero(top_p < 1.0)
+    if len(nucleus):
+        rows = probs[nucleus]
+        reached = np.cumsum(np.take_along_axis(rows, _ranking(rows), axis=1), axis=1)
+        # searchsorted over each nondecreasing row: how many stay below p, plus the one reaching it
+        sizes = (reached < (top_p[nucleus] - 1e-12)[:, None]).sum(axis=1) + 1
+        probs[nucleus] = _keep_most_likely(rows, sizes)
+    return probs
+
+
+def _ranking(probs: np.ndarray) -> np.ndarray:
+    return np.argsort(-probs, axis=1, kind="stable")
+
+
+def _keep_most_likely(probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each row's ``counts`` most likely entries, renormalised (``_keep_only`` row by row)."""
+    keep = np.zeros(probs.shape, bool)
+    np.put_along_axis(keep, _ranking(probs), np.arange(probs.shape[1]) < counts[:, None], axis=1)
+    kept = np.where(keep, probs, 0.0)
+    return kept / kept.sum(axis=1, keepdims=True)
+
+
+def inverse_cdf_rows(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``inverse_cdf`` of each row with its own draw."""
+    cdf = np.cumsum(probs, axis=1)
+    index = (cdf <= (u * cdf[:, -1])[:, None]).sum(axis=1)  # searchsorted(side="right")
+    last_possible = probs.shape[1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
+    return np.minimum(index, last_possible)
