@@ -8,7 +8,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from cnngru.corpus import load_shakespeare  # noqa: E402
+from cnngru.corpus import Corpus, load_shakespeare  # noqa: E402
 from cnngru.models import VARIANTS, build_model  # noqa: E402
 from cnngru.vocab import Vocab  # noqa: E402
 
@@ -71,3 +71,10 @@ def tiny_refiner(vocab):
     """A tiny random refiner in eval mode: for the mechanics, not the corrections."""
     torch.manual_seed(0)
     return build_model("refiner", len(vocab), hidden=32, dilations=(1, 2, 4)).eval()
+
+
+@pytest.fixture(scope="session")
+def small_corpus(corpus):
+    """A slice of the real corpus (same vocabulary), so training runs take seconds."""
+    return Corpus(corpus.name, corpus.train[:200_000], corpus.validation[:20_000],
+                  corpus.test[:20_000], corpus.vocab, corpus.source)
