@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="measured per variant")
     p.add_argument("--threads", type=int, default=None, help="default: PyTorch's (all cores)")
     p.add_argument("--profile", action="store_true", help="also show where a step's time goes")
+    p.add_argument("--write", default=None, metavar="FILE",
+                   help="also write the table to FILE (results/bench-train.md goes in the README)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -94,15 +96,21 @@ def main(argv: list[str] | None = None) -> None:
     corpus = load_corpus("shakespeare")
     busy = busy_share()
     idle = "unknown" if busy is None else ("yes" if busy < IDLE_BELOW else f"no ({busy:.0%} busy)")
-    print(f"training throughput: {torch.get_num_threads()} thread(s), batch {batch_size} x "
-          f"{seq_len}, machine otherwise idle: {idle}")
-    print("| variant | params | chars/s |\n|---|---|---|")
+    import platform
+
     from ..models import count_params
     from ..training import throughput
 
+    lines = [f"training throughput ({platform.processor() or platform.machine()}, "
+             f"{torch.get_num_threads()} thread(s), batch {batch_size} x {seq_len}, "
+             f"machine otherwise idle: {idle})", "| variant | params | chars/s |", "|---|---|---|"]
+    print("\n".join(lines), flush=True)
     for variant in args.variants:
         trainer = trainer_for(variant, args.params, corpus, batch_size, seq_len)
         rate = throughput.measure(trainer, seconds=args.seconds)
-        print(f"| {variant} | {count_params(trainer.model):,} | {rate:,.0f} |", flush=True)
+        lines.append(f"| {variant} | {count_params(trainer.model):,} | {rate:,.0f} |")
+        print(lines[-1], flush=True)
         if args.profile:
             print(profile(trainer))
+    if args.write:
+        Path(args.write).write_text("\n".join(lines) + "\n")
