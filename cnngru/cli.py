@@ -14,7 +14,11 @@ DEFAULT_CHARS = 24_000_000  # training characters when no budget is given
 def cmd_generate(args) -> None:
     from . import generate, load
 
+    if args.samples < 1:
+        raise SystemExit("cnngru generate: -n must be at least 1")
     bundle = load(args.model, device=args.device)
+    if args.samples > 1:
+        return write_samples(bundle, args)
     gen = generate(bundle, args.prompt, max_new_tokens=args.max_new_tokens,
                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                    seed=args.seed, unknown=args.unknown)
@@ -23,6 +27,32 @@ def cmd_generate(args) -> None:
         sys.stdout.write(step.char)
         sys.stdout.flush()
     sys.stdout.write("\n")
+
+
+def write_samples(bundle, args) -> None:
+    """``-n N``: N samples generated together in one batch (seeds seed, seed+1, ...), each under a
+    header line naming its number and seed."""
+    from . import generate
+    from .batched_generation import engine_for, read_together
+
+    seeds = [None if args.seed is None else args.seed + i for i in range(args.samples)]
+    settings = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                    top_k=args.top_k, top_p=args.top_p, unknown=args.unknown)
+    if bundle.variant in VARIANTS:
+        streams = [engine_for(bundle).generate(args.prompt, seed=seed, **settings)
+                   for seed in seeds]
+        texts = [s.start.text + new for s, new in zip(streams, read_together(streams),
+                                                      strict=True)]
+    else:  # no batched step for this architecture: one after another
+        texts = []
+        for seed in seeds:
+            gen = generate(bundle, args.prompt, seed=seed, **settings)
+            texts.append(gen.continuation.text + "".join(step.char for step in gen))
+    for i, (seed, text) in enumerate(zip(seeds, texts, strict=True)):
+        if i:
+            sys.stdout.write("\n")
+        seed_note = "random seed" if seed is None else f"seed {seed}"
+        sys.stdout.write(f"=== sample {i + 1} of {len(texts)} ({seed_note}) ===\n{text}\n")
 
 
 def cmd_train(args) -> None:
@@ -93,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--unknown", choices=["error", "replace"], default="error",
                    help="prompt characters outside the vocabulary: reject, or replace")
     g.add_argument("--device", default=None)
+    g.add_argument("-n", "--samples", type=int, default=1, help="how many samples, generated "
+                   "together in one batch (seeds --seed, --seed + 1, ...)")
     g.set_defaults(func=cmd_generate)
 
     t = sub.add_parser("train", help="train one model (resumes if --out holds a stopped run)")

@@ -288,3 +288,42 @@ def test_other_architectures_are_refused_with_a_pointer(vocab):
     model = cnngru.build_model("transformer", len(vocab), params=20_000).eval()
     with pytest.raises(TypeError, match="cnngru.generate"):
         Engine(Bundle(model, vocab))
+
+
+def test_the_forward_path_batches_too(small_bundle):
+    """Off the CPU the engine steps with the model's own forward (batched): same texts."""
+    engine = Engine(small_bundle, fast=False)
+    requests = [row_request(i) for i in range(6)]
+    got = read_together([engine.generate(**r, max_new_tokens=40) for r in requests])
+    assert got == [alone(small_bundle, dict(r, fast=False), 40) for r in requests]
+    assert engine.mean_batch_size == 6
+
+
+def test_cli_writes_n_samples_generated_together(shipped, capsys, monkeypatch):
+    from cnngru import cli
+
+    monkeypatch.setattr(cnngru, "load", lambda name, device=None: shipped[name])
+    cli.main(["generate", "KING.\n", "--model", "gru", "-n", "4", "--seed", "7",
+              "--max-new-tokens", "50"])
+    out = capsys.readouterr().out
+    for i in range(4):
+        text = "KING.\n" + alone(shipped["gru"], dict(prompt="KING.\n", seed=7 + i,
+                                                      temperature=0.8), 50)
+        assert f"=== sample {i + 1} of 4 (seed {7 + i}) ===\n{text}\n" in out
+    cli.main(["generate", "KING.\n", "--model", "gru", "--seed", "8", "--max-new-tokens", "50"])
+    assert capsys.readouterr().out == "KING.\n" + alone(
+        shipped["gru"], dict(prompt="KING.\n", seed=8, temperature=0.8), 50) + "\n"
+
+
+def test_sample_statistics_come_from_the_same_texts_as_one_by_one(small_bundle):
+    from cnngru.evaluation import measures
+    from cnngru.sample_quality import distinct_n, real_word_rate, repetition
+
+    words = frozenset({"the", "and", "of", "to"})
+    texts = [alone(small_bundle, dict(prompt=measures.SAMPLE_PROMPTS[s % 4], seed=s,
+                                      temperature=0.8), 80) for s in range(5)]
+    rows = [(real_word_rate(t, words), distinct_n(t, 2), distinct_n(t, 3), repetition(t))
+            for t in texts]
+    stats = measures.sample_stats(small_bundle, words, samples=5, length=80)
+    assert [stats[k] for k in ("real_word_rate", "distinct_2", "distinct_3", "repetition")] \
+        == np.mean(rows, axis=0).tolist()

@@ -7,6 +7,10 @@ fused NumPy step (``numpy``, the default there) and the model's own ``forward`` 
 time (``forward``), so the speed-up the fused step buys is on record. The CPU figures are taken
 on ``--threads`` threads (1 by default; PyTorch's and BLAS's pools are pinned). With a GPU present
 it measures the CUDA path (``forward``) too, so the default device can follow the measurement.
+
+Then continuous batching (``cnngru.batched_generation``): the aggregate characters per second of
+16 concurrent streams of one model, read by one thread in turn and by 16 threads (as a server's
+handlers do), each against the batch-1 fused step's rate measured in the same run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from ..paths import RESULTS_DIR
 
 LENGTHS = (250, 1000, 4000)
 PATHS = {"numpy": True, "forward": False}  # path name -> generate(fast=...)
+STREAMS = 16  # concurrent streams of one model in the batching figure
+STREAM_LENGTH = 1000  # characters per stream there
 
 
 def measure(bundle, length: int, diagnostics: bool, repeats: int,
@@ -59,6 +65,72 @@ def run(models: list[str], devices: list[str], repeats: int) -> list[dict]:
                                  **{f"chars_per_s_{n}": round(r) for n, r in rates.items()},
                                  "cost_ratio_4000_vs_250": round(rates[250] / rates[4000], 3)})
     return rows
+
+
+def measure_streams(bundle, streams: int, length: int, repeats: int,
+                    reader_threads: bool) -> tuple[float, float]:
+    """Median aggregate characters per second of ``streams`` streams through a fresh engine, and
+    the mean batch size its steps had."""
+    import threading
+
+    from ..batched_generation import Engine, read_together
+
+    rates, sizes = [], []
+    for r in range(repeats):
+        engine = Engine(bundle)
+        rows = [engine.generate("ROMEO.\n", max_new_tokens=length, seed=r * streams + i)
+                for i in range(streams)]
+        t0 = time.perf_counter()
+        if reader_threads:
+            readers = [threading.Thread(target=list, args=(s,)) for s in rows]
+            for t in readers:
+                t.start()
+            for t in readers:
+                t.join()
+        else:
+            read_together(rows)
+        rates.append(streams * length / (time.perf_counter() - t0))
+        sizes.append(engine.mean_batch_size)
+    return statistics.median(rates), statistics.median(sizes)
+
+
+def run_batching(models: list[str], repeats: int) -> list[dict]:
+    """Per model: the batch-1 fused step's rate, then 16 streams together (one reader; threads)."""
+    from ..checkpoint import load
+    from ..models import VARIANTS
+
+    rows = []
+    for name in models:
+        bundle = load(name, device="cpu")
+        if bundle.variant not in VARIANTS:
+            continue
+        measure(bundle, 200, False, 1, True)  # warm-up
+        alone = measure(bundle, STREAM_LENGTH, False, repeats, True)
+        one_reader, batch = measure_streams(bundle, STREAMS, STREAM_LENGTH, repeats, False)
+        threads, threads_batch = measure_streams(bundle, STREAMS, STREAM_LENGTH, repeats, True)
+        rows.append({"model": bundle.name, "streams": STREAMS, "chars_per_stream": STREAM_LENGTH,
+                     "alone_chars_per_s": round(alone),
+                     "one_reader_chars_per_s": round(one_reader),
+                     "one_reader_ratio": round(one_reader / alone, 2),
+                     "one_reader_mean_batch": round(batch, 1),
+                     "threads_chars_per_s": round(threads),
+                     "threads_ratio": round(threads / alone, 2),
+                     "threads_mean_batch": round(threads_batch, 1)})
+    return rows
+
+
+def batching_table(rows: list[dict], threads: int) -> str:
+    out = [f"continuous batching: {STREAMS} concurrent streams of one model, {STREAM_LENGTH:,} "
+           f"characters each, diagnostics off, aggregate characters/s against the batch-1 fused "
+           f"step in the same run ({threads} CPU thread(s))",
+           "| model | batch 1 | 16 streams, one reader | x batch 1 | mean batch "
+           "| 16 reader threads | x batch 1 | mean batch |", "|---" * 8 + "|"]
+    for r in rows:
+        out.append(f"| {r['model']} | {r['alone_chars_per_s']:,} | "
+                   f"{r['one_reader_chars_per_s']:,} | {r['one_reader_ratio']:.1f}x | "
+                   f"{r['one_reader_mean_batch']:.1f} | {r['threads_chars_per_s']:,} | "
+                   f"{r['threads_ratio']:.1f}x | {r['threads_mean_batch']:.1f} |")
+    return "\n".join(out)
 
 
 def table(rows: list[dict], threads: int) -> str:
@@ -101,10 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     with pinned(args.threads):
         rows = run(args.models, devices, args.repeats)
-    md = table(rows, args.threads)
+        batching = run_batching(args.models, args.repeats)
+    md = table(rows, args.threads) + "\n\n" + batching_table(batching, args.threads)
     print(md)
     record = {"threads": args.threads, "cpu": platform.processor() or platform.machine(),
-              "rows": rows}
+              "rows": rows, "batching": batching}
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=1))
     if args.write:
