@@ -36,7 +36,8 @@ def test_a_corrupt_checkpoint_is_a_one_line_error(tmp_path):
 def test_bench_prints_speed_and_the_cost_ratio():
     out = cnngru("bench", "--models", "gru", "--repeats", "1")
     assert out.returncode == 0, out.stderr
-    assert "| gru | cpu | off |" in out.stdout and "cost/char 4000 vs 250" in out.stdout
+    assert "| gru | cpu | numpy | off |" in out.stdout and "| gru | cpu | forward | off |" in out.stdout
+    assert "cost/char 4000 vs 250" in out.stdout and "16 streams" in out.stdout
 
 
 def test_bench_train_prints_characters_per_second_threads_and_idleness():

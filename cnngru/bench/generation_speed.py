@@ -199,6 +199,15 @@ def write_readme_block() -> None:
     for p in sorted(RESULTS_DIR.glob("bench-gpu-*.txt")):
         parts.append(f"On {p.stem.removeprefix('bench-gpu-').upper()} (its own CPU and its GPU; "
                      f"`{p.name}`):\n\n" + p.read_text().strip())
+    train = RESULTS_DIR / "bench-train.md"
+    if train.is_file():
+        parts.append("Training (`cnngru bench --train --write results/bench-train.md`):\n\n"
+                     + train.read_text().strip())
+    budget = RESULTS_DIR / "cpu-budget-100s.md"
+    if budget.is_file():
+        parts.append("A 100-second training budget per variant (`python -m cnngru.bench."
+                     "time_budget --seconds 100 --write results/cpu-budget-100s.json`):\n\n"
+                     + budget.read_text().strip())
     app = RESULTS_DIR / "bench-app.txt"
     if app.is_file():
         parts.append("The demo (`python -m cnngru.bench.demo --out results/bench-app.txt`):\n\n```\n"

@@ -62,19 +62,22 @@ def main(argv: list[str] | None = None) -> None:
     busy = busy_share()
     record = {"seconds": args.seconds, "threads": torch.get_num_threads(),
               "idle": None if busy is None else busy < IDLE_BELOW, "rows": []}
-    print(f"{args.seconds:g} s of training per variant, {record['threads']} thread(s), "
-          f"machine otherwise idle: {record['idle']}")
-    print("| variant | val BPC (state carried) | window BPC | chars | steps | batch | lr | wall s |")
-    print("|---|---|---|---|---|---|---|---|")
+    lines = [f"{args.seconds:g} s of training per variant, {record['threads']} thread(s), "
+             f"machine otherwise idle: {record['idle']}",
+             "| variant | val BPC (state carried) | window BPC | chars | steps | batch | lr | wall s |",
+             "|---|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
     for variant in args.variants:
         row = run_variant(variant, args.seconds, Path(args.runs) / f"{variant}-{args.seconds:g}s",
                           corpus)
         record["rows"].append(row)
-        print(f"| {variant} | {row['val_bpc']:.3f} | {row['window_bpc']:.3f} | {row['chars']:,} "
-              f"| {row['steps']} | {row['batch_size']} | {row['lr']:g} | {row['wall_time_s']:.0f} |",
-              flush=True)
-        if args.write:
+        lines.append(f"| {variant} | {row['val_bpc']:.3f} | {row['window_bpc']:.3f} "
+                     f"| {row['chars']:,} | {row['steps']} | {row['batch_size']} | {row['lr']:g} "
+                     f"| {row['wall_time_s']:.0f} |")
+        print(lines[-1], flush=True)
+        if args.write:  # after every variant: a stopped benchmark keeps what it measured
             Path(args.write).write_text(json.dumps(record, indent=1))
+            Path(args.write).with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
