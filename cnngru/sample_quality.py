@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 
-WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")  # must match cnngru.corpus._words
+WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")  # a word: letters, inner apostrophes (the corpus's too)
 
 
 def words_in(text: str) -> list[str]:
