@@ -1,7 +1,8 @@
 """The cnngru demo as a script: ``python app.py`` (also how a Hugging Face Space starts it).
 
-On a Space (``SPACE_ID`` is set) it listens on 0.0.0.0:7860 as Spaces expect; elsewhere on
-127.0.0.1 only. ``PORT`` picks another port.
+It listens where ``GRADIO_SERVER_NAME`` and ``GRADIO_SERVER_PORT`` say; without them on port
+``PORT`` or 7860, of 0.0.0.0 on a Space (``SPACE_ID`` is set) as Spaces expect, else of 127.0.0.1
+only (cnngru/app/address.py).
 """
 
 import os
@@ -15,5 +16,4 @@ if __name__ == "__main__":
     # or telemetry look-ups, the demo runs offline.
     from cnngru.app import launch
 
-    launch(host="0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1",
-           port=int(os.environ.get("PORT", "7860")))
+    launch()

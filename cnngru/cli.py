@@ -93,8 +93,10 @@ def training_recipe(args) -> dict:
 def serve(argv: list[str]) -> None:
     """``cnngru serve``: what ``python app.py`` does, with the address as options."""
     p = argparse.ArgumentParser(prog="cnngru serve", description="start the Gradio demo")
-    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", default=None, help="0.0.0.0 to listen on every interface "
+                   "(default: GRADIO_SERVER_NAME, else 0.0.0.0 on a Space, else 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None,
+                   help="default: GRADIO_SERVER_PORT, else PORT, else 7860")
     args = p.parse_args(argv)
     from .app import launch  # it keeps Gradio offline before importing it (app/offline.py)
 

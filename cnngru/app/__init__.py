@@ -1,6 +1,7 @@
 """The cnngru demo: Generate, Compare, Score and Results tabs over models loaded once.
 
     from cnngru.app import build_demo, launch
+    launch()                         # where GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say (address.py)
     launch("127.0.0.1", 7860)        # or: build_demo().launch(...) with your own settings
 
 Each tab is a small module with a ``render`` function; this module only composes them, sets up
@@ -18,6 +19,7 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from . import compare, generate, refine_diff, results, score, text  # noqa: E402
+from .address import server_address  # noqa: E402
 from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
 from .loaded_models import Models, configure_threads, load_models  # noqa: E402
 
@@ -26,12 +28,13 @@ CSS = """
 #output textarea, [id^="compare-"] textarea { font-family: ui-monospace, Menlo, monospace; }
 """
 
-__all__ = ["build_demo", "launch", "THEME", "CSS"]
+__all__ = ["build_demo", "launch", "server_address", "THEME", "CSS"]
 
 
-def build_demo(models: Models | None = None, results_dir: str | Path | None = None) -> gr.Blocks:
-    """The whole demo as a ``gr.Blocks``, its queue set up; ``models`` default to every shipped
-    and ``CNNGRU_CHECKPOINTS`` checkpoint, loaded now."""
+def build_demo(models: Models | None = None, results_dir: str | Path | None = None,
+               queue_size: int = QUEUE_SIZE) -> gr.Blocks:
+    """The whole demo as a ``gr.Blocks``, its queue set up (``queue_size`` requests may wait);
+    ``models`` default to every shipped and ``CNNGRU_CHECKPOINTS`` checkpoint, loaded now."""
     models = models or load_models()
     configure_threads(CONCURRENCY)
     numbers = NumbersFiles()
@@ -51,14 +54,18 @@ def build_demo(models: Models | None = None, results_dir: str | Path | None = No
         refine_diff.render_api(models)
         with gr.Accordion("Use it from Python", open=False):
             gr.Markdown(text.API_HELP)
-    # Requests beyond the running ones and QUEUE_SIZE waiting are told the demo is busy.
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    # Requests beyond the running ones and queue_size waiting are told the demo is busy; each
+    # waiting one is shown its place in line over its outputs (Gradio's progress display).
+    demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
     return demo
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, models: Models | None = None,
+def launch(host: str | None = None, port: int | None = None, models: Models | None = None,
            **launch_kwargs) -> gr.Blocks:
-    """Build the demo and serve it (blocking unless ``prevent_thread_lock=True`` is passed)."""
+    """Build the demo and serve it (blocking unless ``prevent_thread_lock=True`` is passed).
+    ``host`` and ``port`` left out come from the environment (``server_address``)."""
+    default_host, default_port = server_address()
+    host, port = host or default_host, port or default_port
     demo = build_demo(models)
     options = dict(server_name=host, server_port=port, theme=THEME, css=CSS, ssr_mode=False,
                    share=False, show_error=False)

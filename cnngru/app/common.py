@@ -23,9 +23,10 @@ from .validation import InputError
 
 STREAM_INTERVAL = 0.05  # seconds between text updates: smooth to read, light on the browser
 CONCURRENCY = 2  # model requests run at once: one per core here (see loaded_models.configure_threads)
-# Requests that may wait; more are told the demo is busy. The costliest request (Compare, 1,000
-# characters per model) takes ~2.5 s of a worker here, so a full queue clears in ~20 s.
-QUEUE_SIZE = 16
+# Requests that may wait, each shown its place in line; more are told the demo is busy. Sized for
+# a crowd: 256 Generate requests of 400 characters (~0.5 s of a worker each here) clear in about a
+# minute. No event has a validator (validation.py): Gradio would not enforce this bound for it.
+QUEUE_SIZE = 256
 TIME_LIMIT = 120  # seconds: no request holds a worker longer
 FILE_READERS = 4  # Results requests read small files: a few at once, beside the model requests
 SCRATCH_MAX_AGE = 15 * 60  # seconds a numbers file is kept (Gradio has copied it long before)
@@ -40,26 +41,28 @@ Outputs = TypeVar("Outputs", bound=NamedTuple)
 
 
 def wire(trigger: Callable, fn: Callable, inputs=None, outputs=None, *,
-         api_name: str | None = None, workers: str = "models") -> None:
+         api_name: str | None = None, workers: str = "models"):
     """Run ``fn`` on ``trigger`` (``button.click``, ``dropdown.change``, ... or ``gr.api``, which
     takes no inputs or outputs) with the settings every tab shares:
 
     - with ``api_name``: a public endpoint, queued. ``workers="models"``: the requests share
       ``CONCURRENCY`` workers with every other model request, each cut off after ``TIME_LIMIT``
       seconds; ``"files"``: up to ``FILE_READERS`` at once.
-    - without: a private update of the page (a Stop button, a redraw), answered at once,
-      outside the queue.
+    - without: a private update of the page (a Stop button, a redraw, clearing the outputs
+      before a request joins the queue), answered at once, outside the queue, with no progress
+      shown over its outputs.
 
     Values reach ``fn`` as sent (no preprocessing), so our own checks name what is wrong.
+    Returns the event (its ``.then`` chains another), None for ``gr.api``.
     """
     if api_name is None:
-        settings = dict(api_visibility="private", queue=False)
+        settings = dict(api_visibility="private", queue=False, show_progress="hidden")
     else:
         settings = dict(api_name=api_name, **WORKERS[workers])
     if trigger is gr.api:
         gr.api(fn, **settings)  # never preprocesses
-    else:
-        trigger(fn, inputs, outputs, preprocess=False, **settings)
+        return None
+    return trigger(fn, inputs, outputs, preprocess=False, **settings)
 
 
 def skipping(outputs: type[Outputs], **values) -> Outputs:

@@ -72,6 +72,12 @@ class CompareHandlers:
         self.models = models
         self.names = models.variants
 
+    def clear_columns(self) -> tuple:
+        """The page as a comparison starts (before it joins the queue): empty columns."""
+        n = len(self.names)
+        return CompareOutputs(texts=[""] * n, stats=[""] * n, figures=[None] * n,
+                              diffs=[""] * n, run=gr.skip()).flat()
+
     def compare_texts(self, prompt, max_new_tokens, temperature, top_k, top_p, seed,
                       replace_unknown, refine):
         """Stream every strategy's text from one prompt and seed, a character each in turn."""
@@ -92,19 +98,16 @@ class CompareHandlers:
         spent = [0.0] * len(gens)
         new = [""] * len(gens)
         throttle, n, run = Throttle(), len(gens), CompareRun()
-        for count in range(1, request.max_new_tokens + 1):
+        for _ in range(request.max_new_tokens):
             if run.stop_requested:
                 break
             for k, it in enumerate(steps):
                 t = time.thread_time()  # CPU time: the model's work, not other threads'
                 new[k] += next(it).char
                 spent[k] += time.thread_time() - t
-            if throttle.ready():
-                clear = count == 1  # the first update clears the last run's figures
-                yield CompareOutputs(
-                    texts=new, stats=[f"Generating… {count:,} characters"] * n,
-                    figures=[None if clear else gr.skip() for _ in range(n)],
-                    diffs=["" if clear else gr.skip() for _ in range(n)], run=run).flat()
+            if throttle.ready():  # the texts alone: the rest waits for the end
+                yield CompareOutputs(texts=new, stats=[gr.skip()] * n, figures=[gr.skip()] * n,
+                                     diffs=[gr.skip()] * n, run=run).flat()
         yield self._finish(gens, prompts, new, spent, refine, run).flat()
 
     def request_stop(self, run) -> None:
@@ -159,10 +162,10 @@ def render(models: Models) -> None:
                 figures.append(gr.Plot(label=f"{name} per character", elem_id=f"compare-plot-{name}"))
                 diffs.append(gr.HTML(label=f"{name} refined by the CNN"))
     run = gr.State(None)
-    wire(start.click, spaces_gpu(with_clear_errors(handlers.compare_texts)),
+    outputs = list(CompareOutputs(texts=texts, stats=stats, figures=figures, diffs=diffs,
+                                  run=run).flat())
+    cleared = wire(start.click, handlers.clear_columns, None, outputs)  # at once, then queued
+    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.compare_texts)),
          [prompt, max_new_tokens, temperature, top_k, top_p, seed, replace_unknown, refine],
-         list(CompareOutputs(texts=texts, stats=stats, figures=figures, diffs=diffs,
-                             run=run).flat()),
-         api_name="compare")
+         outputs, api_name="compare")
     wire(stop.click, handlers.request_stop, run, None)
-

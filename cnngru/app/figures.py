@@ -4,6 +4,10 @@ Colours are colour-blind safe: viridis for weights (its lightness rises monotoni
 in grey too) and the Okabe-Ito palette for lines. Characters on axes are shown as themselves,
 with visible stand-ins for newline and space; positions, not characters, are the axis values, so
 a repeated character does not collapse into one category.
+
+Figures travel to the browser as JSON, so they are kept light: numbers rounded to what a hover
+shows, no per-point text that repeats what the axes already say, even x steps given as a start
+and a step rather than as a list, and a template holding only the layout this page uses.
 """
 
 from __future__ import annotations
@@ -17,6 +21,27 @@ from ..diagnostics import Analysis
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 ATTENTION_ROWS = 48  # predictions shown at once in the attention view: readable at any length
 FONT = dict(family="ui-monospace, SFMono-Regular, Menlo, monospace", size=11)
+_AXIS = dict(gridcolor="#EBF0F8", linecolor="#EBF0F8", zerolinecolor="#EBF0F8", zerolinewidth=2,
+             ticks="", automargin=True)
+# plotly_white's look without its defaults for every trace type (~9 KB in each figure's JSON)
+TEMPLATE = go.layout.Template(layout=dict(
+    font=dict(color="#2a3f5f"), paper_bgcolor="white", plot_bgcolor="white", colorway=OKABE_ITO,
+    hoverlabel=dict(align="left"), xaxis=_AXIS, yaxis=_AXIS))
+
+
+def rounded(values, decimals: int | None = None, significant: int | None = None) -> list:
+    """``values`` (any shape) as nested lists of floats rounded to ``decimals`` places or to
+    ``significant`` digits; NaN and infinities become None (a gap in a plot)."""
+    a = np.asarray(values, dtype=np.float64)
+    if significant is not None:
+        flat = [float(f"{v:.{significant}g}") if np.isfinite(v) else None for v in a.ravel()]
+    else:
+        flat = [float(v) if np.isfinite(v) else None for v in np.round(a.ravel(), decimals)]
+    if a.ndim <= 1:
+        return flat
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(a.shape).tolist()
 
 
 def show_char(c: str) -> str:
@@ -26,7 +51,7 @@ def show_char(c: str) -> str:
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=14)), height=height,
-                      margin=dict(l=60, r=20, t=50, b=40), template="plotly_white",
+                      margin=dict(l=60, r=20, t=50, b=40), template=TEMPLATE,
                       hoverlabel=dict(font=FONT))
     return fig
 
@@ -57,22 +82,19 @@ def attention_figure(a: Analysis, start: int, end: int) -> go.Figure:
     w = a.window
     keys = np.arange(max(start - w, 0), end - 1)  # every key position some shown row sees
     z = np.full((end - start, len(keys)), np.nan)
-    hover = np.full(z.shape, "", dtype=object)
     for r, i in enumerate(range(start, end)):
-        for j in range(w):
-            k = i - w + j  # the key position of weight j (oldest first), text[i-w..i-1]
-            if k < 0 or k < keys[0]:
-                continue
-            c = k - keys[0]
-            z[r, c] = a.attention[i, j]
-            hover[r, c] = (f"predicting {show_char(a.text[i])!r} (#{i})<br>CNN feature of "
-                           f"{show_char(a.text[k])!r} (#{k})<br>weight {a.attention[i, j]:.3f}")
-    fig = go.Figure(go.Heatmap(
-        z=z, x=keys, y=np.arange(start, end), text=hover, hovertemplate="%{text}<extra></extra>",
-        colorscale="Viridis", zmin=0, zmax=float(np.nanmax(z)) if np.isfinite(z).any() else 1,
+        first = max(i - w, keys[0])  # the key positions of row i: text[i-w..i-1], oldest first
+        z[r, first - keys[0]: i - keys[0]] = a.attention[i, first - (i - w):]
+    top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(go.Heatmap(  # the characters are on the axes; a hover names the positions
+        z=rounded(z, decimals=3), x=keys, y=np.arange(start, end),
+        hovertemplate="predicting #%{y}<br>CNN feature of #%{x}<br>weight %{z:.3f}"
+                      "<extra></extra>",
+        colorscale="Viridis", zmin=0, zmax=round(top, 3) or 1,
         colorbar=dict(title="weight", thickness=12), hoverongaps=False, xgap=1, ygap=1))
-    fig.update_xaxes(title="CNN features of character (keys)", tickmode="array", tickvals=keys,
-                     ticktext=[show_char(a.text[k]) for k in keys], tickangle=0, tickfont=FONT)
+    fig.update_xaxes(title="CNN features of character (keys)", tickmode="array",
+                     tickvals=keys.tolist(), ticktext=[show_char(a.text[k]) for k in keys],
+                     tickangle=0, tickfont=FONT)
     fig.update_yaxes(title="GRU state predicting (queries)", tickmode="array",
                      tickvals=list(range(start, end)),
                      ticktext=[show_char(a.text[i]) for i in range(start, end)],
@@ -82,13 +104,13 @@ def attention_figure(a: Analysis, start: int, end: int) -> go.Figure:
     return _layout(fig, title, height=max(360, 14 * (end - start) + 120))
 
 
-def _hover_rows(a: Analysis) -> list[str]:
-    rows = [""]
+def _hover_rows(a: Analysis, alternatives: int = 3) -> list[str]:
+    """Per predicted character (text[1:]): it, its surprisal, the likeliest alternatives."""
+    rows = []
     for i in range(1, len(a.text)):
-        alts = ", ".join(f"{show_char(c)!r} {p:.2f}"
-                         for c, p in zip(a.top_chars[i], a.top_probs[i], strict=True))
-        rows.append(f"#{i} {show_char(a.text[i])!r}: p={a.probability[i]:.3f}, "
-                    f"{a.surprisal[i]:.2f} bits<br>top: {alts}")
+        alts = ", ".join(f"{show_char(c)} {p:.2f}".replace(" 0.", " .") for c, p in
+                         zip(a.top_chars[i][:alternatives], a.top_probs[i], strict=False))
+        rows.append(f"{show_char(a.text[i])!r} {a.surprisal[i]:.2f} bits; top: {alts}")
     return rows
 
 
@@ -96,20 +118,26 @@ def character_figure(a: Analysis, prompt_chars: int = 0, view: tuple[int, int] |
                      compact: bool = False) -> go.Figure:
     """Per character: the model's confidence in it and, where there is a CNN, how much the CNN
     changed the prediction (KL, bits) and the hybrid's CNN-vs-GRU reliance."""
-    panels = [("confidence<br>p(character)", a.probability, OKABE_ITO[0])]
+    panels = [  # (name, values, colour, their rounding: finer than the hover's 3 decimals)
+        ("confidence<br>p(character)", a.probability, OKABE_ITO[0], dict(significant=4))]
     if a.influence is not None:
-        panels.append(("CNN influence<br>KL, bits", a.influence, OKABE_ITO[1]))
+        panels.append(("CNN influence<br>KL, bits", a.influence, OKABE_ITO[1], dict(decimals=4)))
     if a.reliance is not None:
-        panels.append(("reliance on CNN<br>(1 = all CNN)", a.reliance, OKABE_ITO[2]))
+        panels.append(("reliance on CNN<br>(1 = all CNN)", a.reliance, OKABE_ITO[2],
+                       dict(decimals=4)))
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.06)
-    x = np.arange(len(a.text))
-    hover = _hover_rows(a)
-    for row, (name, values, colour) in enumerate(panels, start=1):
+    lines = "lines+markers" if len(a.text) < 300 else "lines"
+    for row, (name, values, colour, rounding) in enumerate(panels, start=1):
+        label = name.split("<br>")[0]
+        if row == 1:  # the character, its surprisal and the alternatives, once per position
+            hover = dict(text=_hover_rows(a), hovertemplate="#%{x} %{text}<br>" + label
+                         + " %{y:.3f}<extra></extra>")
+        else:
+            hover = dict(hovertemplate="#%{x} " + label + " %{y:.3f}<extra></extra>")
         fig.add_trace(go.Scatter(
-            x=x[1:], y=values[1:], mode="lines+markers" if len(x) < 300 else "lines",
-            line=dict(color=colour, width=1.2), marker=dict(size=4), name=name.split("<br>")[0],
-            text=hover[1:], hovertemplate="%{text}<br>" + name.split("<br>")[0]
-            + " %{y:.3f}<extra></extra>", showlegend=False), row=row, col=1)
+            x0=1, dx=1, y=rounded(values[1:], **rounding), mode=lines,
+            line=dict(color=colour, width=1.2), marker=dict(size=4), name=label,
+            showlegend=False, **hover), row=row, col=1)
         fig.update_yaxes(title=dict(text=name, font=dict(size=10)), row=row, col=1,
                          range=[0, 1.02] if values is not a.influence else None)
     if prompt_chars > 1:
@@ -133,12 +161,15 @@ def difference_figure(a: Analysis, b: Analysis) -> go.Figure:
     if a.text != b.text:
         raise ValueError("the two analyses are of different texts")
     diff = a.surprisal[1:] - b.surprisal[1:]
-    x = np.arange(1, len(a.text))
-    hover = [f"#{i} {show_char(a.text[i])!r}<br>{a.model}: {a.surprisal[i]:.2f} bits<br>"
-             f"{b.model}: {b.surprisal[i]:.2f} bits" for i in x]
     fig = go.Figure(go.Bar(
-        x=x, y=diff, marker_color=np.where(diff < 0, OKABE_ITO[0], OKABE_ITO[3]), text=hover,
-        textposition="none", hovertemplate="%{text}<br>difference %{y:+.2f} bits<extra></extra>"))
+        x0=1, dx=1, y=rounded(diff, decimals=3), text=[show_char(c) for c in a.text[1:]],
+        customdata=np.column_stack([rounded(a.surprisal[1:], decimals=2),
+                                    rounded(b.surprisal[1:], decimals=2)]).tolist(),
+        marker=dict(color=(diff < 0).astype(np.int8), cmin=0, cmax=1,  # blue: a better
+                    colorscale=[[0, OKABE_ITO[3]], [1, OKABE_ITO[0]]]),
+        textposition="none", hovertemplate=(
+            f"#%{{x}} %{{text}}<br>{a.model}: %{{customdata[0]:.2f}} bits<br>{b.model}: "
+            "%{customdata[1]:.2f} bits<br>difference %{y:+.2f} bits<extra></extra>")))
     fig.add_hline(y=0, line=dict(color="#000000", width=1))
     mean = float(np.mean(diff)) if len(diff) else 0.0
     fig.update_xaxes(title="character position")

@@ -1,8 +1,11 @@
 """The Generate tab: one strategy, the text streamed as it is written, then figures of why.
 
-The text streams in throttled updates; the figures come once, at the end (or when Stop is
-pressed), from one analysis of the whole text: the forward is exact whether fed whole or step by
-step, so it shows what happened during generation without slowing the stream down.
+The text streams in throttled updates that carry the text alone; the figures come once, at the
+end (or when Stop is pressed), from one analysis of the whole text: the forward is exact whether
+fed whole or step by step, so it shows what happened during generation without slowing the stream
+down. Before a request joins the queue, a private update clears the last text's figures, so the
+page never mixes two texts while the visitor waits for a worker (the queue shows their place on
+the outputs). The JSON of the numbers behind the figures is written only when asked for.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ class GenerateOutputs(NamedTuple):
     status: Any
     attention: Any  # the attention figure
     characters: Any  # the per-character figure
-    numbers: Any  # the JSON file of the numbers behind the figures
+    numbers: Any  # the JSON file of the numbers behind the figures (cleared: it is on request)
     diff: Any  # the refiner's edits, as HTML
     session: Any  # the GenerationSession (gr.State)
 
@@ -115,6 +118,25 @@ class GenerateHandlers:
         session = GenerationSession(session.model, session.prompt_chars, gen.continuation, request)
         yield from self._stream(gen, session, refine)
 
+    def clear_for_generate(self) -> GenerateOutputs:
+        """The page as a new text starts: no text, status or figures of the last one."""
+        return skipping(GenerateOutputs, text="", status="", attention=None, characters=None,
+                        numbers=None, diff="")
+
+    def clear_for_continue(self) -> GenerateOutputs:
+        """The page as a text is continued: the text stays, its figures go until it ends."""
+        return skipping(GenerateOutputs, status="", attention=None, characters=None,
+                        numbers=None, diff="")
+
+    def numbers_file(self, session) -> str:
+        """The numbers behind the figures of the session's text, as a JSON file."""
+        if session is None or session.analysis is None:
+            raise InputError("There are no numbers yet: generate a text first (at least two "
+                             "characters long).")
+        return self.numbers.write("generation", {
+            "settings": vars(session.request), "prompt_chars": session.prompt_chars,
+            **session.analysis.to_dict()})
+
     def request_stop(self, session) -> None:
         """Ask the running stream to end after its current character. It then draws the figures
         of the text as far as it got, so text and figures always agree (cancelling the event
@@ -146,15 +168,9 @@ class GenerateHandlers:
             next(steps)                   # the server's threads sending pages meanwhile
             spent += time.thread_time() - started
             count += 1
-            if throttle.ready():
+            if throttle.ready():  # the text alone: the rest of the page waits for the end
                 session.continuation = gen.continuation
-                status = f"Generating… {count:,} of {gen.max_new_tokens:,} characters"
-                if count == 1:  # the first update clears the last text's figures
-                    yield GenerateOutputs(text=session.text, status=status, attention=None,
-                                          characters=None, numbers=None, diff="", session=session)
-                else:  # later ones leave them be
-                    yield skipping(GenerateOutputs, text=session.text, status=status,
-                                   session=session)
+                yield skipping(GenerateOutputs, text=session.text, session=session)
         session.continuation = gen.continuation
         status = (f"**{session.model}** · seed {session.request.seed} · {count:,} characters in "
                   f"{spent:.2f} s ({count / max(spent, 1e-9):,.0f} characters/s)")
@@ -172,14 +188,11 @@ class GenerateHandlers:
         if a.influence is None:
             status += "\n\n" + text.NO_CNN
         view = attention_view(len(a.text), 100)
-        numbers = self.numbers.write("generation", {
-            "settings": vars(session.request), "prompt_chars": session.prompt_chars,
-            **a.to_dict()})
         return GenerateOutputs(
             text=session.text, status=status, attention=attention_figure(a, *view),
             characters=character_figure(a, session.prompt_chars,
                                         view if a.attention is not None else None),
-            numbers=numbers, diff=self._refined(session) if refine else "", session=session)
+            numbers=None, diff=self._refined(session) if refine else "", session=session)
 
     def _refined(self, session: GenerationSession) -> str:
         generated = session.text[session.prompt_chars:]
@@ -225,17 +238,27 @@ def render(models: Models, numbers: NumbersFiles) -> None:
                          label="attention view: position in the text (%)")
     attention = gr.Plot(elem_id="attn-plot", label="attention")
     characters = gr.Plot(elem_id="chars-plot", label="per character")
-    numbers_file = gr.File(label="the numbers behind the figures (JSON)", elem_id="numbers")
+    with gr.Row():
+        numbers_btn = gr.Button("Numbers behind the figures (JSON)", elem_id="numbers-btn",
+                                scale=0, min_width=280)
+        numbers_file = gr.File(label="the numbers behind the figures (JSON)", elem_id="numbers",
+                               scale=1)
     session = gr.State(None)
 
     outputs = list(GenerateOutputs(text=output, status=status, attention=attention,
                                    characters=characters, numbers=numbers_file, diff=refined,
                                    session=session))
     settings = [max_new_tokens, temperature, top_k, top_p, seed]
-    wire(start.click, spaces_gpu(with_clear_errors(handlers.generate_text)),
+    # a private update clears the page at once; then the request joins the queue, where the
+    # outputs show the visitor's place in line until a worker takes it
+    cleared = wire(start.click, handlers.clear_for_generate, None, outputs)
+    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.generate_text)),
          [strategy, prompt, *settings, replace_unknown, refine], outputs, api_name="generate")
-    wire(more.click, spaces_gpu(with_clear_errors(handlers.continue_text)),
+    cleared = wire(more.click, handlers.clear_for_continue, None, outputs)
+    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.continue_text)),
          [session, *settings, refine], outputs, api_name="continue_generation")
     wire(stop.click, handlers.request_stop, session, None)
     wire(position.release, with_clear_errors(handlers.redraw_attention), [session, position],
          list(RedrawOutputs(attention=attention, characters=characters)))
+    wire(numbers_btn.click, with_clear_errors(handlers.numbers_file), session, numbers_file,
+         api_name="numbers", workers="files")

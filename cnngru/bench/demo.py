@@ -6,11 +6,13 @@
    (imports, loading every model, building the page), the median of ``--starts`` runs.
 2. First character: from submitting a Generate request to the first streamed update holding a
    generated character, on an idle server (median and worst of 10).
-3. Load: ``--clients`` separate ``gradio_client`` clients send a Generate request at the same
+3. Response sizes: the JSON of each endpoint's final response as ``gradio_client`` receives it
+   (figures included; what a page downloads at the end of a request).
+4. Load: ``--clients`` separate ``gradio_client`` clients send a Generate request at the same
    moment. Each ends completed, refused as busy (the queue is full: a clear message), failed
    with another clear error, or lost (nothing within 60 s; must be 0). Latency p50/p95 is over
    the completed ones.
-4. Device: on a machine with CUDA, characters/s of one generation on the CPU and on the GPU.
+5. Device: on a machine with CUDA, characters/s of one generation on the CPU and on the GPU.
 
 Timings swing when anything else runs on the machine; check it is idle first.
 """
@@ -18,6 +20,7 @@ Timings swing when anything else runs on the machine; check it is idle first.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -50,7 +53,8 @@ def start_app(port: int) -> tuple[subprocess.Popen, float]:
     started = time.perf_counter()
     log = tempfile.TemporaryFile("w+")  # not a pipe: a long-running app would fill it and stall
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT,
-                            env={**os.environ, "PORT": str(port)},
+                            env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1",
+                                 "GRADIO_SERVER_PORT": str(port)},
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}/"
     while time.perf_counter() - started < 120:
@@ -99,6 +103,43 @@ def first_char_latency(url: str, strategy: str, runs: int = 10) -> list[float]:
                 break
         job.result()
     return latencies
+
+
+def response_size(result) -> int:
+    """Bytes of a response's JSON, as ``gradio_client`` returns it (plots are JSON strings inside
+    it, escaped again, as on the wire)."""
+    return len(json.dumps(result).encode("utf-8"))
+
+
+SCORE_TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to "
+              "suffer\nThe slings and arrows of outrageous fortune,\n")
+
+
+def response_sizes(url: str, strategy: str) -> list[tuple[str, int]]:
+    """(what was asked, bytes) for one request to each endpoint, in one session."""
+    from gradio_client.exceptions import AppError
+
+    client = client_for(url)
+    sizes = []
+    for tokens in (200, 2000):
+        result = client.predict(*generate_args(strategy, tokens, 0), api_name="/generate")
+        sizes.append((f"/generate {strategy} {tokens} characters", response_size(result)))
+    result = client.predict(200, 0.8, 0, 1.0, 1, False, api_name="/continue_generation")
+    sizes.append(("/continue_generation +200 characters", response_size(result)))
+    path = client.predict(api_name="/numbers")
+    sizes.append(("/numbers (a file reference)", response_size(path)))
+    sizes.append(("  its JSON file, 2,200 characters", Path(path).stat().st_size))
+    result = client.predict(PROMPT, 300, 0.8, 0, 1.0, 0, False, False, api_name="/compare")
+    sizes.append(("/compare 300 characters per model", response_size(result)))
+    result = client.predict(SCORE_TEXT, "hybrid", "gru", False, api_name="/score")
+    sizes.append((f"/score {len(SCORE_TEXT)} characters", response_size(result)))
+    sizes.append(("/results", response_size(client.predict(api_name="/results"))))
+    try:
+        result = client.predict(SCORE_TEXT, 0.9, api_name="/refine")
+        sizes.append((f"/refine {len(SCORE_TEXT)} characters", response_size(result)))
+    except AppError:  # no refiner shipped: the endpoint says so
+        pass
+    return sizes
 
 
 def load_run(url: str, clients: int, strategy: str, tokens: int) -> dict:
@@ -198,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         say(f"first streamed character ({args.strategy}): median "
               f"{statistics.median(first) * 1000:.0f} ms, worst {max(first) * 1000:.0f} ms "
               f"over {len(first)} requests")
+        for what, size in response_sizes(url, args.strategy):
+            say(f"response size, {what}: {size / 1000:,.1f} KB")
         load = load_run(url, args.clients, args.strategy, args.tokens)
         say(f"load, {args.clients} simultaneous clients x {args.tokens} characters "
               f"({args.strategy}): completed {load['completed']}, busy {load['busy']}, "

@@ -29,24 +29,42 @@ def events(demo, visibility: str) -> dict:
 def test_demo_has_named_endpoints_a_bounded_queue_and_shared_workers(demo):
     public = events(demo, "public")
     assert set(public) == {"generate", "continue_generation", "compare", "score", "results",
-                           "refine"}
+                           "refine", "numbers"}
     for name in ("generate", "continue_generation", "compare", "score", "refine"):
         assert public[name].concurrency_id == "models"
         assert public[name].concurrency_limit == common.CONCURRENCY
         assert public[name].time_limit == common.TIME_LIMIT
         assert public[name].validator is None  # a validator would bypass the queue's bound
         assert not public[name].preprocess  # values reach our own checks, named
-    assert (public["results"].concurrency_id, public["results"].concurrency_limit) == (
-        "files", common.FILE_READERS)
+    for name in ("results", "numbers"):
+        assert (public[name].concurrency_id, public[name].concurrency_limit) == (
+            "files", common.FILE_READERS)
     assert len(public["refine"].outputs) == 3  # refined text, edits, diff
-    assert demo._queue.max_size == common.QUEUE_SIZE
+    assert demo._queue.max_size == common.QUEUE_SIZE >= 256  # a crowd waits, not turned away
     assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // common.CONCURRENCY)
 
 
 def test_page_updates_are_private_and_answered_outside_the_queue(demo):
     private = [fn for fn in demo.fns.values() if fn.api_visibility == "private"]
-    assert len(private) == 5  # two Stop buttons, the position slider, the two model dropdowns
+    # two Stop buttons, the position slider, the two model dropdowns, and the clearing of
+    # Generate's, Continue's and Compare's outputs before their requests join the queue
+    assert len(private) == 8
     assert all(not fn.queue and not fn.preprocess for fn in private)
+    assert all(fn.show_progress == "hidden" for fn in private)
+
+
+def test_streaming_requests_wait_in_line_with_their_place_shown_on_the_page(demo):
+    """Generate, Continue and Compare run after a private update that clears their outputs, and
+    show progress (hence the visitor's place in the queue) over every output."""
+    fns = demo.fns
+    public = events(demo, "public")
+    for name in ("generate", "continue_generation", "compare"):
+        fn = public[name]
+        before = fns[fn.trigger_after]
+        assert before.api_visibility == "private" and not before.queue
+        assert [c._id for c in before.outputs] == [c._id for c in fn.outputs]
+        assert fn.show_progress == "full" and fn.queue is not False
+        assert fn.concurrency_limit == common.CONCURRENCY == 2
 
 
 def test_each_endpoint_returns_its_values_in_a_fixed_order(demo):
@@ -62,3 +80,4 @@ def test_each_endpoint_returns_its_values_in_a_fixed_order(demo):
     assert labels["score"] == ["bits per character (lower: better)", "surprisal per character",
                                "difference per character", None]
     assert labels["results"] == ["table", "answer", "training curves"]
+    assert labels["numbers"] == ["the numbers behind the figures (JSON)"]

@@ -105,6 +105,10 @@ def test_generate_with_the_hybrid_streams_text_and_draws_the_attention(page, sho
     assert "characters/s" in page.locator("#generate-status").inner_text()
     page.wait_for_selector("#chars-plot .js-plotly-plot .main-svg")
     page.screenshot(path=shots / "generate.png", full_page=True)
+    assert page.locator("#numbers a").count() == 0  # the JSON is written when asked for
+    page.locator("#numbers-btn").click()
+    page.wait_for_selector("#numbers a[download^='generation-'][download$='.json']",
+                           timeout=30_000)
 
 
 def test_attention_stays_readable_at_2000_characters(page, shots):
@@ -180,9 +184,9 @@ def test_stop_ends_the_text_where_it_is_and_draws_its_figures(page):
     set_slider(page, "max-new-tokens", 2000)
     for _attempt in range(3):  # 2,000 characters take ~0.6 s: Stop may come after the last one
         page.locator("#generate-btn").click()
-        page.wait_for_function(
+        page.wait_for_function(  # the page was cleared, and the new text streams
             "document.querySelector('#output textarea').value.length > 7 && "
-            "document.querySelector('#generate-status')?.innerText.includes('Generating')")
+            "!document.querySelector('#generate-status')?.innerText.includes('characters/s')")
         page.evaluate("document.querySelector('#stop-btn').click()")  # at once
         page.wait_for_function(  # stopped, or finished before the Stop arrived
             "document.querySelector('#generate-status')?.innerText.includes('characters/s')",
@@ -212,3 +216,32 @@ def test_refine_with_cnn_shows_its_edits_as_a_diff(page):
     assert "Before" in diff.inner_text() and "After" in diff.inner_text()
     before = page.locator("#refine-diff .before").inner_text()
     assert before == page.input_value("#output textarea")[len(PROMPT):]
+
+
+def test_a_waiting_visitor_sees_their_place_in_line(page, url):
+    """Both workers busy and one request ahead: the page's Generate request waits in the queue,
+    and its text output says where it stands ("queue: 2/2"); then it is served."""
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    client = Client(url, analytics_enabled=False, verbose=False)
+    ahead = [client.submit(PROMPT, 1000, 0.8, 0, 1.0, k, False, False, api_name="/compare")
+             for k in range(3)]  # each ~4,000 characters and four analyses: seconds of work
+    running = (Status.PROCESSING, Status.ITERATING, Status.PROGRESS)
+    deadline = time.time() + 60
+    while sum(job.status().code in running for job in ahead) < 2:
+        assert time.time() < deadline, [job.status().code for job in ahead]
+        time.sleep(0.05)
+    page.fill("#prompt textarea", PROMPT)
+    set_slider(page, "max-new-tokens", 50)
+    page.locator("#generate-btn").click()
+    place = page.locator("#output").get_by_text(re.compile(r"queue: \d+/\d+"))
+    place.first.wait_for(timeout=20_000)
+    assert re.search(r"queue: [12]/[12]", place.first.inner_text()), place.first.inner_text()
+    page.wait_for_function(
+        "document.querySelector('#generate-status')?.innerText.includes('characters/s')",
+        timeout=120_000)
+    assert len(page.input_value("#output textarea")) == len(PROMPT) + 50
+    assert page.locator("#output").get_by_text(re.compile(r"queue: ")).count() == 0
+    for job in ahead:
+        assert len(job.result(timeout=120)[0]) == 1000

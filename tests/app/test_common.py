@@ -36,16 +36,19 @@ def test_wire_makes_model_file_and_private_events():
 
     with gr.Blocks() as demo:
         box, button = gr.Textbox(), gr.Button()
-        common.wire(button.click, answer, box, box, api_name="models-endpoint")
+        event = common.wire(button.click, answer, box, box, api_name="models-endpoint")
         common.wire(button.click, answer, box, box, api_name="files-endpoint", workers="files")
         common.wire(box.change, answer, box, box)
-        common.wire(gr.api, answer, api_name="api-endpoint")
-    models, files, private, api = demo.fns.values()
+        assert common.wire(gr.api, answer, api_name="api-endpoint") is None
+        common.wire(event.then, answer, box, box)  # the event, to chain another on
+    models, files, private, api, chained = demo.fns.values()
     assert (models.api_name, models.concurrency_id, models.concurrency_limit,
             models.time_limit) == ("models-endpoint", "models", common.CONCURRENCY,
                                    common.TIME_LIMIT)
     assert (files.api_name, files.concurrency_id, files.concurrency_limit,
             files.time_limit) == ("files-endpoint", "files", common.FILE_READERS, None)
     assert private.api_visibility == "private" and not private.queue
+    assert private.show_progress == "hidden" and models.show_progress == "full"
+    assert chained.trigger_after == models._id
     assert (api.api_name, api.concurrency_id) == ("api-endpoint", "models")
     assert not any(fn.preprocess for fn in (models, files, private, api))

@@ -1,5 +1,6 @@
 """The Compare tab's handler: every column from the first update, Stop, common random numbers."""
 
+import gradio as gr
 import pytest
 from tiny_zoo import drain, tiny_zoo
 
@@ -22,6 +23,16 @@ def test_compare_fills_every_column_from_the_first_update(zoo):
     assert all(len(t) == 200 for t in final[:n])
     assert all("chars/s" in s and "real words" in s for s in final[n:2 * n])
     assert len(final) == 4 * n + 1  # and the run, for the Stop button
+    for update in updates[:-1]:  # streamed: the texts alone, then everything at the end
+        assert update[n:4 * n] == (gr.skip(),) * 3 * n and update[-1] is updates[0][-1]
+    assert all(f is not None for f in final[2 * n:3 * n])
+
+
+def test_the_columns_are_cleared_before_a_comparison_joins_the_queue(zoo):
+    handlers = CompareHandlers(zoo)
+    n = len(handlers.names)
+    cleared = handlers.clear_columns()
+    assert cleared == ("",) * 2 * n + (None,) * n + ("",) * n + (gr.skip(),)
 
 
 def test_compare_outputs_flatten_column_by_field_then_the_run():

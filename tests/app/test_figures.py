@@ -27,8 +27,8 @@ def test_attention_figure_puts_each_weight_under_its_characters(zoo):
     z, keys = np.array(heat.z, dtype=float), list(heat.x)
     assert z.shape == (end - start, len(keys))
     i, j = end - 1, a.window - 1  # the last prediction's weight on the character just before it
-    assert z[-1, keys.index(i - a.window + j)] == pytest.approx(a.attention[i, j])
-    assert np.nansum(z, axis=1) == pytest.approx(np.ones(end - start), abs=1e-5)
+    assert z[-1, keys.index(i - a.window + j)] == pytest.approx(a.attention[i, j], abs=5e-4)
+    assert np.nansum(z, axis=1) == pytest.approx(np.ones(end - start), abs=a.window * 5e-4)
     assert heat.colorscale[0][1].lower() == "#440154"  # viridis
     ticks = figures.attention_figure(a, 1, 6).layout.xaxis.ticktext  # keys "The k"
     assert "⏎" not in ticks and "␣" in ticks
@@ -45,7 +45,7 @@ def test_character_figure_shows_confidence_plus_what_the_model_has(zoo, variant,
     a = analyse(zoo.get(variant), "The king speaks.")
     fig = figures.character_figure(a, prompt_chars=4)
     assert len(fig.data) == panels
-    np.testing.assert_allclose(fig.data[0].y, a.probability[1:])
+    np.testing.assert_allclose(fig.data[0].y, a.probability[1:], rtol=5e-4)
     assert "'k'" in fig.data[0].text[3]  # hover names the character
     assert len(fig.layout.shapes) == panels  # the prompt shaded in every panel...
     assert [a.text for a in fig.layout.annotations] == ["prompt"]  # ...and named once
@@ -55,7 +55,7 @@ def test_difference_figure_is_a_minus_b(zoo):
     text = "Speak, my lord."
     a, b = analyse(zoo.get("hybrid"), text), analyse(zoo.get("gru"), text)
     np.testing.assert_allclose(figures.difference_figure(a, b).data[0].y,
-                               a.surprisal[1:] - b.surprisal[1:])
+                               a.surprisal[1:] - b.surprisal[1:], atol=5e-4)
     with pytest.raises(ValueError):
         figures.difference_figure(a, analyse(zoo.get("gru"), "Other text."))
 
@@ -64,3 +64,26 @@ def test_curves_figure_has_one_line_per_model():
     fig = figures.curves_figure({"gru": [[0, 4.0], [100, 2.0]], "hybrid": [[0, 4.1], [100, 1.9]]})
     assert [t.name for t in fig.data] == ["gru", "hybrid"]
     assert list(fig.data[1].y) == [4.1, 1.9]
+
+
+def test_rounded_keeps_the_digits_asked_for_and_turns_gaps_into_none():
+    assert figures.rounded([0.123456, 1.5e-7, np.nan], significant=4) == [0.1235, 1.5e-07, None]
+    assert figures.rounded([[0.12345, np.inf], [2.0, 0.0004]], decimals=3) == [[0.123, None],
+                                                                             [2.0, 0.0]]
+
+
+def test_figures_are_light_rounded_numbers_and_hover_text_only_once(zoo):
+    """Figures travel as JSON: their numbers are rounded, only the confidence panel carries
+    per-character text, and the whole stays small for a 200-character text."""
+    text = ("The king speaks to the lords of the realm at last, and they answer him. " * 3)[:200]
+    a = analyse(zoo.get("hybrid"), text)
+    chars = figures.character_figure(a, prompt_chars=4)
+    assert len(chars.data[0].text) == len(text) - 1
+    assert all(trace.text is None and trace.customdata is None for trace in chars.data[1:])
+    assert all(len(f"{v:.10g}".lstrip("0.").replace("e-", "")) <= 6
+               for trace in chars.data for v in trace.y if v)  # a few digits, not 17
+    heat = figures.attention_figure(a, *figures.attention_view(len(text), 100)).data[0]
+    assert heat.text is None
+    assert all(v is None or round(v, 3) == v for row in heat.z for v in row)
+    for fig in (chars, figures.attention_figure(a, 1, 49)):
+        assert len(fig.to_json()) < 30_000, "a figure of 200 characters should be a few KB"

@@ -34,22 +34,42 @@ def test_generate_streams_throttled_updates_then_figures(zoo, numbers):
     final = updates[-1]
     assert "seed 7" in final.status and "300 characters" in final.status
     assert isinstance(final.attention.data[0], type(figures.go.Heatmap()))
-    data = json.loads(Path(final.numbers).read_text())
+    assert final.numbers is None  # written only when asked for: the Numbers button
+    data = json.loads(Path(handlers.numbers_file(final.session)).read_text())
     assert data["text"] == final.text and data["settings"]["seed"] == 7
     assert data["prompt_chars"] == 4
     assert final.session.text == final.text and final.session.analysis.text == final.text
 
 
-def test_the_first_update_clears_the_figures_and_later_ones_leave_them(zoo, numbers, monkeypatch):
+def test_streamed_updates_carry_the_text_alone(zoo, numbers, monkeypatch):
     monkeypatch.setattr(common.Throttle, "ready", lambda self: True)  # one per character
-    updates = drain(GenerateHandlers(zoo, numbers).generate_text(
-        "gru", "The ", 5, 0.8, 0, 1.0, 1, False, False))
+    handlers = GenerateHandlers(zoo, numbers)
+    updates = drain(handlers.generate_text("gru", "The ", 5, 0.8, 0, 1.0, 1, False, False))
     assert all(isinstance(u, GenerateOutputs) for u in updates) and len(updates) == 6
-    first, later = updates[0], updates[1:-1]
-    assert (first.attention, first.characters, first.numbers, first.diff) == (None, None, None, "")
-    for u in later:
-        assert (u.attention, u.characters, u.numbers, u.diff) == (gr.skip(),) * 4
-        assert u.status.startswith("Generating…") and u.session is first.session
+    for u in updates[:-1]:
+        assert (u.status, u.attention, u.characters, u.numbers, u.diff) == (gr.skip(),) * 5
+        assert u.text.startswith("The ") and u.session is updates[0].session
+    assert updates[-1].attention is not None and "seed 1" in updates[-1].status
+
+
+def test_the_page_is_cleared_before_a_request_joins_the_queue(zoo, numbers):
+    handlers = GenerateHandlers(zoo, numbers)
+    new = handlers.clear_for_generate()
+    assert (new.text, new.status, new.attention, new.characters, new.numbers, new.diff) == (
+        "", "", None, None, None, "")
+    assert new.session == gr.skip()  # Continue and Stop still reach the last text
+    more = handlers.clear_for_continue()
+    assert more.text == gr.skip() and more.attention is None and more.session == gr.skip()
+
+
+def test_the_numbers_file_is_written_on_request_only(zoo, numbers):
+    handlers = GenerateHandlers(zoo, numbers)
+    final = drain(handlers.generate_text("hybrid", "The ", 30, 0.8, 0, 1.0, 2, False, False))[-1]
+    assert not list(numbers.folder.glob("*.json"))
+    data = json.loads(Path(handlers.numbers_file(final.session)).read_text())
+    assert data["prompt_chars"] == 4 and len(data["attention"]) == len(final.text)
+    with pytest.raises(InputError, match="no numbers yet"):
+        handlers.numbers_file(None)
 
 
 def test_generate_says_plainly_that_gru_has_no_cnn(zoo, numbers):

@@ -1,5 +1,6 @@
 """The demo served on localhost from the shipped checkpoints, driven with ``gradio_client``:
-every named endpoint, streaming, every kind of invalid input, and the queue's bound."""
+every named endpoint, streaming, response sizes, every kind of invalid input, and the queue: room
+for a crowd, and a bound that holds."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from gradio_client.utils import QueueError
 
 import cnngru
 from cnngru.app import build_demo, common
+from cnngru.app.loaded_models import load_models
+from cnngru.bench.demo import response_size
 
 pytestmark = pytest.mark.slow
 GENERIC = "upstream Gradio app has raised an exception"
@@ -28,10 +31,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
-    demo = build_demo()  # the shipped checkpoints (plus CNNGRU_CHECKPOINTS, if set)
+def models():
+    return load_models()  # the shipped checkpoints (plus CNNGRU_CHECKPOINTS, if set)
+
+
+def serve(demo):
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                 quiet=True, share=False, ssr_mode=False)
+    return demo
+
+
+@pytest.fixture(scope="module")
+def server(models):
+    demo = serve(build_demo(models))
     yield demo
     demo.close()
 
@@ -50,13 +62,13 @@ def generate_args(prompt="ROMEO.\n", strategy="hybrid", replace=False, refine=Fa
 def test_every_action_is_a_named_endpoint(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(endpoints) == {"/generate", "/continue_generation", "/compare", "/score",
-                              "/results", "/refine"}
+                              "/results", "/refine", "/numbers"}
     names = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
     assert names[:7] == ["strategy", "prompt", "max_new_tokens", "temperature", "top_k", "top_p",
                          "seed"]
 
 
-def test_generate_streams_the_text_then_the_figures_and_numbers(client):
+def test_generate_streams_the_text_then_the_figures_and_numbers_on_request(client):
     job = client.submit(*generate_args(max_new_tokens=2000), api_name="/generate")
     updates = list(job)
     texts = [u[0] for u in updates]
@@ -66,9 +78,26 @@ def test_generate_streams_the_text_then_the_figures_and_numbers(client):
     text, status, attention, characters, numbers, _refined = job.result()
     assert len(text) == len("ROMEO.\n") + 2000 and "seed 5" in status
     assert json.loads(attention["plot"])["data"][0]["type"] == "heatmap"
-    data = json.loads(Path(numbers).read_text())
+    assert numbers is None  # the JSON is written when asked for, by /numbers
+    data = json.loads(Path(client.predict(api_name="/numbers")).read_text())
     assert data["text"] == text and len(data["probability"]) == len(text)
     assert data["settings"]["temperature"] == 0.8
+
+
+def test_a_200_character_hybrid_answer_is_at_most_100_kb_figures_included(client):
+    text, status, attention, characters, *_ = client.predict(
+        *generate_args(max_new_tokens=200, seed=11), api_name="/generate")
+    assert len(text) == len("ROMEO.\n") + 200
+    assert json.loads(attention["plot"])["data"][0]["z"]  # the figures are in it
+    assert len(json.loads(characters["plot"])["data"]) == 3
+    size = response_size((text, status, attention, characters, *_))
+    assert size <= 100_000, f"{size:,} bytes"
+
+
+def test_numbers_before_generating_are_refused(server):
+    fresh = Client(server.local_url, analytics_enabled=False, verbose=False)
+    with pytest.raises(AppError, match="no numbers yet"):
+        fresh.predict(api_name="/numbers")
 
 
 def test_the_same_seed_gives_the_same_text(client):
@@ -185,16 +214,35 @@ def test_invalid_input_elsewhere_gets_a_clear_message(client, endpoint, args, me
     assert message in str(caught.value) and GENERIC not in str(caught.value)
 
 
-def test_the_queue_is_bounded_and_loses_no_request(client):
-    """More simultaneous requests than workers plus queue: the excess is told the demo is busy,
-    every accepted one completes, none is lost."""
-    total = common.QUEUE_SIZE + common.CONCURRENCY + 10
+def test_a_crowd_waits_in_line_and_none_is_turned_away(client):
+    """30 simultaneous requests, far more than the two workers: every one waits its turn and
+    completes; none is told the demo is busy (the queue holds QUEUE_SIZE)."""
+    assert common.QUEUE_SIZE >= 256
+    jobs = [client.submit(*generate_args(max_new_tokens=60, seed=i), api_name="/generate")
+            for i in range(30)]
+    texts = [job.result(timeout=180)[0] for job in jobs]  # a QueueError would fail the test
+    assert all(len(t) == len("ROMEO.\n") + 60 for t in texts)
+
+
+@pytest.fixture(scope="module")
+def small_queue(models):
+    demo = serve(build_demo(models, queue_size=4))
+    yield demo
+    demo.close()
+
+
+def test_the_queue_is_bounded_and_loses_no_request(small_queue):
+    """More simultaneous requests than workers plus queue (a small queue here, the same events):
+    the excess is told the demo is busy, every accepted one completes, none is lost."""
+    client = Client(small_queue.local_url, analytics_enabled=False, verbose=False)
+    size = small_queue._queue.max_size
+    total = size + common.CONCURRENCY + 6
     jobs = [client.submit(*generate_args(max_new_tokens=400, seed=i), api_name="/generate")
             for i in range(total)]  # each takes far longer than sending them all
     completed = busy = lost = 0
     for job in jobs:
         try:
-            text = job.result(timeout=60)[0]
+            text = job.result(timeout=120)[0]
             assert len(text) == len("ROMEO.\n") + 400
             completed += 1
         except QueueError:
@@ -203,5 +251,5 @@ def test_the_queue_is_bounded_and_loses_no_request(client):
             lost += 1
     assert lost == 0
     assert busy >= 1, "the queue's bound did not hold"
-    assert completed >= common.QUEUE_SIZE
+    assert completed >= size
     assert completed + busy == total
