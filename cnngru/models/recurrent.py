@@ -184,8 +184,8 @@ class GRUModel(nn.Module):
         h0 = None if h0 is None else h0.transpose(0, 1).contiguous()
         with torch.autocast(x.device.type, enabled=False):  # the recurrence stays in fp32
             if x.device.type == "cpu" and torch.is_grad_enabled():
-                # training on a CPU: several times faster than nn.GRU's autograd at large
-                # batches, with the same weights, outputs and gradients (gru_sequence.py)
+                # training on a CPU: nn.GRU's maths and gradients, and much less slowed down
+                # than nn.GRU's autograd when other work shares the cores (gru_sequence.py)
                 out, h = gru_sequence(self.gru, x.float(), h0)
             else:
                 out, h = self.gru(x.float(), h0)

@@ -79,17 +79,30 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--variant", default="gru")
     p.add_argument("--params", type=int, default=1_000_000)
     p.add_argument("--seconds", type=float, default=100.0, help="training time per run")
-    p.add_argument("--rates-from", default=None, help="a cpu-recipe.json with measured rates")
+    p.add_argument("--rates-from", default=None,
+                   help="a JSON file of measured rates (default: results/cpu-recipe/rates.json, "
+                        "measured and written there if absent)")
     p.add_argument("--runs", default="runs/cpu-recipe")
-    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (each gets cores / jobs)")
     p.add_argument("--out", default=str(RESULTS_DIR / "cpu-recipe.json"))
     args = p.parse_args(argv)
+    import torch
+
     from . import TrainConfig, recipe_key
 
-    if args.rates_from:
-        rates = {int(b): r for b, r in json.loads(Path(args.rates_from).read_text())["rates"].items()}
-    else:
+    rates_file = Path(args.rates_from) if args.rates_from else RECORDS / "rates.json"
+    if rates_file.is_file():
+        rates = {int(b): r for b, r in json.loads(rates_file.read_text())["rates"].items()}
+    else:  # measured once, on an idle machine, and kept: every later sitting plans from them
+        from ..bench.training_speed import IDLE_BELOW, busy_share
+
+        busy = busy_share()
         rates = measure_rates(args.variant, args.params, seconds=8.0)
+        RECORDS.mkdir(parents=True, exist_ok=True)
+        rates_file.write_text(json.dumps({
+            "measured_by": "cnngru.training.throughput.measure, 8 s per batch size",
+            "threads": torch.get_num_threads(), "idle": busy is not None and busy < IDLE_BELOW,
+            "rates": {str(b): round(r) for b, r in rates.items()}}, indent=1))
     print("chars/s by batch size:", {b: round(r) for b, r in rates.items()}, flush=True)
     jobs = []
     for b in sorted(BATCHES, key=lambda b: abs(b - 48)):  # the likeliest choices first
