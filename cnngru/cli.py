@@ -80,9 +80,9 @@ def training_recipe(args) -> dict:
     if args.max_chars is not None or args.max_minutes is None:
         recipe = cpu_recipe(args.max_chars or DEFAULT_CHARS)
     else:
-        from .bench.training_speed import trainer_for
         from .corpus import load_corpus
         from .training import throughput
+        from .training.throughput import trainer_for
 
         corpus = load_corpus(args.corpus, args.split)
         recipe = cpu_recipe_for_time(args.max_minutes * 60, lambda batch: throughput.measure(

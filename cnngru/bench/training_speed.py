@@ -34,14 +34,6 @@ def busy_share(seconds: float = 2.0) -> float | None:
     return (busy1 - busy0) / max(1, total1 - total0)
 
 
-def trainer_for(variant: str, params: int, corpus, batch_size: int, seq_len: int):
-    from ..training import TrainConfig, language_model_run
-
-    config = TrainConfig(variant=variant, params=params, batch_size=batch_size, seq_len=seq_len,
-                         max_chars=10 * batch_size * seq_len)
-    return language_model_run(config, "/nonexistent-bench-run", progress=False, corpus=corpus)
-
-
 def profile(trainer, steps: int = 4) -> str:
     """Seconds per phase of a training step, and the operators that took the most time."""
     from torch.profiler import ProfilerActivity
@@ -100,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ..models import count_params
     from ..training import throughput
+    from ..training.throughput import trainer_for
 
     lines = [f"training throughput ({platform.processor() or platform.machine()}, "
              f"{torch.get_num_threads()} thread(s), batch {batch_size} x {seq_len}, "

@@ -30,9 +30,9 @@ SEQ_LEN = 128
 
 
 def measure_rates(variant: str, params: int, seconds: float) -> dict[int, float]:
-    from ..bench.training_speed import trainer_for
     from ..corpus import load_corpus
     from . import throughput
+    from .throughput import trainer_for
 
     corpus = load_corpus("shakespeare")
     return {b: throughput.measure(trainer_for(variant, params, corpus, b, SEQ_LEN), seconds)
