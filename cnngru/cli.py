@@ -60,7 +60,7 @@ def cmd_train(args) -> None:
 
     config = TrainConfig(
         variant=args.variant, corpus=args.corpus, split=args.split, params=args.params,
-        model=json.loads(args.model_config), max_chars=args.max_chars,
+        design=args.design, model=json.loads(args.model_config), max_chars=args.max_chars,
         max_minutes=args.max_minutes, seed=args.seed, device=args.device or "cpu",
         eval_every=args.eval_every, patience=args.patience, **training_recipe(args))
     if config.max_chars is None and config.max_minutes is None:
@@ -134,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--corpus", default="shakespeare", help="'shakespeare' or a UTF-8 text file")
     t.add_argument("--split", type=_split, default=None, help="ratios for a text file, e.g. 0.9,0.05,0.05")
     t.add_argument("--params", type=int, default=1_000_000, help="parameter budget")
+    t.add_argument("--design", default=None, help="a candidate design of the variant, e.g. "
+                   "cnn-memory256 (cnngru/models/designs.py; default: the shipped one)")
     t.add_argument("--model-config", default="{}", help='JSON overrides, e.g. \'{"dropout": 0.2}\'')
     t.add_argument("--batch-size", type=int, default=None, help="streams (default: the CPU recipe)")
     t.add_argument("--seq-len", type=int, default=None, help="default: the CPU recipe")

@@ -19,12 +19,13 @@ from ..paths import REPO, RESULTS_DIR
 from ..training import TrainConfig, recipe_key
 
 RECORDS = RESULTS_DIR / "runs"
-# The source a trained model's numbers depend on.
+# The source a trained model's numbers depend on. The data is fingerprinted by its text instead
+# (``data_version``): reading other files must not retrain Shakespeare's runs. A run's design is
+# named in its config and its overrides are written out there, so ``designs.py`` is not listed.
 CODE = ("cnngru/models/registry.py", "cnngru/models/layers.py", "cnngru/models/recurrent.py",
         "cnngru/models/gru_sequence.py", "cnngru/models/transformer.py",
         "cnngru/training/config.py", "cnngru/training/streams.py", "cnngru/training/tasks.py",
-        "cnngru/training/trainer.py", "cnngru/likelihood.py", "cnngru/corpus.py",
-        "cnngru/vocab.py")
+        "cnngru/training/trainer.py", "cnngru/likelihood.py")
 
 
 def source_fingerprint(source: str) -> str:
@@ -43,28 +44,59 @@ def code_version(files: tuple[str, ...] = CODE, root: Path = REPO) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
-def record_name(config: TrainConfig) -> str:
-    return (f"{config.variant}-{config.params // 1000}k-lr{config.lr:g}-{config.max_chars}"
-            f"-s{config.seed}-{recipe_key(config)}")
+def data_version(corpus) -> str:
+    """A hash of a corpus's three splits and its alphabet."""
+    h = hashlib.sha256()
+    for part in (corpus.train, corpus.validation, corpus.test, "".join(corpus.vocab)):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]
 
 
-def read(config: TrainConfig, folder: Path = RECORDS, code: str | None = None) -> dict | None:
-    """The record of a run with this recipe made by this code, if there is one."""
-    path = folder / f"{record_name(config)}.json"
-    if not path.is_file():
-        return None
-    record = json.loads(path.read_text())
-    return record if record.get("code") == (code or code_version()) else None
+def precision_of(device: str) -> str:
+    """The arithmetic a run trains in: bf16 autocast on a GPU, fp32 on a CPU (trainer.py)."""
+    return "bf16" if device.startswith("cuda") else "fp32"
 
 
-def write(config: TrainConfig, figures: dict, folder: Path = RECORDS,
-          code: str | None = None) -> Path:
-    """Record a finished run: ``figures`` holds its summary, curve and test losses."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{record_name(config)}.json"
-    record = {"name": record_name(config), "code": code or code_version(),
-              "config": config.to_dict(), **figures}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
-    return path
+class Records:
+    """The records of one corpus, code version and precision, in ``folder``.
+
+    A record of another code version, corpus text or precision is not reused: the run is
+    trained again, and seeds of one row never mix precisions.
+    """
+
+    def __init__(self, folder: Path, code: str, data: str, precision: str):
+        self.folder, self.code, self.data, self.precision = Path(folder), code, data, precision
+        self._cache: dict[str, dict | None] = {}
+
+    def name(self, config: TrainConfig) -> str:
+        design = f"-{config.design}" if config.design else ""
+        return (f"{config.variant}{design}-{config.params // 1000}k-lr{config.lr:g}"
+                f"-{config.max_chars}-s{config.seed}-{self.precision}-{recipe_key(config)}")
+
+    def read(self, config: TrainConfig) -> dict | None:
+        """The record of this run made by this code on this data, if there is one."""
+        name = self.name(config)
+        if self._cache.get(name) is None:
+            self._cache[name] = self._load(self.folder / f"{name}.json")
+        return self._cache[name]
+
+    def _load(self, path: Path) -> dict | None:
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text())
+        same = (record.get("code"), record.get("data")) == (self.code, self.data)
+        return record if same else None
+
+    def write(self, config: TrainConfig, figures: dict) -> Path:
+        """Record a finished run: ``figures`` holds its summary, curve and test losses."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = self.name(config)
+        record = {"name": name, "code": self.code, "data": self.data,
+                  "precision": self.precision, "config": config.to_dict(), **figures}
+        path = self.folder / f"{name}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(path)
+        self._cache[name] = record
+        return path

@@ -2,8 +2,8 @@
 
     registry     the config base, ModelOutput, the registry, the parameter-budget solver
     layers       stateful causal building blocks: n-gram CNN, gated convolution, window attention
-    recurrent    the four compared language models: gru, cnn-pre, cnn-post, hybrid, and the
-                 candidate designs of each (CANDIDATES) that the study chooses among
+    recurrent    the four compared language models: gru, cnn-pre, cnn-post, hybrid
+    designs      the candidate designs of each that the study chooses among, and the shipped one
     gru_sequence a fused GRU with a hand-written backward: the CPU training fast path
     transformer  the reference row of the results table
     numpy_step   a fused one-character step, held equal to forward by tests
@@ -12,7 +12,8 @@ Importing this package registers every language model (the refiner registers in 
 """
 
 from . import transformer  # noqa: F401  (registers "transformer")
-from .recurrent import CANDIDATES, VARIANTS, CNNPost, CNNPre, GRUModel, Hybrid, candidates
+from .designs import CANDIDATES, SHIPPED, candidates, design_overrides
+from .recurrent import VARIANTS, CNNPost, CNNPre, GRUModel, Hybrid
 from .registry import (
     BUDGET_TOLERANCE,
     DEFAULT_PARAMS,
@@ -29,7 +30,7 @@ from .registry import (
 )
 
 __all__ = [
-    "VARIANTS", "CANDIDATES", "candidates", "GRUModel", "CNNPre", "CNNPost", "Hybrid", "REGISTRY", "ModelConfig", "ModelOutput",
+    "VARIANTS", "CANDIDATES", "SHIPPED", "candidates", "design_overrides", "GRUModel", "CNNPre", "CNNPost", "Hybrid", "REGISTRY", "ModelConfig", "ModelOutput",
     "State", "architecture", "build_from_config", "build_model", "count_params", "make_config",
     "params_for", "DEFAULT_PARAMS", "BUDGET_TOLERANCE",
 ]

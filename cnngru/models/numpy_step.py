@@ -293,7 +293,7 @@ class GRUModelStepper:
         """One character per row: tokens (B,) ints -> logits (B, vocab), new state, trace."""
         state = state or {}
         h = self.gru(self.input_table[tokens], state.get("gru"))
-        return self.head(h[:, -1]), {"gru": h}, {}
+        return self.head(h[:, -1]), {"gru": h}, {"units": h[:, -1]}
 
 
 class CNNPreStepper(GRUModelStepper):
@@ -329,7 +329,7 @@ class CNNPreStepper(GRUModelStepper):
             if not cnn_off:
                 gi = gi + f @ self.feature_w
         new["gru"] = h = self.gru(gi, state.get("gru"))
-        return self.head(h[:, -1]), new, {}
+        return self.head(h[:, -1]), new, {"units": h[:, -1]}
 
 
 class CNNPostStepper(GRUModelStepper):
@@ -356,7 +356,7 @@ class CNNPostStepper(GRUModelStepper):
         for i, layer in enumerate(self.refine):
             u, new[f"post.{i}"] = layer(u, state.get(f"post.{i}"))
         out = g if cnn_off else g + self.up(u)
-        return self.head(out), new, {}
+        return self.head(out), new, {"units": g}
 
 
 class HybridStepper(GRUModelStepper):
@@ -407,7 +407,8 @@ class HybridStepper(GRUModelStepper):
             if cnn_off:
                 reliance = np.zeros_like(reliance)
             mixed = reliance[:, None] * c + (1 - reliance[:, None]) * g
-            return self.head(mixed), new, {"attention": attention[0], "reliance": reliance}
+            return self.head(mixed), new, {"attention": attention[0], "reliance": reliance,
+                                           "units": g}
         dropped = None
         if cnn_off and self.cnn is not None:  # the CNN context (column 1): no weight, no say
             dropped = np.arange(1 + len(contexts)) == 1
@@ -416,7 +417,7 @@ class HybridStepper(GRUModelStepper):
         mixed = split[:, :1] * g
         for i, c in enumerate(contexts, start=1):
             mixed = mixed + split[:, i:i + 1] * c
-        trace = {"attention": np.concatenate(attention, axis=1), "split": split}
+        trace = {"attention": np.concatenate(attention, axis=1), "split": split, "units": g}
         if self.cnn is not None:
             trace["reliance"] = split[:, 1]
         return self.head(mixed), new, trace

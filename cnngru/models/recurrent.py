@@ -13,8 +13,8 @@ whole texts; carrying the state between chunks gives the same logits as one full
               a learned per-position weight mixes that CNN context with the GRU state -> head
               (or over a long window of CNN features and past GRU states, three-way: ``gate``)
 
-Each strategy has candidate designs, config overrides named in ``CANDIDATES``; the defaults are
-the first candidate of each, the design of the shipped checkpoints.
+The config defaults are each strategy's first design; ``designs.py`` names the others (config
+overrides) and which one is shipped.
 
 ``cnn_off=True`` removes the CNN path (features zeroed, convolutions and refinement skipped, the
 CNN context's weight 0): comparing the two runs measures how much the CNN changes a prediction.
@@ -22,7 +22,6 @@ CNN context's weight 0): comparing the two runs measures how much the CNN change
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -130,7 +129,8 @@ class HybridConfig(GRUConfig):
 class GRUModel(nn.Module):
     """The baseline, embedding -> GRU -> head; each CNN variant extends it.
 
-    State: ``gru``, the hidden state (B, layers, H).
+    State: ``gru``, the hidden state (B, layers, H). Trace, in every variant: ``units`` (B, T, H),
+    the GRU's output at each position (its top layer), whose units the Inside tab reads.
     """
 
     Config = GRUConfig
@@ -195,7 +195,7 @@ class GRUModel(nn.Module):
         state = state or {}
         x = self.dropout(self.embed(tokens))  # (B, T, E)
         g, h = self.run_gru(x, state)  # (B, T, H)
-        return ModelOutput(self.head(self.dropout(g)), {"gru": h}, {})
+        return ModelOutput(self.head(self.dropout(g)), {"gru": h}, {"units": g})
 
 
 @register("cnn-pre")
@@ -236,7 +236,7 @@ class CNNPre(GRUModel):
             f, new_state["cnn"] = self.cnn(x, state.get("cnn"))  # (B, T, F)
             parts.append(torch.zeros_like(f) if cnn_off else f)
         g, new_state["gru"] = self.run_gru(torch.cat(parts, dim=-1), state)  # (B, T, H)
-        return ModelOutput(self.head(self.dropout(g)), new_state, {})
+        return ModelOutput(self.head(self.dropout(g)), new_state, {"units": g})
 
 
 @register("cnn-post")
@@ -271,7 +271,7 @@ class CNNPost(GRUModel):
         for i, layer in enumerate(self.refine):
             u, new_state[f"post.{i}"] = layer(u, state.get(f"post.{i}"))
         out = g if cnn_off else g + self.up(u)
-        return ModelOutput(self.head(self.dropout(out)), new_state, {})
+        return ModelOutput(self.head(self.dropout(out)), new_state, {"units": g})
 
 
 WINDOW_STATE = ("keys", "values", "exists")  # a WindowAttention's past, as state keys
@@ -349,7 +349,7 @@ class Hybrid(GRUModel):
             if cnn_off:
                 reliance = torch.zeros_like(reliance)
             mixed = reliance[..., None] * c + (1 - reliance[..., None]) * g
-            trace = {"attention": attention[0], "reliance": reliance}
+            trace = {"attention": attention[0], "reliance": reliance, "units": g}
         else:
             dropped = None
             if cnn_off and self.cnn is not None:  # the CNN context (column 1): no weight, no say
@@ -359,7 +359,7 @@ class Hybrid(GRUModel):
             mixed = split[..., :1] * g
             for i, c in enumerate(contexts, start=1):
                 mixed = mixed + split[..., i:i + 1] * c
-            trace = {"attention": torch.cat(attention, dim=-1), "split": split}
+            trace = {"attention": torch.cat(attention, dim=-1), "split": split, "units": g}
             if self.cnn is not None:
                 trace["reliance"] = split[..., 1]
         return ModelOutput(self.head(self.dropout(mixed)), new_state, trace)
@@ -367,39 +367,3 @@ class Hybrid(GRUModel):
 
 VARIANTS: tuple[str, ...] = ("gru", "cnn-pre", "cnn-post", "hybrid")  # the language models compared
 
-
-# Candidate designs of each strategy, name -> config overrides, for the study that picks each
-# strategy's strongest form on validation (issue 10). The same number per strategy, equal effort;
-# the first of each is today's form (no overrides). Every one grows with ``hidden``, so
-# build_model(strategy, vocab_size, params, **overrides) sizes any of them to any budget.
-CANDIDATES: dict[str, dict[str, dict]] = {
-    "gru": {
-        "one-layer": {},
-        "two-layers": {"layers": 2},  # depth instead of width; dropout between the layers
-        "dropout-0.25": {"dropout": 0.25},  # the GRU overfits Shakespeare before it converges
-    },
-    "cnn-pre": {
-        "ngram-highway": {},  # Kim et al. 2016's character n-gram CNN beside the embedding
-        "depthwise4": {"form": "depthwise"},  # Mamba / Griffin / RWKV short conv: ~320 params
-        "depthwise4-ngram": {"form": "depthwise+ngram"},  # the short conv, then n-grams over it
-    },
-    "cnn-post": {
-        "dilated-rf15": {},  # dilations 1, 2, 4: the last 15 GRU outputs
-        "dilated-rf63": {"dilations": (1, 2, 4, 8, 16)},  # a word or two: the last 63
-        "embed-gru-rf15": {"placement": "embed+gru"},  # the stack sees the characters too
-    },
-    "hybrid": {
-        "cnn-window32": {},  # CNN features of the last 32 positions, reliance gate
-        # the seed's design made causal: CNN features and past GRU states, 256 back, three-way
-        "cnn-memory256": {"sources": ("cnn", "memory"), "window": 256, "gate": "split"},
-        # the long window without the memory: does the reach or the GRU memory pay?
-        "cnn-window256": {"window": 256, "gate": "split"},
-    },
-}
-
-
-def candidates(strategy: str) -> dict[str, dict]:
-    """The candidate designs of ``strategy``: name -> config overrides (copies), today's first."""
-    if strategy not in CANDIDATES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(CANDIDATES)}")
-    return copy.deepcopy(CANDIDATES[strategy])

@@ -22,7 +22,8 @@ class TrainConfig:
     corpus: str = "shakespeare"  # "shakespeare" or a path to a UTF-8 text file
     split: tuple[float, float, float] | None = None  # for text files: train/validation/test ratios
     params: int = 1_000_000  # parameter budget the model is sized to
-    model: dict = field(default_factory=dict)  # config overrides, e.g. {"dropout": 0.2}
+    design: str | None = None  # a candidate design of the variant (models/designs.py); None: shipped
+    model: dict = field(default_factory=dict)  # config overrides on top, e.g. {"dropout": 0.2}
     batch_size: int = 128  # parallel streams
     seq_len: int = 128  # characters per truncated-BPTT chunk
     # Training characters: the budget the schedule anneals over and every row of a comparison

@@ -36,6 +36,11 @@ class Recipe:
         return max(1, chars // (self.batch_size * self.seq_len))
 
 
+def warmup_for(steps: int) -> int:
+    """Warmup steps for a run of ``steps``: a share of them, never more than a quarter."""
+    return min(max(MIN_WARMUP, round(WARMUP_SHARE * steps)), max(1, steps // 4))
+
+
 def cpu_recipe(chars: int | None = None) -> Recipe:
     """The recipe for a budget of ``chars`` training characters (None: the largest batch)."""
     batches = sorted(LR_BY_BATCH)
@@ -43,9 +48,8 @@ def cpu_recipe(chars: int | None = None) -> Recipe:
     if chars is not None:
         fitting = [b for b in batches if chars // (b * SEQ_LEN) >= MIN_STEPS]
         batch = fitting[-1] if fitting else batches[0]
-    steps = 10**9 if chars is None else max(1, chars // (batch * SEQ_LEN))
-    warmup = max(MIN_WARMUP, round(WARMUP_SHARE * steps)) if chars is not None else 50
-    return Recipe(batch, SEQ_LEN, LR_BY_BATCH[batch], min(warmup, max(1, steps // 4)))
+    warmup = 50 if chars is None else warmup_for(max(1, chars // (batch * SEQ_LEN)))
+    return Recipe(batch, SEQ_LEN, LR_BY_BATCH[batch], warmup)
 
 
 def cpu_recipe_for_time(seconds: float, chars_per_s_at) -> Recipe:

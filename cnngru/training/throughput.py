@@ -49,11 +49,13 @@ def measure(trainer, seconds: float = 3.0, min_steps: int = 3) -> float:
             torch.cuda.set_rng_state(cuda_rng)
 
 
-def trainer_for(variant: str, params: int, corpus, batch_size: int, seq_len: int):
-    """A fresh trainer of ``variant`` at this size and batch shape, for measuring (saves nothing)."""
+def trainer_for(variant: str, params: int, corpus, batch_size: int, seq_len: int,
+                model: dict | None = None):
+    """A fresh trainer of ``variant`` (with ``model`` overrides) at this size and batch shape, for
+    measuring (saves nothing)."""
     from .config import TrainConfig
     from .trainer import language_model_run  # here: the trainer imports this module
 
     config = TrainConfig(variant=variant, params=params, batch_size=batch_size, seq_len=seq_len,
-                         max_chars=10 * batch_size * seq_len)
+                         max_chars=10 * batch_size * seq_len, model=model or {})
     return language_model_run(config, "/nonexistent-bench-run", progress=False, corpus=corpus)

@@ -32,7 +32,7 @@ from torch import nn
 
 from .. import checkpoint
 from ..corpus import Corpus, load_corpus
-from ..models import build_model, count_params
+from ..models import build_model, count_params, design_overrides
 from ..vocab import Vocab
 from . import snapshots, throughput
 from .config import TrainConfig, recipe
@@ -40,6 +40,9 @@ from .tasks import LanguageModelTask, Task
 
 SAFETY_MARGIN = 1.25  # a time-budgeted run is cut at this multiple of its budget, if ever
 MEASURE_SECONDS = 3.0  # spent measuring throughput before a time-budgeted run
+
+
+DONE, STOPPED_EARLY, PAUSED, INTERRUPTED = "done", "stopped early", "paused", "interrupted"
 
 
 class Stop(Exception):
@@ -80,6 +83,16 @@ class Trainer:
     # ---- the loop -------------------------------------------------------------------------
     def fit(self) -> dict:
         """Train until the character or time budget is spent; return the final summary."""
+        self.prepare()
+        outcome = self.run()
+        if outcome == INTERRUPTED:
+            if self.is_main:
+                print(f"\nstopped at step {self.step}; resume with the same command ({self.out})")
+            return {"interrupted": True, "step": self.step}
+        return self.finish(outcome == STOPPED_EARLY)
+
+    def prepare(self) -> None:
+        """Resume a stopped run if there is one, fix the budget, record the run's settings."""
         cfg = self.config
         self.resume()
         if cfg.max_chars is None or (cfg.max_minutes is not None and self.step == 0):
@@ -87,14 +100,24 @@ class Trainer:
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+
+    def run(self, until_step: int | None = None) -> str:
+        """Train up to ``until_step`` (default: the end of the budget), then save a snapshot.
+
+        Several runs can take turns this way, a slice each (the "Your text" tab's round robin).
+        Returns ``DONE``, ``STOPPED_EARLY`` (out of patience), ``PAUSED`` (``until_step``
+        reached first) or ``INTERRUPTED`` (Ctrl-C or SIGTERM).
+        """
+        cfg = self.config
+        last = cfg.steps if until_step is None else min(cfg.steps, until_step)
         bar = self._progress_bar()
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
         for s in previous:
             signal.signal(s, _raise_stop)
-        interrupted = stopped_early = False
+        outcome = None
         try:
-            while self.step < cfg.steps and not self._out_of_time() and not stopped_early:
+            while self.step < last and not self._out_of_time():
                 t0 = time.perf_counter()
                 loss = self.train_step()
                 self.elapsed += time.perf_counter() - t0
@@ -102,24 +125,25 @@ class Trainer:
                           "lr": self.optimizer.param_groups[0]["lr"], "time": round(self.elapsed, 3)})
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     self.log_validation(self.validate(cfg.eval_chars))
-                    stopped_early = self._out_of_patience()
                     self.save_last()  # a killed run loses at most eval_every steps
+                    if self._out_of_patience():
+                        outcome = STOPPED_EARLY
+                        break
                 if bar:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.3f}", chars_s=f"{self.chars / max(self.elapsed, 1e-9):,.0f}")
         except (KeyboardInterrupt, Stop):
-            interrupted = True
+            outcome = INTERRUPTED
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
             if bar:
                 bar.close()
         self.save_last()
-        if interrupted:
-            if self.is_main:
-                print(f"\nstopped at step {self.step}; resume with the same command ({self.out})")
-            return {"interrupted": True, "step": self.step}
-        return self.finish(stopped_early)
+        if outcome is None:
+            finished = self.step >= cfg.steps or self._out_of_time()
+            outcome = DONE if finished else PAUSED
+        return outcome
 
     def budget_from_time(self) -> None:
         """Turn ``max_minutes`` into training characters, from this run's measured throughput.
@@ -284,7 +308,8 @@ def language_model_run(config: TrainConfig, out_dir: str | os.PathLike, progress
     vocab = Vocab(corpus.vocab)
     task = LanguageModelTask(corpus, vocab, config.batch_size, config.seq_len, config.device)
     torch.manual_seed(config.seed)
-    model = build_model(config.variant, len(vocab), config.params, **config.model)
+    overrides = {**design_overrides(config.variant, config.design), **config.model}
+    model = build_model(config.variant, len(vocab), config.params, **overrides)
     return Trainer(model, task, config, out_dir, progress)
 
 

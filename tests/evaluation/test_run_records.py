@@ -1,7 +1,14 @@
 """Run records are reused only when made by the same code; documentation edits do not count."""
 
 from cnngru.evaluation import run_records
-from cnngru.evaluation.run_records import code_version, read, source_fingerprint, write
+from cnngru.corpus import Corpus
+from cnngru.evaluation.run_records import (
+    Records,
+    code_version,
+    data_version,
+    precision_of,
+    source_fingerprint,
+)
 from cnngru.training import TrainConfig
 
 CODE = '''
@@ -32,12 +39,25 @@ def test_the_code_version_covers_the_model_and_training_files(tmp_path):
     assert len(code_version()) == 12  # today's repository
 
 
-def test_a_record_round_trips_and_is_not_reused_by_other_code_or_another_recipe(tmp_path):
-    config = TrainConfig(variant="cnn-pre", params=300_000, max_chars=1_000_000, lr=5e-3, seed=1)
-    write(config, {"val_bpc": 2.5, "curve": [[0, 4.0], [1_000_000, 2.5]]}, tmp_path, code="v1")
-    record = read(config, tmp_path, code="v1")
+def test_a_record_round_trips_and_is_not_reused_by_other_code_data_precision_or_recipe(tmp_path):
+    config = TrainConfig(variant="cnn-pre", design="depthwise4", params=300_000,
+                         max_chars=1_000_000, lr=5e-3, seed=1)
+    Records(tmp_path, "v1", "d1", "fp32").write(
+        config, {"val_bpc": 2.5, "curve": [[0, 4.0], [1_000_000, 2.5]]})
+    record = Records(tmp_path, "v1", "d1", "fp32").read(config)
     assert record["val_bpc"] == 2.5 and record["config"]["lr"] == 5e-3
-    assert read(config, tmp_path, code="v2") is None
-    other = TrainConfig(variant="cnn-pre", params=300_000, max_chars=1_000_000, lr=1e-2, seed=1)
-    assert read(other, tmp_path, code="v1") is None
+    assert record["name"].startswith("cnn-pre-depthwise4-300k-lr0.005-1000000-s1-fp32-")
+    assert Records(tmp_path, "v2", "d1", "fp32").read(config) is None  # other code
+    assert Records(tmp_path, "v1", "d2", "fp32").read(config) is None  # other text
+    assert Records(tmp_path, "v1", "d1", "bf16").read(config) is None  # other precision
+    other = TrainConfig(variant="cnn-pre", design="depthwise4", params=300_000,
+                        max_chars=1_000_000, lr=1e-2, seed=1)
+    assert Records(tmp_path, "v1", "d1", "fp32").read(other) is None
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_data_version_follows_the_text_and_the_precision_the_device():
+    a = Corpus("a", "train text", "valid", "test", ["a", "b"], "")
+    b = Corpus("a", "train text", "valid", "test!", ["a", "b"], "")
+    assert data_version(a) == data_version(a) != data_version(b)
+    assert precision_of("cpu") == "fp32" and precision_of("cuda:0") == "bf16"

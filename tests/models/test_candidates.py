@@ -10,7 +10,8 @@ from conftest import SMALL
 from cnngru.models import BUDGET_TOLERANCE, VARIANTS, build_model, count_params
 from cnngru.models.layers import DepthwiseCausalConv, SplitGate
 from cnngru.models.numpy_step import FastStep, split_states, stack_states, to_numpy_state
-from cnngru.models.recurrent import CANDIDATES, GRUModel, candidates
+from cnngru.models.designs import CANDIDATES, SHIPPED, candidates, design_overrides
+from cnngru.models.recurrent import GRUModel
 
 # Every candidate, and configurations that are no candidates but are supported: the long window
 # over past GRU states alone (a control for the hybrid's CNN features), and the n-gram features
@@ -62,6 +63,17 @@ def test_every_strategy_has_the_same_number_of_candidates_todays_form_first():
     for table in CANDIDATES.values():
         assert next(iter(table.values())) == {}, "the first candidate is today's form"
         assert len({repr(sorted(o.items())) for o in table.values()}) == len(table), "distinct"
+
+
+def test_a_design_by_name_and_the_shipped_one():
+    assert design_overrides("hybrid", "cnn-memory256") == CANDIDATES["hybrid"]["cnn-memory256"]
+    for strategy, design in SHIPPED.items():
+        assert design_overrides(strategy) == CANDIDATES[strategy][design]
+    assert design_overrides("transformer") == {}
+    with pytest.raises(ValueError, match="unknown hybrid design 'wide'"):
+        design_overrides("hybrid", "wide")
+    with pytest.raises(ValueError, match="transformer has no candidate designs"):
+        design_overrides("transformer", "one-layer")
 
 
 def test_candidates_returns_copies_and_refuses_unknown_strategies():

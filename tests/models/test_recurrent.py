@@ -123,11 +123,17 @@ def test_hybrid_trace_holds_attention_and_reliance(vocab):
 
 
 @pytest.mark.parametrize("name", ["gru", "cnn-pre", "cnn-post"])
-def test_only_the_hybrid_has_a_trace(name, vocab):
+def test_the_trace_holds_the_gru_units_and_only_the_hybrid_adds_attention(name, vocab):
     model = build_model(name, len(vocab), params=SMALL).eval()
+    tokens = torch.randint(0, len(vocab), (2, 5))
     with torch.no_grad():
-        out = model(torch.randint(0, len(vocab), (1, 5)))
-    assert out.trace == {}
+        out = model(tokens)
+        gru_input = model.embed(tokens) if name != "cnn-pre" else None
+    assert list(out.trace) == ["units"]
+    assert out.trace["units"].shape == (2, 5, model.config.hidden)
+    if gru_input is not None:  # the units are the GRU's own outputs, position by position
+        expected, _ = model.gru(gru_input)
+        torch.testing.assert_close(out.trace["units"], expected)
 
 
 @torch.no_grad()

@@ -1,0 +1,264 @@
+"""The study behind the answer, as decisions made from run records.
+
+Every decision is a pure function of the records of finished runs, so the study can stop at any
+point and go on later, on another machine, and a plan of what remains can be printed:
+
+  1. selection   every candidate design of every strategy at ``selection_params``, on one
+                 learning-rate grid shared by all of them, grown until each candidate's best rate
+                 has a worse neighbour on each side; each strategy keeps its best design;
+  2. sweeps      at every scale, each row (the selected designs, and the transformer at the
+                 reference scale) gets its own grid, grown the same way, at the sweep budget;
+  3. budget      the GRU at its rate, at B, 2B, 4B ... until two rungs differ by less than
+                 ``converged`` validation BPC: B is the lower one;
+  4. seeds       every row, every seed, at B; at the reference scale the GRU also runs its
+                 neighbouring rates at B, to check the sweep's ranking holds at the full budget.
+
+Each run is a ``TrainConfig``; it is done when ``run_records`` holds its record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..models import VARIANTS, candidates
+from ..training import TrainConfig
+from ..training.recipe import cpu_recipe, warmup_for
+from .lr_bracket import best_rate, rates_to_add
+
+REFERENCE = "transformer"
+
+
+@dataclass(frozen=True)
+class Scale:
+    params: int
+    sweep_chars: int  # each learning-rate sweep run
+    full_chars: int  # the first rung of the convergence ladder
+
+
+@dataclass(frozen=True)
+class StudyBudget:
+    scales: tuple[Scale, ...]
+    selection_params: int  # where the designs are chosen (one of the scales)
+    reference_params: int  # where the transformer runs and the sweep's ranking is checked
+    grid: tuple[float, ...]  # the learning rates every sweep starts from
+    seeds: tuple[int, ...] = (0, 1, 2)
+    seq_len: int = 128
+    eval_every: int = 50  # steps between validations (the curves)
+    eval_chars: int = 100_000  # characters per periodic validation (the records use all)
+    converged: float = 0.01  # validation BPC between rungs B and 2B
+    rungs: int = 4  # B, 2B, 4B, 8B at most
+    test_chars: int | None = None  # None: the whole test split
+
+    def scale(self, params: int) -> Scale:
+        return next(s for s in self.scales if s.params == params)
+
+
+STEP = 128 * 128  # characters per step of the CPU recipe at 128 streams
+CPU = StudyBudget(
+    scales=(Scale(100_000, 300 * STEP, 600 * STEP), Scale(300_000, 300 * STEP, 600 * STEP),
+            Scale(1_000_000, 600 * STEP, 1200 * STEP)),
+    selection_params=300_000, reference_params=1_000_000, grid=(5e-3, 1e-2, 2e-2))
+SMOKE_STEP = 8 * 32
+SMOKE = StudyBudget(
+    scales=(Scale(40_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP), Scale(60_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP),
+            Scale(90_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP)),
+    selection_params=60_000, reference_params=90_000, grid=(3e-3, 1e-2), seq_len=32,
+    eval_every=3, eval_chars=4_000, rungs=2, test_chars=20_000)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row of the comparison: a strategy in one design (the transformer has none)."""
+
+    variant: str
+    design: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.variant
+
+
+@dataclass
+class Decisions:
+    """What the records decided so far (None: not yet)."""
+
+    selection: dict | None = None  # {"grid", "scores": {strategy: {design: {lr: val}}}, "selected"}
+    sweeps: dict[int, dict[str, dict[float, float]]] = field(default_factory=dict)  # params -> row -> lr -> val
+    budgets: dict[int, dict] = field(default_factory=dict)  # params -> {"rungs": [[chars, val]], "chars", "converged"}
+
+
+class Study:
+    """Walks the stages over the records: which runs are needed next, and what was decided.
+
+    ``figures(config)`` returns a finished run's record, or None. With ``assume=True`` a stage
+    that is not finished is taken to end as if nothing more were needed (its grid's best rate,
+    B at the first rung), so that the later stages' runs can be counted for a plan.
+    """
+
+    def __init__(self, budget: StudyBudget, corpus: str, figures: Callable[[TrainConfig], dict | None]):
+        self.budget, self.corpus, self.figures = budget, corpus, figures
+
+    # ---- runs -----------------------------------------------------------------------------
+    def config(self, row: Row, params: int, lr: float, chars: int, seed: int = 0) -> TrainConfig:
+        """A run of the study: the CPU recipe's batch for the scale's full budget, warmup for
+        this run's length; only the rate, the length and the seed vary within a scale."""
+        b = self.budget
+        batch = cpu_recipe(self.budget.scale(params).full_chars).batch_size
+        steps = max(1, chars // (batch * b.seq_len))
+        overrides = candidates(row.variant)[row.design] if row.design else {}
+        return TrainConfig(variant=row.variant, design=row.design, model=overrides,
+                           corpus=self.corpus, params=params, batch_size=batch, seq_len=b.seq_len,
+                           max_chars=chars, lr=lr, warmup_steps=warmup_for(steps), seed=seed,
+                           eval_every=b.eval_every, eval_chars=b.eval_chars)
+
+    def val(self, config: TrainConfig) -> float | None:
+        record = self.figures(config)
+        return None if record is None else record["val_bpc"]
+
+    # ---- the stages -------------------------------------------------------------------------
+    def _grown(self, runs_for: Callable[[list[float]], dict], assume: bool, shared: bool
+               ) -> tuple[list[TrainConfig], list[float] | dict, dict | None]:
+        """Grow learning-rate grids until each best rate is bracketed.
+
+        ``runs_for(grid)`` maps a key (a design, or one row) to ``{lr: config}``. With ``shared``
+        one grid serves every key and grows for all of them together.
+        """
+        grid = sorted(self.budget.grid)
+        grids = None if shared else {}
+        while True:
+            table = runs_for(grid if shared else None, grids)
+            missing = [c for runs in table.values() for c in runs.values() if self.val(c) is None]
+            if missing:
+                return missing, (grid if shared else grids), (None if not assume else self._assumed(table))
+            scores = {k: {lr: self.val(c) for lr, c in runs.items()} for k, runs in table.items()}
+            adds = {k: rates_to_add(s) for k, s in scores.items()}
+            if not any(adds.values()):
+                return [], (grid if shared else grids), scores
+            if shared:
+                grid = sorted(set(grid) | {lr for a in adds.values() for lr in a})
+            else:
+                grids = {k: sorted(set(scores[k]) | set(adds[k])) for k in table}
+
+    def _assumed(self, table: dict) -> dict:
+        """Scores for a plan: the runs with records as they are, the others as the grid's middle."""
+        out = {}
+        for k, runs in table.items():
+            lrs = sorted(runs)
+            middle = lrs[len(lrs) // 2]
+            out[k] = {lr: (self.val(c) if self.val(c) is not None else (0.0 if lr == middle else 1.0))
+                      for lr, c in runs.items()}
+        return out
+
+    def selection(self, assume: bool = False) -> tuple[list[TrainConfig], dict | None]:
+        """Stage 1: every candidate on the shared grid at the selection scale."""
+        b = self.budget
+        scale = b.scale(b.selection_params)
+
+        def runs_for(grid, _):
+            return {(s, d): {lr: self.config(Row(s, d), scale.params, lr, scale.sweep_chars)
+                             for lr in grid}
+                    for s in VARIANTS for d in candidates(s)}
+
+        missing, grid, scores = self._grown(runs_for, assume, shared=True)
+        if scores is None:
+            return missing, None
+        by_strategy = {s: {d: scores[(s, d)] for d in candidates(s)} for s in VARIANTS}
+        selected = {s: min(designs, key=lambda d: min(designs[d].values()))
+                    for s, designs in by_strategy.items()}
+        return missing, {"grid": grid, "scores": by_strategy, "selected": selected}
+
+    def rows(self, params: int, selected: dict[str, str]) -> list[Row]:
+        rows = [Row(s, selected[s]) for s in VARIANTS]
+        if params == self.budget.reference_params:
+            rows.append(Row(REFERENCE))
+        return rows
+
+    def sweeps(self, params: int, rows: list[Row], assume: bool = False
+               ) -> tuple[list[TrainConfig], dict[Row, dict[float, float]] | None]:
+        """Stage 2: each row's own grid at this scale's sweep budget."""
+        scale = self.budget.scale(params)
+        start = sorted(self.budget.grid)
+
+        def runs_for(_, grids):
+            return {row: {lr: self.config(row, params, lr, scale.sweep_chars)
+                          for lr in (grids or {}).get(row, start)}
+                    for row in rows}
+
+        missing, _, scores = self._grown(runs_for, assume, shared=False)
+        return missing, scores
+
+    def full_budget(self, params: int, gru: Row, lr: float, assume: bool = False
+                    ) -> tuple[list[TrainConfig], dict | None]:
+        """Stage 3: the GRU's convergence ladder; B is the first rung within ``converged`` of
+        the next one (or the last rung, marked not converged)."""
+        b = self.budget
+        first = b.scale(params).full_chars
+        ladder = [self.config(gru, params, lr, first * 2**k) for k in range(b.rungs)]
+        rungs = []
+        for k, config in enumerate(ladder):
+            val = self.val(config)
+            if val is None:
+                if not assume:
+                    return [config], None
+                missing = [c for c in ladder[:max(2, k + 1)] if self.val(c) is None]
+                return missing, {"chars": rungs[-1][0] if rungs else first, "rungs": rungs,
+                                 "converged": None}
+            rungs.append([config.max_chars, val])
+            if len(rungs) >= 2 and abs(rungs[-2][1] - rungs[-1][1]) < b.converged:
+                return [], {"chars": rungs[-2][0], "rungs": rungs, "converged": True}
+        return [], {"chars": rungs[-1][0], "rungs": rungs, "converged": False}
+
+    def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int
+                  ) -> dict[Row, list[TrainConfig]]:
+        """Stage 4: every row's seeds at the full budget."""
+        return {row: [self.config(row, params, lrs[row], chars, seed) for seed in self.budget.seeds]
+                for row in rows}
+
+    def ranking_runs(self, gru: Row, scores: dict[float, float], chars: int) -> list[TrainConfig]:
+        """The GRU's chosen rate and its neighbours at the full budget (reference scale)."""
+        grid = sorted(scores)
+        i = grid.index(best_rate(scores))
+        return [self.config(gru, self.budget.reference_params, lr, chars)
+                for lr in grid[max(0, i - 1): i + 2]]
+
+    # ---- the whole walk -----------------------------------------------------------------------
+    def walk(self, assume: bool = False) -> tuple[list[TrainConfig], dict]:
+        """The runs needed next (all of them, with ``assume``) and everything decided so far."""
+        needed, decided = [], {"scales": {}}
+        missing, selection = self.selection(assume)
+        needed += missing
+        decided["selection"] = selection
+        if selection is None:
+            return needed, decided
+        for scale in self.budget.scales:
+            params = scale.params
+            rows = self.rows(params, selection["selected"])
+            here = decided["scales"][params] = {"rows": rows}
+            missing, scores = self.sweeps(params, rows, assume)
+            needed += missing
+            if scores is None:
+                continue
+            here["sweeps"] = scores
+            lrs = {row: best_rate(s) for row, s in scores.items()}
+            here["lrs"] = lrs
+            gru = rows[0]
+            missing, budget = self.full_budget(params, gru, lrs[gru], assume)
+            needed += missing
+            if budget is None or (missing and not assume):
+                continue
+            here["budget"] = budget
+            seeds = self.seed_runs(params, rows, lrs, budget["chars"])
+            here["seeds"] = seeds
+            needed += [c for cs in seeds.values() for c in cs]
+            if params == self.budget.reference_params:
+                here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])
+                needed += here["ranking"]
+        unique = {id(c): c for c in needed}  # the same run may be wanted by two stages
+        seen, out = set(), []
+        for c in unique.values():
+            key = (c.variant, c.design, c.params, c.lr, c.max_chars, c.seed)
+            if key not in seen and self.figures(c) is None:
+                seen.add(key)
+                out.append(c)
+        return out, decided
