@@ -6,107 +6,141 @@ demo's Results tab and the tests all read the same sentences and numbers.
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
-import numpy as np
-
 from ..models import VARIANTS
 
 BASELINE = "gru"  # every difference in the table is a variant minus this row
 
 
-def answer(rows: list[dict]) -> str:
-    """The question answered in words from the paired intervals, whatever they say."""
-    by_name = {r["name"]: r for r in rows}
-    lines, better = [], []
-    for v in VARIANTS[1:]:
-        r = by_name[v]
-        d, (lo, hi) = r["diff_vs_gru"], r["diff_ci"]
-        if hi < 0:
-            verdict = f"**better** than the GRU baseline by {-d:.3f} BPC (95% CI {-hi:.3f} to {-lo:.3f})"
-            better.append(v)
-        elif lo > 0:
-            verdict = f"**worse** than the GRU baseline by {d:.3f} BPC (95% CI {lo:.3f} to {hi:.3f})"
-        else:
-            verdict = f"**not distinguishable** from the GRU baseline ({d:+.3f} BPC, 95% CI {lo:+.3f} to {hi:+.3f})"
-        lines.append(f"- `{v}`: {verdict}.")
-    t = by_name.get("transformer")
-    if t:
-        side = "better" if t["diff_ci"][1] < 0 else "worse" if t["diff_ci"][0] > 0 else "level with"
-        lines.append(f"- The transformer reference at the same budget is {side} than the GRU "
-                     f"({t['diff_vs_gru']:+.3f} BPC).")
-    base = by_name[BASELINE]["seeds"]
-    if base:
-        n = len(base["values"])
-        lines.append(f"\nAt the seed study's reduced budget ({n} seeds, mean ± standard deviation "
-                     f"of test BPC): `gru` {base['mean']:.3f} ± {base['std']:.3f}")
-        for v in VARIANTS[1:]:
-            s = by_name[v]["seeds"]
-            gap = s["mean"] - base["mean"]
-            noise = 2 * math.sqrt((s["std"] ** 2 + base["std"] ** 2) / n)
-            where = "ahead of" if gap < -noise else "behind" if gap > noise else "level with"
-            lines.append(f"- `{v}` {s['mean']:.3f} ± {s['std']:.3f}: {where} the GRU "
-                         f"({gap:+.3f}) early in training.")
-    head = (f"**Yes, at this scale:** {', '.join(f'`{v}`' for v in better)} beat the GRU baseline "
-            "on the unseen test plays with the same parameters, data and tuning."
-            if better else
-            "**No, not at this scale:** no CNN variant beats the GRU baseline on the unseen test "
-            "plays with the same parameters, data and tuning.")
-    return head + "\n\n" + "\n".join(lines)
+def verdict(delta: dict) -> str:
+    """"helps", "hurts" or "ties": whether the interval of a difference from the GRU excludes 0."""
+    return "helps" if delta["hi"] < 0 else "hurts" if delta["lo"] > 0 else "ties"
+
+
+def scale_answer(table: dict) -> str:
+    """The question answered in words, for each strategy at each finished scale."""
+    scales = sorted(table["scales"], key=lambda s: s["params"])
+    unfinished = [s["params"] for s in table.get("unfinished_scales", [])]
+    if not scales:
+        return ("**Not answered yet:** no scale of the study is finished "
+                f"({table.get('runs_remaining', '?')} runs are still needed next; "
+                "`cnngru reproduce --plan` lists what remains).")
+    lines, helped = [], []
+    for strategy in VARIANTS[1:]:
+        parts = []
+        for s in scales:
+            row = next(r for r in s["rows"] if r["name"] == strategy)
+            d = row["delta_vs_gru"]
+            v = verdict(d)
+            if v == "helps":
+                helped.append((strategy, s["params"]))
+            parts.append(f"{v} at {_fmt_int(s['params'])} ({d['mean']:+.3f} BPC, 95% CI "
+                         f"{d['lo']:+.3f} to {d['hi']:+.3f})")
+        design = next(r for r in scales[-1]["rows"] if r["name"] == strategy)["design"]
+        lines.append(f"- `{strategy}` ({design}): " + "; ".join(parts) + ".")
+    for s in scales:
+        ref = next((r for r in s["rows"] if r["name"] == "transformer"), None)
+        if ref:
+            v = verdict(ref["delta_vs_gru"])
+            side = {"helps": "better than", "hurts": "worse than", "ties": "level with"}[v]
+            lines.append(f"- The transformer reference at {_fmt_int(s['params'])} is {side} the "
+                         f"GRU ({ref['delta_vs_gru']['mean']:+.3f} BPC).")
+    where = ", ".join(_fmt_int(s["params"]) for s in scales)
+    if helped:
+        head = ("**Yes, in places:** " + ", ".join(f"`{v}` at {_fmt_int(p)}" for v, p in helped)
+                + f" beat the GRU baseline on the unseen test plays (scales measured: {where}).")
+    else:
+        head = ("**No, not at these scales:** no CNN strategy, in its strongest design, beats the "
+                f"GRU baseline on the unseen test plays at {where} parameters.")
+    note = ("\n\nA difference \"helps\" or \"hurts\" only when its 95% interval, which "
+            "includes training randomness (3 seeds), excludes zero; otherwise it ties.")
+    if unfinished:
+        note += (" Not finished yet: the " + ", ".join(_fmt_int(p) for p in unfinished)
+                 + " scale(s); the answer there is still open.")
+    return head + "\n\n" + "\n".join(lines) + note
 
 
 def _fmt_int(n: float) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
 
 
-def markdown_table(table: dict) -> str:
-    head = ("| model | params | train chars | train time | device | lr | test BPC (95% CI) "
-            "| vs gru (95% CI) | 3 seeds, reduced budget | gen chars/s | real words | distinct-2 "
-            "| distinct-3 | repetition |\n" + "|---" * 14 + "|\n")
-    body = []
-    for r in table["rows"]:
-        diff = "—" if r["diff_vs_gru"] is None else \
-            f"{r['diff_vs_gru']:+.3f} ({r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f})"
-        seeds = "—" if not r["seeds"] else f"{r['seeds']['mean']:.3f} ± {r['seeds']['std']:.3f}"
-        speed = "—" if r["gen_chars_per_s"] is None else f"{r['gen_chars_per_s']:,.0f}"
-        body.append(
-            f"| {r['name']} | {_fmt_int(r['params'])} | {_fmt_int(r['train_chars'])} "
-            f"| {r['train_time_s'] / 60:.1f} min | {r['device']} | {r['lr']:g} "
-            f"| {r['test_bpc']:.3f} ({r['test_bpc_ci'][0]:.3f}, {r['test_bpc_ci'][1]:.3f}) | {diff} "
-            f"| {seeds} | {speed} | {r['real_word_rate']:.1%} | {r['distinct_2']:.3f} "
-            f"| {r['distinct_3']:.3f} | {r['repetition']:.3f} |")
-    notes = (f"\nTest: {table['test_chars']:,} characters of the unseen test plays, read as "
-             f"{table['test_streams']} contiguous streams with the state carried (evaluated in "
-             f"{table['test_eval_time_s']:.0f} s for the five main rows). Intervals: 95% bootstrap over {table['bootstrap']['chunk_chars']:,}-"
-             "character chunks; differences paired on the same chunks. Seeds: mean ± standard "
-             "deviation of test BPC over seeds "
-             f"{', '.join(map(str, table['budget']['seeds']))} at {_fmt_int(table['budget']['sweep_chars'])} "
-             "training characters. Sample figures: seeded samples at temperature "
-             f"{table['rows'][0]['sample_temperature']}. Learning rate chosen per row from "
-             f"{', '.join(f'{lr:g}' for lr in table['budget']['lrs'])} on validation BPC.\n")
-    return head + "\n".join(body) + "\n" + notes + "\n" + table["answer"] + "\n"
+def _interval(lo: float, hi: float, signed: bool = False) -> str:
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f"({f.format(lo)}, {f.format(hi)})"
 
 
-def plot_curves(curves: dict, path: Path) -> None:
-    """Validation BPC against training characters, one line per row (needs matplotlib)."""
-    try:
-        import matplotlib
+def study_markdown(table: dict) -> str:
+    """results.md: the answer, the main table per scale, then the details a referee checks."""
+    out = ["### The answer", "", table["answer"], ""]
+    if table["scales"]:
+        out += ["### Test BPC at each scale", "",
+                "| strategy | design | params | test BPC (95% CI) | vs gru (95% CI) |",
+                "|---|---|---:|---|---|"]
+    for s in sorted(table["scales"], key=lambda s: s["params"]):
+        for r in s["rows"]:
+            d = r.get("delta_vs_gru")
+            vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
+            out.append(f"| {r['name']} | {r['design'] or '—'} | {_fmt_int(r['params'])} "
+                       f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} |")
+    m = table["method"]
+    out += ["", f"Each row is the mean over seeds {', '.join(map(str, m['seeds']))}, each "
+            "trained on the full budget of its scale with the row's own bracketed learning rate. "
+            "Intervals: a hierarchical paired bootstrap: each of the "
+            f"{m['resamples']:,} resamples draws seed indices, then {m['chunk_chars']:,}-character "
+            "chunks of the test plays, the same indices for a row and `gru`; 95% percentile "
+            "intervals. Training randomness (initialisation and data order) is inside them."]
+    for s in table.get("unfinished_scales", []):
+        done = f" ({s['seeds_done']} of {s['seeds_total']} seed runs done)" if "seeds_done" in s else ""
+        out.append(f"\n*The {_fmt_int(s['params'])} scale is not finished{done}.*")
+    if table.get("candidates"):
+        out += ["", f"### Candidate designs (validation BPC at {_fmt_int(table['selection_params'])} "
+                "parameters, best rate of one shared grid)", "",
+                "| strategy | design | validation BPC | at rate | selected |", "|---|---|---|---|---|"]
+        for strategy, entries in table["candidates"].items():
+            for e in entries:
+                out.append(f"| {strategy} | {e['design']} | {e['val_bpc']:.3f} | {e['lr']:g} "
+                           f"| {'**yes**' if e['selected'] else ''} |")
+    if table.get("sweep"):
+        out += ["", "### Learning rates (validation BPC at the sweep budget)", "",
+                "| params | row | rate: validation BPC | chosen |", "|---:|---|---|---|"]
+        for e in table["sweep"]:
+            cells = ", ".join(f"{lr:g}:&nbsp;{v:.3f}" for lr, v in zip(e["grid"], e["val_bpc"], strict=True))
+            out.append(f"| {_fmt_int(e['params'])} | {e['row']} | {cells} | {e['chosen']:g} |")
+    if table.get("convergence"):
+        out += ["", "### The full budget: the GRU at B, 2B, ... (validation BPC)", "",
+                "| params | rungs: characters → validation BPC | B | converged |",
+                "|---:|---|---:|---|"]
+        for params, c in table["convergence"].items():
+            rungs = ", ".join(f"{_fmt_int(ch)}:&nbsp;{v:.3f}" for ch, v in c["rungs"])
+            ok = {True: "yes", False: "no (last rung)", None: "not yet"}[c["converged"]]
+            out.append(f"| {_fmt_int(int(params))} | {rungs} | {_fmt_int(c['chars'])} | {ok} |")
+        out.append(f"\nB is the first rung within {table['method']['converged']} validation BPC "
+                   "of the next one.")
+    r = table.get("ranking")
+    if r:
+        same = "the same" if r["same_order"] else "**not** the same"
+        out += ["", f"The GRU's rates {', '.join(f'{x:g}' for x in r['rates'])} rank {same} at "
+                "the sweep budget (" + ", ".join(f"{v:.3f}" for v in r["sweep_val_bpc"])
+                + ") and at the full budget (" + ", ".join(f"{v:.3f}" for v in r["full_val_bpc"])
+                + ")."]
+    if table.get("rows") and table.get("rows_from"):
+        out += ["", "### The shipped models", "", f"From {table['rows_from']}.", ""]
+        out += shipped_table(table["rows"])
+        if table.get("rows_answer"):
+            out += ["", "That study's answer: " + table["rows_answer"]]
+    return "\n".join(out) + "\n"
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    colors = plt.get_cmap("tab10").colors  # colour-blind-distinguishable when paired with markers
-    for (name, points), color, marker in zip(curves.items(), colors, "osD^vx", strict=False):
-        xs, ys = zip(*points, strict=True)
-        ax.plot(np.array(xs) / 1e6, ys, label=name, color=color, marker=marker, markersize=3)
-    ax.set_xlabel("training characters (millions)")
-    ax.set_ylabel("validation bits per character")
-    ax.set_ylim(top=min(3.0, max(max(p[1] for p in pts) for pts in curves.values())))
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+
+def shipped_table(rows: list[dict]) -> list[str]:
+    """The shipped models' rows: test BPC, difference, generation speed, sample figures."""
+    out = ["| model | params | train chars | test BPC (95% CI) | vs gru (95% CI) | gen chars/s "
+           "| real words |", "|---|---:|---:|---|---|---:|---:|"]
+    for r in rows:
+        d = r.get("delta_vs_gru") or ({"mean": r["diff_vs_gru"], "lo": r["diff_ci"][0],
+                                       "hi": r["diff_ci"][1]} if r.get("diff_vs_gru") is not None else None)
+        vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
+        speed = f"{r['gen_chars_per_s']:,.0f}" if r.get("gen_chars_per_s") else "—"
+        words = f"{r['real_word_rate']:.1%}" if r.get("real_word_rate") is not None else "—"
+        out.append(f"| {r['name']} | {_fmt_int(r['params'])} | {_fmt_int(r['train_chars'])} "
+                   f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} | {speed} "
+                   f"| {words} |")
+    return out

@@ -49,6 +49,12 @@ class StudyBudget:
     converged: float = 0.01  # validation BPC between rungs B and 2B
     rungs: int = 4  # B, 2B, 4B, 8B at most
     test_chars: int | None = None  # None: the whole test split
+    # the refiner (not a language model: its own task and recipe, see cnngru/refiner/train.py),
+    # trained once the shipped models are, and measured with them
+    refiner: dict = field(default_factory=lambda: dict(
+        params=800_000, max_chars=400_000_000, batch_size=256, seq_len=256, lr=2e-3,
+        eval_every=200, eval_chars=65536))
+    refiner_heldout_chars: int = 40_000
 
     def scale(self, params: int) -> Scale:
         return next(s for s in self.scales if s.params == params)
@@ -63,8 +69,10 @@ SMOKE_STEP = 8 * 32
 SMOKE = StudyBudget(
     scales=(Scale(40_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP), Scale(60_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP),
             Scale(90_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP)),
-    selection_params=60_000, reference_params=90_000, grid=(3e-3, 1e-2), seq_len=32,
-    eval_every=3, eval_chars=4_000, rungs=2, test_chars=20_000)
+    selection_params=60_000, reference_params=90_000, grid=(5e-3, 1e-2), seq_len=32,
+    eval_every=3, eval_chars=4_000, rungs=2,
+    refiner=dict(params=100_000, max_chars=8 * 16 * 64, batch_size=16, seq_len=64, lr=2e-3,
+                 eval_every=4, eval_chars=4096), refiner_heldout_chars=4_000)
 
 
 @dataclass(frozen=True)

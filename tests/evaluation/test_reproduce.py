@@ -1,10 +1,15 @@
-"""``cnngru reproduce --smoke``: the whole pipeline on a tiny budget, and its reuse of runs."""
+"""``cnngru reproduce --smoke``: the whole study on a tiny budget (selection, bracketed sweeps,
+the convergence ladder, three seeds at three scales, the write-up), and its reuse of records."""
 
 import json
 import subprocess
 import sys
 
 import pytest
+
+from cnngru.evaluation.lr_bracket import RATIO
+from cnngru.evaluation.study import SMOKE
+from cnngru.models import CANDIDATES, VARIANTS
 
 
 @pytest.fixture(scope="module")
@@ -16,28 +21,104 @@ def smoke(tmp_path_factory):
     assert first.returncode == 0, first.stderr[-3000:]
     again = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
-    return root, first.stdout, again.stdout
-
-
-def test_smoke_writes_every_row_and_the_answer(smoke):
-    root, out, _ = smoke
+    plan = subprocess.run([*args, "--plan"], capture_output=True, text=True, timeout=300)
+    assert plan.returncode == 0, plan.stderr[-3000:]
     results = json.loads((root / "results" / "results.json").read_text())
-    names = [r["name"] for r in results["rows"]]
-    assert names == ["gru", "cnn-pre", "cnn-post", "hybrid", "transformer", "transformer (equal time)"]
-    for r in results["rows"]:
-        assert r["test_bpc"] > 0 and r["test_bpc_ci"][0] <= r["test_bpc"] <= r["test_bpc_ci"][1]
-    assert all(len(results["rows"][i]["seeds"]["values"]) == 3 for i in range(5))
-    assert results["answer"].startswith(("**Yes", "**No"))
+    return root, first.stdout, again.stdout, plan.stdout, results
+
+
+def test_three_scales_each_with_every_row_on_three_full_budget_seeds(smoke):
+    root, _, _, _, results = smoke
+    assert [s["params"] for s in results["scales"]] == [s.params for s in SMOKE.scales]
+    for scale in results["scales"]:
+        names = [r["name"] for r in scale["rows"]]
+        expected = [*VARIANTS, "transformer"] if scale["params"] == SMOKE.reference_params else list(VARIANTS)
+        assert names == expected
+        budget = results["convergence"][str(scale["params"])]["chars"]
+        for r in scale["rows"]:
+            assert len(r["seeds"]) == 3 and r["test_bpc"] == pytest.approx(sum(r["seeds"]) / 3, abs=0.02)
+            assert r["test_bpc_ci"][0] <= r["test_bpc"] <= r["test_bpc_ci"][1]
+            for name in r["seed_runs"]:  # every seed is a full-budget run with a record
+                record = json.loads((root / "results" / "runs" / f"{name}.json").read_text())
+                assert record["config"]["max_chars"] == budget
+                assert record["config"]["design"] == r["design"]
+            if r["name"] != "gru":
+                d = r["delta_vs_gru"]
+                assert d["lo"] <= d["mean"] <= d["hi"]
+    assert results["unfinished_scales"] == [] and results["runs_remaining"] == 0
+
+
+def test_every_strategy_has_three_candidates_on_one_bracketed_grid(smoke):
+    _, _, _, _, results = smoke
+    candidates = results["candidates"]
+    assert list(candidates) == list(VARIANTS)
+    grids = set()
+    for strategy, entries in candidates.items():
+        assert [e["design"] for e in entries] == list(CANDIDATES[strategy])
+        assert sum(e["selected"] for e in entries) == 1
+        best = min(entries, key=lambda e: e["val_bpc"])
+        assert best["selected"]
+        for e in entries:
+            grid = sorted(float(lr) for lr in e["grid"])
+            grids.add(tuple(grid))
+            assert grid[0] < e["lr"] < grid[-1], "a chosen rate is never an end of its grid"
+    assert len(grids) == 1, "one grid shared by every candidate"
+    selected = {s: next(e["design"] for e in entries if e["selected"]) for s, entries in candidates.items()}
+    for scale in results["scales"]:  # every scale compares the selected designs
+        assert {r["name"]: r["design"] for r in scale["rows"] if r["name"] in VARIANTS} == selected
+
+
+def test_every_sweep_is_bracketed_with_neighbours_at_most_3x_apart(smoke):
+    _, _, _, _, results = smoke
+    rows = {(e["params"], e["row"]) for e in results["sweep"]}
+    assert len(rows) == 4 * 3 + 1  # four strategies at three scales, the transformer at one
+    for e in results["sweep"]:
+        grid = e["grid"]
+        assert grid[0] < e["chosen"] < grid[-1]
+        assert all(b / a <= 3 for a, b in zip(grid, grid[1:], strict=False))
+        assert e["val_bpc"][grid.index(e["chosen"])] == min(e["val_bpc"])
+    assert RATIO <= 3
+
+
+def test_the_ladder_and_the_ranking_check_are_reported(smoke):
+    _, _, _, _, results = smoke
+    for c in results["convergence"].values():
+        chars = [r[0] for r in c["rungs"]]
+        assert chars == sorted(chars) and all(b == 2 * a for a, b in zip(chars, chars[1:], strict=False))
+        assert c["converged"] in (True, False) and c["chars"] in chars
+    ranking = results["ranking"]
+    assert len(ranking["rates"]) == 3 and isinstance(ranking["same_order"], bool)
+
+
+def test_the_write_up_ships_the_reference_scale_and_draws_the_scaling_figure(smoke):
+    root, _, _, _, results = smoke
+    assert (root / "results" / "scaling.png").stat().st_size > 10_000
     md = (root / "results" / "results.md").read_text()
-    assert "| gru |" in md and "The refiner" in md
-    assert results["refiner"]["heldout"]["cer"]
-    for name in ("gru", "cnn-pre", "cnn-post", "hybrid", "transformer", "refiner"):
+    assert results["answer"] in md and "hierarchical paired bootstrap" in md
+    assert "## Candidate designs" in md and "The refiner" in md
+    assert results["answer"].startswith(("**Yes", "**No"))
+    for name in (*VARIANTS, "transformer", "refiner"):
         assert (root / "checkpoints" / name / "model.safetensors").is_file()
+    assert [r["name"] for r in results["rows"]] == [*VARIANTS, "transformer"]
 
 
-def test_a_second_run_reuses_every_finished_run(smoke):
-    _, first, again = smoke
-    assert "to train" in first and " 0 to train" not in first.splitlines()[1]
-    trained = [line for line in again.splitlines() if "to train" in line]
-    assert trained and all(line.endswith(" 0 to train") for line in trained)
+def test_a_second_run_trains_nothing_and_the_plan_says_nothing_remains(smoke):
+    _, first, again, plan, _ = smoke
+    assert first.count("val ") > 100
+    assert again.splitlines()[0].startswith("0 runs trained")
     assert "the shipped refiner has this recipe: reused" in again
+    assert "at least 0 to go" in plan
+
+
+def test_smoke_writes_only_under_runs_smoke_by_default():
+    from pathlib import Path
+
+    from cnngru.evaluation.reproduce import Where
+    from cnngru.paths import RESULTS_DIR, SHIPPED
+
+    smoke = Where.of(smoke=True)
+    for path in (smoke.runs, smoke.records, smoke.results, smoke.shipped):
+        assert path.parts[0] == "runs-smoke"
+    real = Where.of(smoke=False)
+    assert (real.results, real.records, real.shipped) == (RESULTS_DIR, RESULTS_DIR / "runs", SHIPPED)
+    assert real.runs == Path("runs")

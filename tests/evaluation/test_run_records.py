@@ -1,7 +1,7 @@
 """Run records are reused only when made by the same code; documentation edits do not count."""
 
-from cnngru.evaluation import run_records
 from cnngru.corpus import Corpus
+from cnngru.evaluation import run_records
 from cnngru.evaluation.run_records import (
     Records,
     code_version,

@@ -1,0 +1,53 @@
+"""``results/scaling.png``: test BPC against parameters for each strategy, and each strategy's
+difference from the GRU with its interval, from ``results.json``'s finished scales."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MARKERS = "osD^v"
+
+
+def plot_scaling(table: dict, path: Path) -> bool:
+    """Draw the figure if at least one scale is finished (needs matplotlib); True if drawn."""
+    scales = sorted(table["scales"], key=lambda s: s["params"])
+    if not scales:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["name"] for r in scales[-1]["rows"]]
+    colors = plt.get_cmap("tab10").colors
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    for k, name in enumerate(names):
+        points = [(s["params"], r) for s in scales for r in s["rows"] if r["name"] == name]
+        x = np.array([p for p, _ in points], dtype=float)
+        y = np.array([r["test_bpc"] for _, r in points])
+        err = np.array([[r["test_bpc"] - r["test_bpc_ci"][0], r["test_bpc_ci"][1] - r["test_bpc"]]
+                        for _, r in points]).T
+        style = dict(color=colors[k], marker=MARKERS[k % len(MARKERS)], capsize=3, label=name)
+        left.errorbar(x, y, yerr=err, **style)
+        deltas = [(p, r["delta_vs_gru"]) for p, r in points if r.get("delta_vs_gru")]
+        if deltas:
+            dx = np.array([p for p, _ in deltas], dtype=float) * (1 + 0.04 * (k - 2))  # side by side
+            dy = np.array([d["mean"] for _, d in deltas])
+            derr = np.array([[d["mean"] - d["lo"], d["hi"] - d["mean"]] for _, d in deltas]).T
+            right.errorbar(dx, dy, yerr=derr, **style)
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters")
+        ax.grid(alpha=0.3)
+    left.set_ylabel("test bits per character (mean of 3 seeds)")
+    right.set_ylabel("difference from gru (BPC; below 0: better)")
+    right.axhline(0, color="black", linewidth=0.8)
+    left.legend()
+    left.set_title("Test BPC, 95% interval over seeds and chunks")
+    right.set_title("Difference from the GRU, paired 95% interval")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True

@@ -1,0 +1,225 @@
+"""The study's results from its records: ``results.json``, ``results.md``, the README block and
+``scaling.png``, written whatever stage the study has reached (an unfinished scale says so).
+
+``results.json`` holds:
+    candidates  per strategy: every design's validation BPC per rate on the shared grid, and the
+                selected one
+    sweep       per scale and row: the grid, each rate's validation BPC, the chosen rate
+    convergence per scale: the GRU's validation BPC at B, 2B, ... and the budget B chosen
+    scales      per finished scale: each row's mean test BPC over seeds, the seeds, and its
+                difference from ``gru`` with a hierarchical paired bootstrap interval
+    ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
+    rows        the reference scale's rows (the shipped models), which the demo reads
+    answer      the question answered in words, per strategy and scale
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..models import VARIANTS
+from ..paths import RESULTS_DIR
+from .intervals import (
+    CHUNK,
+    RESAMPLES,
+    chunk_sums,
+    hierarchical_bpc,
+    hierarchical_paired_difference,
+)
+from .lr_bracket import best_rate
+from .readme_blocks import write_block
+from .report import BASELINE, scale_answer, study_markdown
+from .scaling_figure import plot_scaling
+
+
+def chunk_counts(test_chars: int) -> np.ndarray:
+    return chunk_sums(np.zeros(test_chars))[1]
+
+
+def describe_scale(study, params: int, decided: dict) -> dict:
+    """A scale's entry: complete once every row has all its seeds recorded."""
+    here = decided["scales"].get(params, {})
+    entry = {"params": params, "complete": False}
+    if "budget" in here:
+        entry["train_chars"] = here["budget"]["chars"]
+    seeds = here.get("seeds")
+    if not seeds:
+        return entry
+    records = {row: [study.figures(c) for c in configs] for row, configs in seeds.items()}
+    if any(r is None for rs in records.values() for r in rs):
+        entry["seeds_done"] = sum(r is not None for rs in records.values() for r in rs)
+        entry["seeds_total"] = sum(len(rs) for rs in records.values())
+        return entry
+    base = next(row for row in records if row.variant == BASELINE)
+    counts = chunk_counts(records[base][0]["test_chars"])
+    sums = {row: np.array([r["test_chunk_nats"] for r in rs]) for row, rs in records.items()}
+    rows = []
+    for row, rs in records.items():
+        mean, lo, hi = hierarchical_bpc(sums[row], counts)
+        out = {"name": row.name, "design": row.design,
+               "params": int(np.mean([r["train"]["params"] for r in rs])),
+               "lr": rs[0]["config"]["lr"], "train_chars": rs[0]["train"]["chars"],
+               "val_bpc": float(np.mean([r["val_bpc"] for r in rs])),
+               "test_bpc": mean, "test_bpc_ci": [lo, hi],
+               "seeds": [r["test_bpc"] for r in rs], "seed_runs": [r["name"] for r in rs],
+               "train_time_s": float(np.mean([r["train"]["time"] for r in rs])),
+               "device": rs[0]["train"]["device"], "precision": rs[0]["precision"]}
+        if row != base:
+            d, dlo, dhi = hierarchical_paired_difference(sums[row], sums[base], counts)
+            out["delta_vs_gru"] = {"mean": d, "lo": dlo, "hi": dhi}
+        rows.append(out)
+    entry.update(complete=True, rows=rows, test_chars=int(counts.sum()))
+    return entry
+
+
+def sweep_entries(decided: dict) -> list[dict]:
+    out = []
+    for params, here in decided["scales"].items():
+        for row, scores in (here.get("sweeps") or {}).items():
+            grid = sorted(scores)
+            out.append({"params": params, "row": row.name, "design": row.design, "grid": grid,
+                        "val_bpc": [scores[lr] for lr in grid], "chosen": best_rate(scores)})
+    return out
+
+
+def candidate_entries(selection: dict | None) -> dict:
+    if selection is None:
+        return {}
+    out = {}
+    for strategy, designs in selection["scores"].items():
+        out[strategy] = [{"design": d, "val_bpc": min(scores.values()), "lr": best_rate(scores),
+                          "grid": {f"{lr:g}": v for lr, v in sorted(scores.items())},
+                          "selected": d == selection["selected"][strategy]}
+                         for d, scores in designs.items()]
+    return out
+
+
+def ranking_entry(study, decided: dict) -> dict | None:
+    """The GRU's rates around the chosen one, ranked at the sweep budget and at the full one."""
+    here = decided["scales"].get(study.budget.reference_params, {})
+    runs = here.get("ranking")
+    if not runs or any(study.figures(c) is None for c in runs):
+        return None
+    sweep = next(s for row, s in here["sweeps"].items() if row.variant == BASELINE)
+    rates = [c.lr for c in runs]
+    full = {c.lr: study.figures(c)["val_bpc"] for c in runs}
+    by = lambda scores: sorted(rates, key=lambda lr: scores[lr])  # noqa: E731
+    return {"rates": rates, "sweep_val_bpc": [sweep[lr] for lr in rates],
+            "full_val_bpc": [full[lr] for lr in rates], "same_order": by(sweep) == by(full)}
+
+
+def results_of(reproduction) -> dict:
+    """Everything the records decided, as ``results.json``'s sections."""
+    study = reproduction.study
+    remaining, decided = study.walk()
+    b = study.budget
+    scales = [describe_scale(study, s.params, decided) for s in b.scales]
+    convergence = {str(p): here["budget"] for p, here in decided["scales"].items() if "budget" in here}
+    table = {
+        "candidates": candidate_entries(decided["selection"]),
+        "selection_params": b.selection_params,
+        "sweep": sweep_entries(decided),
+        "convergence": convergence,
+        "scales": [s for s in scales if s["complete"]],
+        "unfinished_scales": [s for s in scales if not s["complete"]],
+        "ranking": ranking_entry(study, decided),
+        "runs_remaining": len(remaining),
+        "method": {"seeds": list(b.seeds), "chunk_chars": CHUNK, "resamples": RESAMPLES,
+                   "interval": "95% percentile, hierarchical paired bootstrap",
+                   "converged": b.converged, "grid": list(b.grid), "seq_len": b.seq_len,
+                   "corpus": reproduction.corpus},
+    }
+    table["answer"] = scale_answer(table)
+    if table["scales"]:  # the largest finished scale's training curves, seed 0 of each row
+        last = max(table["scales"], key=lambda s: s["params"])
+        seed0 = decided["scales"][last["params"]]["seeds"]
+        table["curves"] = {row.name: study.figures(configs[0])["curve"] for row, configs in seed0.items()}
+        table["curves_params"] = last["params"]
+    return table
+
+
+def ship_and_measure(reproduction, reference: dict) -> list[dict]:
+    """Ship each row's seed-0 model of the reference scale; add its generation figures."""
+    from .. import checkpoint
+    from ..corpus import load_corpus
+    from ..training import ship
+    from .measures import generation_speed, sample_stats
+
+    where = reproduction.where
+    corpus = load_corpus(reproduction.corpus)
+    rows = []
+    for row in reference["rows"]:
+        seed0 = where.runs / "study" / row["seed_runs"][0]
+        ship(seed0, where.shipped / row["name"])
+        bundle = checkpoint.load(where.shipped / row["name"], device="cpu")
+        stats = sample_stats(bundle, corpus.words(), samples=4)
+        rows.append({**row, "gen_chars_per_s": generation_speed(bundle) if row["name"] in VARIANTS else None,
+                     **{k: stats[k] for k in ("real_word_rate", "distinct_2", "distinct_3", "repetition")},
+                     "sample_temperature": stats["temperature"]})
+    (where.shipped / "words.txt").write_text("\n".join(sorted(corpus.words())) + "\n")
+    return rows
+
+
+def measure_refiner(reproduction) -> dict:
+    """Train the refiner (unless the shipped one has this recipe) and measure it with the
+    shipped language models."""
+    from .. import checkpoint
+    from ..corpus import load_corpus
+    from ..refiner.metrics import measure_refiner as measure
+    from ..refiner.train import train_refiner
+
+    recipe = {**reproduction.budget.refiner, "corpus": reproduction.corpus}
+    dest = reproduction.where.shipped / "refiner"
+    try:
+        shipped = json.loads((dest / checkpoint.META).read_text())["metadata"]["train_config"]
+    except (OSError, KeyError, ValueError):
+        shipped = None
+    if shipped is None or any(shipped.get(k) != v for k, v in recipe.items()):
+        reproduction.log("training the refiner")
+        train_refiner(reproduction.where.runs / "refiner", device=reproduction.device, ship=dest,
+                      progress=False, **recipe)
+    else:
+        reproduction.log("the shipped refiner has this recipe: reused")
+    corpus = load_corpus(reproduction.corpus)
+    lms = {v: checkpoint.load(reproduction.where.shipped / v, device="cpu") for v in VARIANTS}
+    return measure(checkpoint.load(dest, device="cpu"), lms, corpus.words(), heldout=corpus.test,
+                   heldout_chars=reproduction.budget.refiner_heldout_chars, samples=4)
+
+
+def write_up(reproduction) -> dict:
+    """Write results.json, results.md (and the README block for ``results/``) and scaling.png."""
+    folder = reproduction.where.results
+    folder.mkdir(parents=True, exist_ok=True)
+    table = results_of(reproduction)
+    previous = {}
+    if (folder / "results.json").is_file():
+        previous = json.loads((folder / "results.json").read_text())
+    reference = next((s for s in table["scales"]
+                      if s["params"] == reproduction.budget.reference_params), None)
+    if reference is not None:
+        table["rows"] = ship_and_measure(reproduction, reference)
+        table["rows_from"] = (f"this study's {reference['params'] // 1000}k scale, seed 0 of each "
+                              "row (the test BPC columns are the means over seeds)")
+        table["refiner"] = measure_refiner(reproduction)
+    elif previous.get("rows"):  # the shipped models stay the previous study's until then
+        table["rows"] = previous["rows"]
+        table["rows_from"] = previous.get("rows_from", "the previous single-scale study: one "
+                                          "seed per row at 1M parameters, 21M characters on a GPU; "
+                                          "they stay shipped until this study's 1M scale is done")
+        table["rows_answer"] = previous.get("rows_answer", previous.get("answer"))
+    for key in ("refiner", "curves"):
+        if key in previous and key not in table:
+            table[key] = previous[key]
+    (folder / "results.json").write_text(json.dumps(table, indent=1))
+    md = study_markdown(table)
+    if table.get("refiner"):
+        from ..refiner.metrics import markdown
+
+        md += "\n### The refiner (post-processing CNN)\n\n" + markdown(table["refiner"]) + "\n"
+    (folder / "results.md").write_text(md)
+    if folder.resolve() == RESULTS_DIR.resolve():
+        write_block("results", md)
+    plot_scaling(table, folder / "scaling.png")
+    return table
