@@ -8,7 +8,7 @@ import pytest
 
 import cnngru
 from cnngru.evaluation.readme_blocks import read_block
-from cnngru.models import VARIANTS, count_params
+from cnngru.models import CANDIDATES, VARIANTS, count_params
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = json.loads((ROOT / "results" / "results.json").read_text())
@@ -58,3 +58,25 @@ def test_readme_shows_the_benchmark_file():
 def test_shipped_word_list_is_the_training_words(corpus):
     words = (ROOT / "checkpoints" / "words.txt").read_text().split()
     assert set(words) == corpus.words()
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_each_shipped_checkpoint_is_its_strategys_shipped_design(name):
+    from dataclasses import asdict
+
+    from cnngru.models import SHIPPED, design_overrides, make_config
+
+    config = cnngru.load(name, device="cpu").model.config
+    expected = make_config(name, config.vocab_size, hidden=config.hidden, **design_overrides(name))
+    assert asdict(config) == asdict(expected), f"{name} ships {SHIPPED[name]}"
+
+
+def test_the_shipped_designs_are_the_studys_selection_once_its_models_are_shipped():
+    from cnngru.models import SHIPPED
+
+    if RESULTS.get("rows_from", "").startswith("this study"):
+        selected = {s: next(e["design"] for e in entries if e["selected"])
+                    for s, entries in RESULTS["candidates"].items()}
+        assert selected == SHIPPED
+    else:  # the previous study's models: today's first designs
+        assert all(design == next(iter(CANDIDATES[s])) for s, design in SHIPPED.items())

@@ -29,6 +29,7 @@ class ResultsOutputs(NamedTuple):
     table: Any  # Markdown: results.md's tables
     answer: Any  # Markdown: the answer in words
     curves: Any  # the training curves figure
+    scaling: Any  # Image: results/scaling.png (test BPC and differences against parameters)
 
 
 def markdown_tables(markdown: str) -> str:
@@ -54,16 +55,20 @@ def read_results(folder: Path) -> ResultsOutputs:
     json_file, md_file = folder / "results.json", folder / "results.md"
     if not json_file.is_file() or not md_file.is_file():
         return ResultsOutputs(table=text.RESULTS_MISSING, answer="",
-                              curves=note_figure("No results yet — run `cnngru reproduce`."))
+                              curves=note_figure("No results yet — run `cnngru reproduce`."),
+                              scaling=None)
     try:
         results = json.loads(json_file.read_text(encoding="utf-8"))
         table = markdown_tables(md_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         message = f"**The results files could not be read** ({e}); run `cnngru reproduce` again."
-        return ResultsOutputs(table=message, answer="", curves=note_figure("No readable results."))
+        return ResultsOutputs(table=message, answer="", curves=note_figure("No readable results."),
+                              scaling=None)
     answer = results.get("answer") or "*The results file holds no answer in words.*"
+    scaling = folder / "scaling.png"
     return ResultsOutputs(table=table, answer=answer,
-                          curves=curves_figure(results.get("curves") or {}))
+                          curves=curves_figure(results.get("curves") or {}),
+                          scaling=str(scaling) if scaling.is_file() else None)
 
 
 def render(folder: Path | None = None) -> None:
@@ -77,8 +82,11 @@ def render(folder: Path | None = None) -> None:
     shown = read_results(folder)
     answer = gr.Markdown(shown.answer, elem_id="results-answer", label="answer")
     table = gr.Markdown(shown.table, elem_id="results-table", label="table")
+    scaling = gr.Image(shown.scaling, elem_id="results-scaling", label="scaling: test BPC and "
+                       "the difference from gru against parameters", type="filepath",
+                       interactive=False)
     curves = gr.Plot(shown.curves, elem_id="results-curves", label="training curves")
     reload = gr.Button("Reload the results files")
     wire(reload.click, with_clear_errors(show_results), None,
-         list(ResultsOutputs(table=table, answer=answer, curves=curves)),
+         list(ResultsOutputs(table=table, answer=answer, curves=curves, scaling=scaling)),
          api_name="results", workers="files")

@@ -15,10 +15,14 @@ def test_results_show_table_answer_and_curves(tmp_path):
     assert isinstance(shown, ResultsOutputs)
     assert shown.table == "# Results\n\n| a | b |\n|---|---|\n| 1 | 2 |"
     assert shown.answer == "Yes, *a little*." and shown.curves.data[0].name == "gru"
+    assert shown.scaling is None  # no figure yet
+    (tmp_path / "scaling.png").write_bytes(b"\x89PNG")
+    assert results.read_results(tmp_path).scaling == str(tmp_path / "scaling.png")
     (tmp_path / "results.json").write_text("{broken")
     assert "could not be read" in results.read_results(tmp_path).table
 
 
 def test_missing_results_say_how_to_make_them(tmp_path):
-    table, answer, curves = results.read_results(tmp_path)
+    table, answer, curves, scaling = results.read_results(tmp_path)
     assert "no results yet" in table.lower() and "cnngru reproduce" in table and answer == ""
+    assert scaling is None
