@@ -37,8 +37,11 @@ def plot_scaling(table: dict, path: Path) -> bool:
             dy = np.array([d["mean"] for _, d in deltas])
             derr = np.array([[d["mean"] - d["lo"], d["hi"] - d["mean"]] for _, d in deltas]).T
             right.errorbar(dx, dy, yerr=derr, **style)
+    ticks = [s["params"] for s in scales]
     for ax in (left, right):
         ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{p / 1e6:g}M" if p >= 1e6 else f"{p / 1e3:g}k" for p in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("parameters")
         ax.grid(alpha=0.3)
     left.set_ylabel("test bits per character (mean of 3 seeds)")

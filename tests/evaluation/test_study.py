@@ -1,0 +1,83 @@
+"""The study's decisions on hand-made records: a validation BPC per run from a made-up law."""
+
+import math
+
+from cnngru.evaluation.study import CPU, Row, Study
+from cnngru.models import CANDIDATES, VARIANTS
+
+
+def law(best_lr=1e-2, design_gap=None, chars_floor=2.0):
+    """Validation BPC of a run: a bowl in log(lr) around ``best_lr``, lower with more characters."""
+    design_gap = design_gap or {}
+
+    def val(config):
+        bowl = 0.1 * math.log2(config.lr / best_lr) ** 2
+        length = 1.0 / math.log2(config.max_chars)
+        return chars_floor + bowl + length + design_gap.get(config.design, 0.0) + 0.001 * config.seed
+    return val
+
+
+class Records:
+    """Records that exist for the runs in ``done`` (all of them when ``done`` is None)."""
+
+    def __init__(self, val, done=None):
+        self.val, self.done = val, done
+
+    def __call__(self, config):
+        if self.done is not None and not self.done(config):
+            return None
+        return {"val_bpc": self.val(config)}
+
+
+def test_a_fresh_study_needs_every_candidate_on_the_shared_grid_first():
+    study = Study(CPU, "shakespeare", Records(law(), done=lambda c: False))
+    needed, decided = study.walk()
+    assert decided["selection"] is None
+    assert {(c.variant, c.design) for c in needed} == {(s, d) for s in VARIANTS for d in CANDIDATES[s]}
+    assert {c.lr for c in needed} == set(CPU.grid) and {c.params for c in needed} == {300_000}
+    assert all(c.batch_size == 128 and c.model == CANDIDATES[c.variant][c.design] for c in needed)
+
+
+def test_the_shared_grid_grows_for_every_candidate_when_one_best_rate_is_at_an_end():
+    study = Study(CPU, "shakespeare", Records(law(best_lr=2e-2)))  # the top of (5e-3, 1e-2, 2e-2)
+    _, selection = study.selection()
+    assert selection["grid"] == [5e-3, 1e-2, 2e-2, 4e-2]
+    assert all(sorted(scores) == selection["grid"] for designs in selection["scores"].values()
+               for scores in designs.values())
+
+
+def test_each_strategy_keeps_its_best_design():
+    gaps = {"two-layers": -0.05, "depthwise4": -0.02, "cnn-memory256": -0.1}
+    _, selection = Study(CPU, "shakespeare", Records(law(design_gap=gaps))).selection()
+    assert selection["selected"] == {"gru": "two-layers", "cnn-pre": "depthwise4",
+                                     "cnn-post": "dilated-rf15", "hybrid": "cnn-memory256"}
+
+
+def test_the_ladder_stops_at_the_first_rung_within_the_tolerance():
+    study = Study(CPU, "shakespeare", Records(law()))
+    _, budget = study.full_budget(100_000, Row("gru", "one-layer"), 1e-2)
+    chars = [r[0] for r in budget["rungs"]]
+    vals = [r[1] for r in budget["rungs"]]
+    assert chars[1] == 2 * chars[0]
+    first_close = next(i for i in range(len(vals) - 1) if abs(vals[i] - vals[i + 1]) < 0.01)
+    assert budget["chars"] == chars[first_close] and budget["converged"] is True
+
+
+def test_a_finished_study_needs_nothing_and_the_reference_scale_has_the_transformer_and_ranking():
+    study = Study(CPU, "shakespeare", Records(law()))
+    needed, decided = study.walk()
+    assert needed == []
+    reference = decided["scales"][CPU.reference_params]
+    assert [r.variant for r in reference["rows"]] == [*VARIANTS, "transformer"]
+    assert [c.lr for c in reference["ranking"]] == [5e-3, 1e-2, 2e-2]
+    for here in decided["scales"].values():
+        assert all(len(cs) == 3 for cs in here["seeds"].values())
+        assert all(c.max_chars == here["budget"]["chars"] for cs in here["seeds"].values() for c in cs)
+
+
+def test_a_plan_counts_the_later_stages_before_the_earlier_ones_finish():
+    fresh = Study(CPU, "shakespeare", Records(law(), done=lambda c: False))
+    assumed, _ = fresh.walk(assume=True)
+    first, _ = fresh.walk()
+    assert len(assumed) > 2 * len(first)  # 36 selection runs first; 107 in all
+    assert {c.params for c in assumed} == {s.params for s in CPU.scales}
