@@ -75,7 +75,7 @@ def training_recipe(args) -> dict:
              "warmup_steps": args.warmup_steps}
     if None not in given.values():
         return given
-    from .training.recipe import cpu_recipe, cpu_recipe_for_time
+    from .training.cpu_recipe import cpu_recipe, cpu_recipe_for_time
 
     if args.max_chars is not None or args.max_minutes is None:
         recipe = cpu_recipe(args.max_chars or DEFAULT_CHARS)

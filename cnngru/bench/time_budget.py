@@ -25,7 +25,7 @@ def run_variant(variant: str, seconds: float, out: Path, corpus) -> dict:
     from .. import checkpoint
     from ..likelihood import window_bpc
     from ..training import TrainConfig, language_model_run, throughput
-    from ..training.recipe import cpu_recipe_for_time
+    from ..training.cpu_recipe import cpu_recipe_for_time
     from ..training.throughput import trainer_for
 
     shutil.rmtree(out, ignore_errors=True)  # a benchmark starts from scratch

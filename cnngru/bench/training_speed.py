@@ -1,7 +1,7 @@
 """``cnngru bench --train``: training characters per second per variant (prints figures).
 
 Each variant is built at the shipped size on the default corpus with the CPU recipe
-(``cnngru.training.recipe``) and trained for ``--seconds`` on a copy (the measurement of
+(``cnngru.training.cpu_recipe``) and trained for ``--seconds`` on a copy (the measurement of
 ``cnngru.training.throughput``). The table says how many threads ran and whether the machine was
 otherwise idle, read from /proc/stat just before: figures from a busy machine are not comparable.
 ``--profile`` adds where a step's time goes, by phase and by operator.
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ..corpus import load_corpus
     from ..models import DEFAULT_PARAMS, VARIANTS
-    from ..training.recipe import cpu_recipe
+    from ..training.cpu_recipe import cpu_recipe
 
     p = argparse.ArgumentParser(prog="cnngru bench --train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

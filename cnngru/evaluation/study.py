@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ..models import VARIANTS, candidates
 from ..training import TrainConfig
-from ..training.recipe import cpu_recipe, warmup_for
+from ..training.cpu_recipe import cpu_recipe, warmup_for
 from .lr_bracket import best_rate, rates_to_add
 
 REFERENCE = "transformer"

@@ -1,6 +1,7 @@
 """Training: a run's config and recipe, the tasks it learns, the loop, snapshots to resume from.
 
     config      TrainConfig and the recipe that names a run
+    cpu_recipe  the batch shape, learning rate and warmup a CPU budget gets
     streams     contiguous character streams for truncated BPTT
     tasks       what a run learns: the language-model task (the refiner brings its own)
     trainer     the loop: optimizer, schedule, validation, best model, DDP

@@ -1,6 +1,6 @@
 """The CPU recipe: many small steps for a small budget, larger batches once the steps suffice."""
 
-from cnngru.training.recipe import LR_BY_BATCH, MIN_STEPS, cpu_recipe, cpu_recipe_for_time
+from cnngru.training.cpu_recipe import LR_BY_BATCH, MIN_STEPS, cpu_recipe, cpu_recipe_for_time
 
 
 def test_a_small_budget_gets_a_small_batch_and_enough_steps():
