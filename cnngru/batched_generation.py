@@ -307,6 +307,10 @@ class Stream:
         self.close()
 
     @property
+    def bundle(self) -> Bundle:
+        return self.engine.bundle
+
+    @property
     def new_text(self) -> str:
         """What has been read from the stream so far."""
         return "".join(self._chars)

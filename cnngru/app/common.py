@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,14 @@ from ..vocab import UnknownCharactersError
 from .validation import InputError
 
 STREAM_INTERVAL = 0.05  # seconds between text updates: smooth to read, light on the browser
+# Streamed updates the server sends per second, all visitors together: each costs the server's
+# one event loop a few milliseconds, so 30 streams at 20 updates/s each would saturate it (a
+# 30-visitor load took 74 s instead of 10). Past this, each stream's interval stretches.
+UPDATES_PER_SECOND = 20
 CONCURRENCY = 2  # model requests run at once: one per core here (see loaded_models.configure_threads)
+# Generations run at once. They share one batched step per model (batched_generation.py), so
+# many cost little more than a few; each still holds a server thread while it streams.
+GENERATIONS = 32
 # Requests that may wait, each shown its place in line; more are told the demo is busy. Sized for
 # a crowd: 256 Generate requests of 400 characters (~0.5 s of a worker each here) clear in about a
 # minute. No event has a validator (validation.py): Gradio would not enforce this bound for it.
@@ -35,6 +43,8 @@ log = logging.getLogger("cnngru.app")
 CLEAR_ERRORS = (InputError, UnknownCharactersError, CheckpointError)
 WORKERS = {  # who runs a public endpoint's requests
     "models": dict(concurrency_id="models", concurrency_limit=CONCURRENCY, time_limit=TIME_LIMIT),
+    "generations": dict(concurrency_id="generations", concurrency_limit=GENERATIONS,
+                        time_limit=TIME_LIMIT),
     "files": dict(concurrency_id="files", concurrency_limit=FILE_READERS),
 }
 Outputs = TypeVar("Outputs", bound=NamedTuple)
@@ -47,7 +57,8 @@ def wire(trigger: Callable, fn: Callable, inputs=None, outputs=None, *,
 
     - with ``api_name``: a public endpoint, queued. ``workers="models"``: the requests share
       ``CONCURRENCY`` workers with every other model request, each cut off after ``TIME_LIMIT``
-      seconds; ``"files"``: up to ``FILE_READERS`` at once.
+      seconds; ``"generations"``: up to ``GENERATIONS`` streams at once, batched by the engine;
+      ``"files"``: up to ``FILE_READERS`` at once.
     - without: a private update of the page (a Stop button, a redraw, clearing the outputs
       before a request joins the queue), answered at once, outside the queue, with no progress
       shown over its outputs.
@@ -105,11 +116,31 @@ def with_clear_errors(fn: Callable) -> Callable:
 
 
 class Throttle:
-    """True at most once per ``interval`` seconds (and on the first call): when to yield."""
+    """True at most once per interval (and on the first call): when a stream yields an update.
+
+    The interval is ``STREAM_INTERVAL``, stretched so that all open throttles together stay
+    within ``UPDATES_PER_SECOND``. Use it as a context manager: it counts as open inside.
+    """
+
+    _open = 0
+    _lock = threading.Lock()
 
     def __init__(self, interval: float = STREAM_INTERVAL):
-        self.interval = interval
+        self.base = interval
         self.last = None
+
+    def __enter__(self) -> Throttle:
+        with Throttle._lock:
+            Throttle._open += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with Throttle._lock:
+            Throttle._open -= 1
+
+    @property
+    def interval(self) -> float:
+        return max(self.base, Throttle._open / UPDATES_PER_SECOND)
 
     def ready(self) -> bool:
         now = time.perf_counter()

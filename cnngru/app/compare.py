@@ -7,6 +7,7 @@ numbers): where two models predict alike they pick the same character.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from .. import generate
+from ..batched_generation import engine_for
 from ..diagnostics import analyse
 from ..sample_quality import real_word_rate
 from . import text
@@ -90,24 +91,26 @@ class CompareHandlers:
         refine = flag(refine, "refine")
         if refine and self.models.refiner is None:
             raise InputError(f"Refine with CNN is not available: {self.models.refiner_note}")
-        gens = [generate(b, p, max_new_tokens=request.max_new_tokens,
-                         temperature=request.temperature, top_k=request.top_k,
-                         top_p=request.top_p, seed=request.seed)
-                for b, p in zip(bundles, prompts, strict=True)]
-        steps = [iter(g) for g in gens]
+        gens = [engine_for(b).generate(p, max_new_tokens=request.max_new_tokens,
+                                       temperature=request.temperature, top_k=request.top_k,
+                                       top_p=request.top_p, seed=request.seed)
+                for b, p in zip(bundles, prompts, strict=True)]  # each joins its model's batch
         spent = [0.0] * len(gens)
         new = [""] * len(gens)
-        throttle, n, run = Throttle(), len(gens), CompareRun()
-        for _ in range(request.max_new_tokens):
-            if run.stop_requested:
-                break
-            for k, it in enumerate(steps):
-                t = time.thread_time()  # CPU time: the model's work, not other threads'
-                new[k] += next(it).char
-                spent[k] += time.thread_time() - t
-            if throttle.ready():  # the texts alone: the rest waits for the end
-                yield CompareOutputs(texts=new, stats=[gr.skip()] * n, figures=[gr.skip()] * n,
-                                     diffs=[gr.skip()] * n, run=run).flat()
+        n, run = len(gens), CompareRun()
+        with Throttle() as throttle, contextlib.ExitStack() as rows:
+            for gen in gens:  # a stop or a closed page frees every column's row
+                rows.enter_context(gen)
+            for _ in range(request.max_new_tokens):
+                if run.stop_requested:
+                    break
+                for k, gen in enumerate(gens):
+                    t = time.perf_counter()  # the wait for this column's next character
+                    new[k] += next(gen).char
+                    spent[k] += time.perf_counter() - t
+                if throttle.ready():  # the texts alone: the rest waits for the end
+                    yield CompareOutputs(texts=new, stats=[gr.skip()] * n, figures=[gr.skip()] * n,
+                                         diffs=[gr.skip()] * n, run=run).flat()
         yield self._finish(gens, prompts, new, spent, refine, run).flat()
 
     def request_stop(self, run) -> None:
@@ -167,5 +170,5 @@ def render(models: Models) -> None:
     cleared = wire(start.click, handlers.clear_columns, None, outputs)  # at once, then queued
     wire(cleared.then, spaces_gpu(with_clear_errors(handlers.compare_texts)),
          [prompt, max_new_tokens, temperature, top_k, top_p, seed, replace_unknown, refine],
-         outputs, api_name="compare")
+         outputs, api_name="compare", workers="generations")
     wire(stop.click, handlers.request_stop, run, None)

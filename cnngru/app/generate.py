@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from .. import generate
+from ..batched_generation import engine_for
 from ..diagnostics import Analysis, analyse
 from ..generation import Continuation
 from . import text
@@ -46,14 +46,15 @@ class GenerationSession:
 
     model: str
     prompt_chars: int
-    continuation: Continuation
+    continuation: Continuation  # where the text stood when its last stream ended
     request: GenerationRequest
+    streamed: str | None = None  # the text so far while a stream runs (None once it has ended)
     analysis: Analysis | None = None
     stop_requested: bool = False  # set by the Stop button; the stream ends at the next character
 
     @property
     def text(self) -> str:
-        return self.continuation.text
+        return self.continuation.text if self.streamed is None else self.streamed
 
 
 class GenerateOutputs(NamedTuple):
@@ -93,10 +94,10 @@ class GenerateHandlers:
         prompt = known_characters(prompt, bundle.vocab, "prompt",
                                   flag(replace_unknown, "replace_unknown"))
         refine = self._check_refine(refine)
-        gen = generate(bundle, prompt, max_new_tokens=request.max_new_tokens,
-                       temperature=request.temperature, top_k=request.top_k,
-                       top_p=request.top_p, seed=request.seed)
-        session = GenerationSession(strategy, len(prompt), gen.continuation, request)
+        gen = engine_for(bundle).generate(prompt, max_new_tokens=request.max_new_tokens,
+                                          temperature=request.temperature, top_k=request.top_k,
+                                          top_p=request.top_p, seed=request.seed)
+        session = GenerationSession(strategy, len(prompt), gen.start, request)
         yield from self._stream(gen, session, refine)
 
     def continue_text(self, session, max_new_tokens, temperature, top_k, top_p, seed, refine):
@@ -112,10 +113,11 @@ class GenerateHandlers:
                              f"keeps up to {MAX_TEXT_CHARS:,}: continue by at most {max(room, 0):,}"
                              " characters, or start a new text.")
         refine = self._check_refine(refine)
-        gen = generate(bundle, continue_from=session.continuation,
-                       max_new_tokens=request.max_new_tokens, temperature=request.temperature,
-                       top_k=request.top_k, top_p=request.top_p, seed=request.seed)
-        session = GenerationSession(session.model, session.prompt_chars, gen.continuation, request)
+        gen = engine_for(bundle).generate(continue_from=session.continuation,
+                                          max_new_tokens=request.max_new_tokens,
+                                          temperature=request.temperature, top_k=request.top_k,
+                                          top_p=request.top_p, seed=request.seed)
+        session = GenerationSession(session.model, session.prompt_chars, gen.start, request)
         yield from self._stream(gen, session, refine)
 
     def clear_for_generate(self) -> GenerateOutputs:
@@ -162,18 +164,23 @@ class GenerateHandlers:
         return refine
 
     def _stream(self, gen, session: GenerationSession, refine: bool):
-        throttle, steps, count, spent = Throttle(), iter(gen), 0, 0.0
-        while count < gen.max_new_tokens and not session.stop_requested:
-            started = time.thread_time()  # this thread's CPU time: the model's work alone, not
-            next(steps)                   # the server's threads sending pages meanwhile
-            spent += time.thread_time() - started
-            count += 1
-            if throttle.ready():  # the text alone: the rest of the page waits for the end
-                session.continuation = gen.continuation
-                yield skipping(GenerateOutputs, text=session.text, session=session)
-        session.continuation = gen.continuation
+        """Read the engine's stream for this session (its row steps in one batch with every
+        other visitor's); a closed page closes the generator, which frees the row."""
+        started = time.perf_counter()
+        with gen, Throttle() as throttle:
+            for _ in gen:
+                if session.stop_requested:
+                    gen.stop()  # the row ends after what it has generated already
+                    break
+                if throttle.ready():  # the text alone: the rest of the page waits for the end
+                    session.streamed = gen.text
+                    yield skipping(GenerateOutputs, text=session.text, session=session)
+            session.continuation, session.streamed = gen.continuation, None
+        count = len(session.text) - len(gen.start.text)
+        took = time.perf_counter() - started
         status = (f"**{session.model}** · seed {session.request.seed} · {count:,} characters in "
-                  f"{spent:.2f} s ({count / max(spent, 1e-9):,.0f} characters/s)")
+                  f"{took:.2f} s ({count / max(took, 1e-9):,.0f} characters/s, batched with the "
+                  "other visitors' texts)")
         if session.stop_requested:
             status = f"Stopped at {len(session.text):,} characters. " + status
         yield self._finish(session, status, refine)
@@ -253,10 +260,12 @@ def render(models: Models, numbers: NumbersFiles) -> None:
     # outputs show the visitor's place in line until a worker takes it
     cleared = wire(start.click, handlers.clear_for_generate, None, outputs)
     wire(cleared.then, spaces_gpu(with_clear_errors(handlers.generate_text)),
-         [strategy, prompt, *settings, replace_unknown, refine], outputs, api_name="generate")
+         [strategy, prompt, *settings, replace_unknown, refine], outputs, api_name="generate",
+         workers="generations")
     cleared = wire(more.click, handlers.clear_for_continue, None, outputs)
     wire(cleared.then, spaces_gpu(with_clear_errors(handlers.continue_text)),
-         [session, *settings, refine], outputs, api_name="continue_generation")
+         [session, *settings, refine], outputs, api_name="continue_generation",
+         workers="generations")
     wire(stop.click, handlers.request_stop, session, None)
     wire(position.release, with_clear_errors(handlers.redraw_attention), [session, position],
          list(RedrawOutputs(attention=attention, characters=characters)))

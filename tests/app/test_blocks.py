@@ -30,9 +30,12 @@ def test_demo_has_named_endpoints_a_bounded_queue_and_shared_workers(demo):
     public = events(demo, "public")
     assert set(public) == {"generate", "continue_generation", "compare", "score", "results",
                            "refine", "numbers"}
-    for name in ("generate", "continue_generation", "compare", "score", "refine"):
-        assert public[name].concurrency_id == "models"
-        assert public[name].concurrency_limit == common.CONCURRENCY
+    workers = {"generate": "generations", "continue_generation": "generations",
+               "compare": "generations", "score": "models", "refine": "models"}
+    limits = {"generations": common.GENERATIONS, "models": common.CONCURRENCY}
+    for name, group in workers.items():
+        assert public[name].concurrency_id == group
+        assert public[name].concurrency_limit == limits[group]
         assert public[name].time_limit == common.TIME_LIMIT
         assert public[name].validator is None  # a validator would bypass the queue's bound
         assert not public[name].preprocess  # values reach our own checks, named
@@ -41,6 +44,7 @@ def test_demo_has_named_endpoints_a_bounded_queue_and_shared_workers(demo):
             "files", common.FILE_READERS)
     assert len(public["refine"].outputs) == 3  # refined text, edits, diff
     assert demo._queue.max_size == common.QUEUE_SIZE >= 256  # a crowd waits, not turned away
+    assert common.GENERATIONS >= 16 > common.CONCURRENCY  # streams batch: many at once
     assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // common.CONCURRENCY)
 
 
@@ -64,7 +68,7 @@ def test_streaming_requests_wait_in_line_with_their_place_shown_on_the_page(demo
         assert before.api_visibility == "private" and not before.queue
         assert [c._id for c in before.outputs] == [c._id for c in fn.outputs]
         assert fn.show_progress == "full" and fn.queue is not False
-        assert fn.concurrency_limit == common.CONCURRENCY == 2
+        assert fn.concurrency_limit == common.GENERATIONS
 
 
 def test_each_endpoint_returns_its_values_in_a_fixed_order(demo):

@@ -219,17 +219,20 @@ def test_refine_with_cnn_shows_its_edits_as_a_diff(page):
 
 
 def test_a_waiting_visitor_sees_their_place_in_line(page, url):
-    """Both workers busy and one request ahead: the page's Generate request waits in the queue,
-    and its text output says where it stands ("queue: 2/2"); then it is served."""
+    """Every generation worker busy and requests ahead: the page's Generate request waits in the
+    queue, and its text output says where it stands ("queue: k/n"); then it is served."""
     from gradio_client import Client
     from gradio_client.utils import Status
 
+    from cnngru.app.common import GENERATIONS
+    from cnngru.app.validation import MAX_NEW_TOKENS
+
     client = Client(url, analytics_enabled=False, verbose=False)
-    ahead = [client.submit(PROMPT, 1000, 0.8, 0, 1.0, k, False, False, api_name="/compare")
-             for k in range(3)]  # each ~4,000 characters and four analyses: seconds of work
+    ahead = [client.submit("hybrid", PROMPT, MAX_NEW_TOKENS, 0.8, 0, 1.0, k, False, False,
+                           api_name="/generate") for k in range(GENERATIONS + 2)]
     running = (Status.PROCESSING, Status.ITERATING, Status.PROGRESS)
     deadline = time.time() + 60
-    while sum(job.status().code in running for job in ahead) < 2:
+    while sum(job.status().code in running for job in ahead) < GENERATIONS:
         assert time.time() < deadline, [job.status().code for job in ahead]
         time.sleep(0.05)
     page.fill("#prompt textarea", PROMPT)
@@ -237,11 +240,11 @@ def test_a_waiting_visitor_sees_their_place_in_line(page, url):
     page.locator("#generate-btn").click()
     place = page.locator("#output").get_by_text(re.compile(r"queue: \d+/\d+"))
     place.first.wait_for(timeout=20_000)
-    assert re.search(r"queue: [12]/[12]", place.first.inner_text()), place.first.inner_text()
+    assert re.search(r"queue: [123]/[123]", place.first.inner_text()), place.first.inner_text()
     page.wait_for_function(
         "document.querySelector('#generate-status')?.innerText.includes('characters/s')",
         timeout=120_000)
     assert len(page.input_value("#output textarea")) == len(PROMPT) + 50
     assert page.locator("#output").get_by_text(re.compile(r"queue: ")).count() == 0
     for job in ahead:
-        assert len(job.result(timeout=120)[0]) == 1000
+        assert len(job.result(timeout=120)[0]) == len(PROMPT) + MAX_NEW_TOKENS
