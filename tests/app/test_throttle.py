@@ -28,5 +28,5 @@ def test_many_open_streams_stretch_every_interval_to_stay_within_the_budget():
 def test_ready_again_after_the_interval():
     with Throttle(interval=0.01) as t:
         assert t.ready()
-        time.sleep(0.02)
+        time.sleep(t.interval + 0.01)
         assert t.ready()
