@@ -12,6 +12,7 @@
    moment. Each ends completed, refused as busy (the queue is full: a clear message), failed
    with another clear error, or lost (nothing within 60 s; must be 0). Latency p50/p95 is over
    the completed ones.
+   One request alone is timed first (median of 3), on the same server.
 5. Device: on a machine with CUDA, characters/s of one generation on the CPU and on the GPU.
 
 Timings swing when anything else runs on the machine; check it is idle first.
@@ -221,8 +222,9 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(line)
         print(line, flush=True)
 
-    say(f"cnngru demo bench: {os.cpu_count()} cores, concurrency {common.CONCURRENCY}, "
-          f"queue size {common.QUEUE_SIZE}")
+    say(f"cnngru demo bench: {os.cpu_count()} cores, {common.GENERATIONS} generation workers "
+          f"(batched), {common.CONCURRENCY} for other model requests, queue size "
+          f"{common.QUEUE_SIZE}")
     starts = []
     for _ in range(args.starts - 1):
         proc, seconds = start_app(free_port())
@@ -241,11 +243,16 @@ def main(argv: list[str] | None = None) -> None:
               f"over {len(first)} requests")
         for what, size in response_sizes(url, args.strategy):
             say(f"response size, {what}: {size / 1000:,.1f} KB")
+        alone = statistics.median(load_run(url, 1, args.strategy, args.tokens)["p50"]
+                                  for _ in range(3))
+        say(f"one request alone, {args.tokens} characters ({args.strategy}): {alone:.2f} s "
+            "(median of 3)")
         load = load_run(url, args.clients, args.strategy, args.tokens)
         say(f"load, {args.clients} simultaneous clients x {args.tokens} characters "
               f"({args.strategy}): completed {load['completed']}, busy {load['busy']}, "
               f"other clear errors {load['error']}, lost {load['lost']}; latency of the "
-              f"completed p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s")
+              f"completed p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s "
+              f"({load['p95'] / alone:.1f} x alone)")
     finally:
         stop_app(proc)
     speeds = device_speeds(args.strategy)
