@@ -18,7 +18,7 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from . import compare, generate, refine_diff, results, score, text  # noqa: E402
+from . import compare, engine_stats, generate, refine_diff, results, score, text  # noqa: E402
 from .address import server_address  # noqa: E402
 from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
 from .loaded_models import Models, configure_threads, load_models  # noqa: E402
@@ -54,6 +54,7 @@ def build_demo(models: Models | None = None, results_dir: str | Path | None = No
         with gr.Tab("Results"):
             results.render(results_dir)
         refine_diff.render_api(models)
+        engine_stats.render_api(models)
         with gr.Accordion("Use it from Python", open=False):
             gr.Markdown(text.API_HELP)
     # Requests beyond the running ones and queue_size waiting are told the demo is busy; each

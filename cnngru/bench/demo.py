@@ -247,12 +247,15 @@ def main(argv: list[str] | None = None) -> None:
                                   for _ in range(3))
         say(f"one request alone, {args.tokens} characters ({args.strategy}): {alone:.2f} s "
             "(median of 3)")
+        stats = client_for(url).predict(api_name="/engine_stats")[args.strategy]
         load = load_run(url, args.clients, args.strategy, args.tokens)
+        after = client_for(url).predict(api_name="/engine_stats")[args.strategy]
+        batch = (after["characters"] - stats["characters"]) / max(after["steps"] - stats["steps"], 1)
         say(f"load, {args.clients} simultaneous clients x {args.tokens} characters "
               f"({args.strategy}): completed {load['completed']}, busy {load['busy']}, "
               f"other clear errors {load['error']}, lost {load['lost']}; latency of the "
               f"completed p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s "
-              f"({load['p95'] / alone:.1f} x alone)")
+              f"({load['p95'] / alone:.1f} x alone); the engine's mean batch {batch:.1f} rows")
     finally:
         stop_app(proc)
     speeds = device_speeds(args.strategy)

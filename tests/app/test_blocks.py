@@ -29,7 +29,7 @@ def events(demo, visibility: str) -> dict:
 def test_demo_has_named_endpoints_a_bounded_queue_and_shared_workers(demo):
     public = events(demo, "public")
     assert set(public) == {"generate", "continue_generation", "compare", "score", "results",
-                           "refine", "numbers"}
+                           "refine", "numbers", "engine_stats"}
     workers = {"generate": "generations", "continue_generation": "generations",
                "compare": "generations", "score": "models", "refine": "models"}
     limits = {"generations": common.GENERATIONS, "models": common.CONCURRENCY}
@@ -39,7 +39,7 @@ def test_demo_has_named_endpoints_a_bounded_queue_and_shared_workers(demo):
         assert public[name].time_limit == common.TIME_LIMIT
         assert public[name].validator is None  # a validator would bypass the queue's bound
         assert not public[name].preprocess  # values reach our own checks, named
-    for name in ("results", "numbers"):
+    for name in ("results", "numbers", "engine_stats"):
         assert (public[name].concurrency_id, public[name].concurrency_limit) == (
             "files", common.FILE_READERS)
     assert len(public["refine"].outputs) == 3  # refined text, edits, diff

@@ -62,10 +62,22 @@ def generate_args(prompt="ROMEO.\n", strategy="hybrid", replace=False, refine=Fa
 def test_every_action_is_a_named_endpoint(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(endpoints) == {"/generate", "/continue_generation", "/compare", "/score",
-                              "/results", "/refine", "/numbers"}
+                              "/results", "/refine", "/numbers", "/engine_stats"}
     names = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
     assert names[:7] == ["strategy", "prompt", "max_new_tokens", "temperature", "top_k", "top_p",
                          "seed"]
+
+
+def test_generations_run_in_the_engine_which_counts_its_batched_steps(client):
+    before = client.predict(api_name="/engine_stats")["gru"]
+    jobs = [client.submit(*generate_args("The ", "gru", max_new_tokens=60, seed=k),
+                          api_name="/generate") for k in range(4)]
+    texts = [job.result(timeout=120)[0] for job in jobs]
+    after = client.predict(api_name="/engine_stats")["gru"]
+    assert all(len(t) == 4 + 60 for t in texts)
+    assert after["characters"] - before["characters"] == 4 * 60
+    assert 1 <= after["steps"] - before["steps"] <= 4 * 60
+    assert after["active_rows"] == 0  # every finished request freed its row
 
 
 def test_generate_streams_the_text_then_the_figures_and_numbers_on_request(client):
