@@ -205,9 +205,9 @@ def write_up(reproduction) -> dict:
         table["refiner"] = measure_refiner(reproduction)
     elif previous.get("rows"):  # the shipped models stay the previous study's until then
         table["rows"] = previous["rows"]
-        table["rows_from"] = previous.get("rows_from", "the previous single-scale study: one "
-                                          "seed per row at 1M parameters, 21M characters on a GPU; "
-                                          "they stay shipped until this study's 1M scale is done")
+        table["rows_from"] = ("the previous single-scale study: one seed per row at 1M "
+                              "parameters, 21M characters on a GPU; they stay shipped until this "
+                              "study's 1M scale is done")
         table["rows_answer"] = previous.get("rows_answer", previous.get("answer"))
     for key in ("refiner", "curves"):
         if key in previous and key not in table:
