@@ -8,7 +8,8 @@ seen, not the last few percent of a text it has been reading. Any UTF-8 text fil
 instead, split contiguously by ratios.
 
 The vocabulary is the set of every character in all three splits (as nanoGPT does), so
-bits-per-character is defined on every test character.
+bits-per-character is defined on every test character; a text with more than 256 distinct
+characters keeps its 255 most frequent and an unknown symbol for the rest (``vocab.alphabet``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .sample_quality import words_in
+from .vocab import alphabet
 
 SPLITS = ("train", "validation", "test")
 
@@ -112,7 +114,7 @@ class Corpus:
     @classmethod
     def from_texts(cls, name: str, train: str, validation: str, test: str, source: str) -> Corpus:
         """Build a corpus, computing the vocabulary from the three splits."""
-        vocab = "".join(sorted(set(train) | set(validation) | set(test)))
+        vocab = alphabet(train + validation + test)
         return cls(name, train, validation, test, vocab, source)
 
     def split(self, name: str) -> str:

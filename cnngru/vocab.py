@@ -2,17 +2,25 @@
 
 The order matters beyond encoding: sampling walks the cumulative distribution in vocabulary
 order, so models that share a vocabulary and a stream of random draws share their dice.
+
+A text with more distinct characters than ``MAX_SIZE`` (code, another script, a log full of
+symbols) keeps its ``MAX_SIZE - 1`` most frequent ones plus ``UNKNOWN``, which every other
+character becomes: a vocabulary that holds ``UNKNOWN`` encodes any text, and its models'
+bits per character count the unknown symbol's probability for each rare character.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 import torch
 
 UNKNOWN_POLICIES = ("error", "replace")
+UNKNOWN = "\ufffd"  # the replacement character: every character outside a capped vocabulary
+MAX_SIZE = 256  # characters a vocabulary holds at most, UNKNOWN included
 
 
 class UnknownCharactersError(ValueError):
@@ -40,7 +48,12 @@ class Vocab:
 
     @classmethod
     def from_text(cls, text: str) -> Vocab:
-        return cls("".join(sorted(set(text))))
+        return cls(alphabet(text))
+
+    @property
+    def has_unknown(self) -> bool:
+        """Whether characters outside the vocabulary map to ``UNKNOWN`` (a capped vocabulary)."""
+        return UNKNOWN in self.index
 
     def __len__(self) -> int:
         return len(self.chars)
@@ -63,6 +76,8 @@ class Vocab:
         missing = self.unknown(text)
         if not missing:
             return text
+        if self.has_unknown:  # a capped vocabulary: every rare character is the unknown symbol
+            return "".join(UNKNOWN if c not in self.index else c for c in text)
         if unknown == "error":
             raise UnknownCharactersError(missing, len(self))
         table = {c: self._closest(c) for c in missing}
@@ -89,3 +104,13 @@ class Vocab:
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)
+
+
+def alphabet(text: str, max_size: int = MAX_SIZE) -> str:
+    """The vocabulary of ``text``: its distinct characters, sorted; past ``max_size``, the
+    ``max_size - 1`` most frequent (ties: the smaller code point) and ``UNKNOWN``."""
+    counts = Counter(text)
+    if len(counts) <= max_size:
+        return "".join(sorted(counts))
+    kept = sorted(counts, key=lambda c: (-counts[c], c))[: max_size - 1]
+    return "".join(sorted({*kept, UNKNOWN}))
