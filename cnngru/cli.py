@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands with parsers of their own: name -> (module, function, help).
 DELEGATED = {
     "reproduce": ("cnngru.evaluation.reproduce", "main", "train, evaluate and tabulate every row (resumable)"),
+    "study": ("cnngru.evaluation.text_study", "main", "the four strategies on your own text, within a time budget"),
     "eval": ("cnngru.evaluation.measures", "main", "evaluate checkpoints on the test split"),
     "bench": ("cnngru.bench.generation_speed", "main", "generation speed per variant; --train: training characters/s"),
     "serve": ("cnngru.cli", "serve", "start the Gradio demo"),

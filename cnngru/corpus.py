@@ -258,16 +258,25 @@ def load_text_file(
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if not text:
         raise CorpusError(f"corpus file is empty: {path}")
+    source = f"{path} (UTF-8 text, contiguous split {ratios[0]:g}/{ratios[1]:g}/{ratios[2]:g})"
+    try:
+        return text_corpus(path.stem, text, ratios, source)
+    except CorpusError as e:
+        raise CorpusError(f"corpus file {e}: {path}") from None
+
+
+def text_corpus(name: str, text: str, split: Sequence[float], source: str) -> Corpus:
+    """A text as a corpus, split contiguously by ``split``: train, then validation, then test."""
+    ratios = _check_ratios(split)
     n = len(text)
     a = int(n * ratios[0])
     b = int(n * (ratios[0] + ratios[1]))
     if not 0 < a < b < n:
         raise CorpusError(
-            f"corpus file too short to split: {path} has {n} characters, which cannot give "
-            f"train/validation/test at least one character each with ratios {ratios}"
+            f"{name} is too short to split: {n} characters cannot give train/validation/test "
+            f"at least one character each with ratios {ratios}"
         )
-    source = f"{path} (UTF-8 text, contiguous split {ratios[0]:g}/{ratios[1]:g}/{ratios[2]:g})"
-    return Corpus.from_texts(path.stem, text[:a], text[a:b], text[b:], source)
+    return Corpus.from_texts(name, text[:a], text[a:b], text[b:], source)
 
 
 def load_corpus(spec: str, split: Sequence[float] | None = None) -> Corpus:

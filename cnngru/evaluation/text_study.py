@@ -1,0 +1,305 @@
+"""``cnngru study``: the four strategies trained on any text within a time budget each, then the
+question answered for that text. The "Your text" tab runs the same code.
+
+    cnngru study my.txt --budget 1min --out my-models/
+
+- The budget per strategy becomes training characters from the slowest variant's throughput on
+  one thread (measured once per process and size), so every strategy sees the same characters.
+- The model size suits the text and the budget (100k-300k parameters, the same for all four);
+  the batch, learning rate and warmup are the CPU recipe's for those characters.
+- The strategies train in turns, an equal slice each, validating after every slice: a stop
+  leaves all four at the same point, with curves to show.
+- The table: validation BPC with a chunk-bootstrap interval, the difference from ``gru`` on the
+  same chunks. One seed per strategy, so a difference is a tie unless it is clearly larger than
+  training randomness (``TIE_MARGIN``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..corpus import Corpus, text_corpus
+from ..models import VARIANTS
+from ..training import TrainConfig
+from ..training.cpu_recipe import cpu_recipe
+from .intervals import bootstrap_bpc, chunk_sums, paired_difference
+
+MIN_CHARS, MAX_CHARS = 10_000, 5_000_000
+SPLIT = (0.8, 0.1, 0.1)
+PARAMS = (100_000, 300_000)  # the smallest and largest model trained
+CHARS_PER_PARAM = 20  # a budget of C characters trains about C / 20 parameters (within PARAMS)
+TEXT_PER_PARAM = 0.5  # and a text of N training characters at most 2 N parameters
+SLICES = 12  # turns each strategy gets (a validation after each: the curves' points)
+# One seed per strategy: the study's seed-to-seed spread of validation BPC at small budgets
+# reached 0.08 (hybrid, 3.1M characters), so a smaller difference is called a tie.
+TIE_MARGIN = 0.05
+BUDGETS = {"30s": 30, "1min": 60, "3min": 180}
+
+
+class TextError(ValueError):
+    """The text cannot be studied; the message says why and what would do."""
+
+
+def check_text(text: str) -> str:
+    """The text, if a study can be made of it (line ends normalised)."""
+    if not isinstance(text, str):
+        raise TextError("give the text as a string of characters")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise TextError("the text is empty: paste or upload at least "
+                        f"{MIN_CHARS:,} characters")
+    if len(text) < MIN_CHARS:
+        raise TextError(f"the text has {len(text):,} characters; a study needs at least "
+                        f"{MIN_CHARS:,} (validation and test each get a tenth)")
+    if len(text) > MAX_CHARS:
+        raise TextError(f"the text has {len(text):,} characters; the limit is {MAX_CHARS:,}: "
+                        "cut it, or train with `cnngru train` on the command line")
+    if len(set(text)) < 2:
+        raise TextError("the text is one character repeated: there is nothing to predict")
+    return text
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What each strategy trains: its size, characters and recipe."""
+
+    params: int
+    chars: int
+    batch_size: int
+    seq_len: int
+    lr: float
+    warmup_steps: int
+    chars_per_s: float  # the slowest variant's, at this size, on one thread
+
+    @property
+    def steps(self) -> int:
+        return max(1, self.chars // (self.batch_size * self.seq_len))
+
+
+@functools.lru_cache(maxsize=16)
+def slowest_rate(params: int, vocab_size: int, batch_size: int, seq_len: int) -> float:
+    """Training characters/s of the slowest variant at this size, on one thread (cached)."""
+    import torch
+
+    from ..training.throughput import measure, trainer_for
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rng = np.random.default_rng(0)
+        chars = "".join(chr(0x21 + i) for i in range(vocab_size))
+        text = "".join(rng.choice(list(chars), 200_000))
+        corpus = Corpus.from_texts("measure", text[:180_000], text[180_000:190_000],
+                                   text[190_000:], "random characters")
+        return min(measure(trainer_for(v, params, corpus, batch_size, seq_len), seconds=1.0)
+                   for v in VARIANTS)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def plan_for(corpus: Corpus, seconds: float, rate=slowest_rate) -> Plan:
+    """The plan for ``seconds`` of training per strategy on ``corpus`` (measured at the smallest
+    size first, then again at the chosen size if it differs)."""
+    vocab = len(corpus.vocab)
+
+    def fit(params: int) -> tuple[int, int, object, float]:
+        recipe = cpu_recipe(None)
+        r = rate(params, vocab, recipe.batch_size, recipe.seq_len)
+        chars = int(r * seconds)
+        recipe = cpu_recipe(chars)
+        if recipe.batch_size != cpu_recipe(None).batch_size:
+            r = rate(params, vocab, recipe.batch_size, recipe.seq_len)
+            chars = int(r * seconds)
+        return chars, params, recipe, r
+
+    chars, params, recipe, r = fit(PARAMS[0])
+    wanted = int(min(chars / CHARS_PER_PARAM, len(corpus.train) / TEXT_PER_PARAM))
+    wanted = int(min(max(wanted, PARAMS[0]), PARAMS[1]) // 10_000 * 10_000)
+    if wanted != params:
+        chars, params, recipe, r = fit(wanted)
+    return Plan(params, chars, recipe.batch_size, recipe.seq_len, recipe.lr,
+                recipe.warmup_steps, r)
+
+
+@dataclass
+class Progress:
+    """One slice done: where every strategy stands."""
+
+    strategy: str
+    step: int
+    steps: int
+    val_bpc: float | None
+    elapsed_s: float
+
+
+def train_round_robin(corpus: Corpus, plan: Plan, out: Path,
+                      on_progress: Callable[[Progress], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> dict[str, dict]:
+    """Train the four strategies in turns, on one thread (as the plan measured); return each
+    one's summary (stopped ones included)."""
+    from ..threads import pinned
+    from ..training import language_model_run
+
+    slice_steps = max(1, math.ceil(plan.steps / SLICES))
+    trainers = {}
+    with pinned(1):
+        for v in VARIANTS:
+            config = TrainConfig(variant=v, corpus=corpus.name, params=plan.params,
+                                 batch_size=plan.batch_size, seq_len=plan.seq_len,
+                                 max_chars=plan.chars, lr=plan.lr, warmup_steps=plan.warmup_steps,
+                                 eval_every=slice_steps, eval_chars=len(corpus.validation))
+            trainers[v] = language_model_run(config, out / "runs" / v, progress=False,
+                                             corpus=corpus)
+            trainers[v].prepare()
+        started = time.perf_counter()
+        stopped = False
+        for until in range(slice_steps, plan.steps + slice_steps, slice_steps):
+            for v, t in trainers.items():
+                t.run(until_step=until)
+                if on_progress:
+                    best = t.best_val if t.best_val < math.inf else None
+                    on_progress(Progress(v, t.step, plan.steps, best,
+                                         time.perf_counter() - started))
+            if should_stop and should_stop():
+                stopped = True
+                break
+        return {v: {**t.finish(), "stopped": stopped} for v, t in trainers.items()}
+
+
+def verdict(d: float, lo: float, hi: float) -> str:
+    if hi < 0 and -d > TIE_MARGIN:
+        return "helps"
+    if lo > 0 and d > TIE_MARGIN:
+        return "hurts"
+    return "ties"
+
+
+def evaluate(corpus: Corpus, out: Path) -> dict:
+    """Every strategy's best model on the validation text: BPC, intervals, differences."""
+    from .. import checkpoint
+    from ..likelihood import nll_per_char
+
+    chunk = max(50, len(corpus.validation) // 40)
+    sums, rows = {}, []
+    for v in VARIANTS:
+        bundle = checkpoint.load(out / "runs" / v / "best", device="cpu")
+        nll = nll_per_char(bundle.model, bundle.vocab.encode_tensor(corpus.validation), streams=16)
+        sums[v], counts = chunk_sums(nll, chunk)
+        lo, hi = bootstrap_bpc(sums[v], counts)
+        rows.append({"name": v, "val_bpc": float(sums[v].sum() / counts.sum() / math.log(2)),
+                     "val_bpc_ci": [lo, hi], "chars": bundle.metadata["run"]["chars"]
+                     if "run" in bundle.metadata else bundle.metadata["train_chars"]})
+    for row in rows[1:]:
+        d, lo, hi = paired_difference(sums[row["name"]], sums["gru"], counts)
+        row["delta_vs_gru"] = {"mean": d, "lo": lo, "hi": hi, "verdict": verdict(d, lo, hi)}
+    return {"rows": rows, "chunk_chars": chunk, "validation_chars": int(counts.sum())}
+
+
+def answer(table: dict) -> str:
+    """One sentence (and its caveat) for this text."""
+    rows = {r["name"]: r for r in table["rows"]}
+    helped = [v for v in VARIANTS[1:] if rows[v]["delta_vs_gru"]["verdict"] == "helps"]
+    hurt = [v for v in VARIANTS[1:] if rows[v]["delta_vs_gru"]["verdict"] == "hurts"]
+    if helped:
+        head = f"Yes, on this text: {', '.join(helped)} beat the plain GRU"
+    else:
+        head = "Not on this text: no CNN strategy clearly beat the plain GRU"
+    if hurt:
+        head += f"; {', '.join(hurt)} did worse"
+    return (head + ". One seed each: the intervals leave out training randomness, so a "
+            f"difference under {TIE_MARGIN} bits per character counts as a tie.")
+
+
+def markdown(table: dict) -> str:
+    lines = ["| strategy | validation BPC (95% CI) | vs gru (95% CI) | characters trained |",
+             "|---|---|---|---:|"]
+    for r in table["rows"]:
+        d = r.get("delta_vs_gru")
+        vs = "—" if d is None else f"{d['mean']:+.3f} ({d['lo']:+.3f}, {d['hi']:+.3f}) {d['verdict']}"
+        lines.append(f"| {r['name']} | {r['val_bpc']:.3f} ({r['val_bpc_ci'][0]:.3f}, "
+                     f"{r['val_bpc_ci'][1]:.3f}) | {vs} | {r['chars']:,} |")
+    note = (f"\nValidation: the {SPLIT[1]:.0%} of the text after the first {SPLIT[0]:.0%}, which "
+            f"trained ({table['validation_chars']:,} characters), in "
+            f"{table['chunk_chars']:,}-character chunks for the intervals.")
+    if table.get("unknown_symbol"):
+        note += (" The vocabulary keeps the 255 most frequent characters; every rarer one is "
+                 "one unknown symbol, whose probability counts in the BPC.")
+    return "\n".join(lines) + "\n" + note + "\n\n" + table["answer"] + "\n"
+
+
+def study_text(text: str, seconds: float, out: str | Path, name: str = "your text",
+               on_progress: Callable[[Progress], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> dict:
+    """Check, plan, train, evaluate; write ``table.json``, ``table.md`` and the four
+    checkpoints (``<out>/<strategy>``) into ``out``; return the table."""
+    from ..training import ship
+    from ..vocab import UNKNOWN
+
+    text = check_text(text)
+    out = Path(out)
+    corpus = text_corpus(name, text, SPLIT, f"{name} ({len(text):,} characters)")
+    started = time.perf_counter()
+    plan = plan_for(corpus, seconds)
+    summaries = train_round_robin(corpus, plan, out, on_progress, should_stop)
+    for v in VARIANTS:
+        ship(out / "runs" / v, out / v)
+    table = evaluate(corpus, out)
+    table.update(plan=asdict(plan), seconds_per_strategy=seconds,
+                 stopped=any(s["stopped"] for s in summaries.values()),
+                 unknown_symbol=UNKNOWN in corpus.vocab, text_chars=len(text),
+                 took_s=round(time.perf_counter() - started, 1))
+    table["answer"] = answer(table)
+    (out / "table.json").write_text(json.dumps(table, indent=1))
+    (out / "table.md").write_text(markdown(table))
+    return table
+
+
+def parse_budget(value: str) -> float:
+    """``30s``, ``1min``, ``3min`` or a number of seconds."""
+    if value in BUDGETS:
+        return BUDGETS[value]
+    try:
+        seconds = float(value.removesuffix("s"))
+    except ValueError:
+        raise ValueError(f"budget must be one of {', '.join(BUDGETS)} or seconds, e.g. 45s, "
+                         f"not {value!r}") from None
+    if not 1 <= seconds <= 3600:
+        raise ValueError(f"budget must be between 1 s and an hour, not {value!r}")
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="cnngru study", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("text", help="a UTF-8 text file")
+    p.add_argument("--budget", default="1min", help="per strategy: 30s, 1min, 3min or seconds")
+    p.add_argument("--out", required=True, help="folder for the four models and the table")
+    args = p.parse_args(argv)
+    path = Path(args.text)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise SystemExit(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise SystemExit(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+
+    def show(p: Progress) -> None:
+        val = "—" if p.val_bpc is None else f"{p.val_bpc:.3f}"
+        print(f"  {p.strategy:>8} step {p.step}/{p.steps}: validation {val} BPC "
+              f"({p.elapsed_s:.0f} s)", flush=True)
+
+    try:
+        table = study_text(text, parse_budget(args.budget), args.out, path.stem, show)
+    except (TextError, ValueError) as e:
+        raise SystemExit(str(e)) from None
+    print(markdown(table))
