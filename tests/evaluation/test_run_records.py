@@ -61,3 +61,16 @@ def test_the_data_version_follows_the_text_and_the_precision_the_device():
     b = Corpus("a", "train text", "valid", "test!", ["a", "b"], "")
     assert data_version(a) == data_version(a) != data_version(b)
     assert precision_of("cpu") == "fp32" and precision_of("cuda:0") == "bf16"
+
+
+def test_records_are_not_ignored_by_git():
+    """They are the study's results: a sitting on another machine reads them from the clone."""
+    import shutil
+    import subprocess
+
+    from cnngru.paths import REPO
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return
+    ignored = subprocess.run(["git", "check-ignore", "-q", "results/runs/any-run.json"], cwd=REPO)
+    assert ignored.returncode == 1, "results/runs/ is ignored by .gitignore"
