@@ -1,5 +1,7 @@
 """Run records are reused only when made by the same code; documentation edits do not count."""
 
+import pytest
+
 from cnngru.corpus import Corpus
 from cnngru.evaluation import run_records
 from cnngru.evaluation.run_records import (
@@ -71,6 +73,6 @@ def test_records_are_not_ignored_by_git():
     from cnngru.paths import REPO
 
     if shutil.which("git") is None or not (REPO / ".git").exists():
-        return
+        pytest.skip("not a git checkout")
     ignored = subprocess.run(["git", "check-ignore", "-q", "results/runs/any-run.json"], cwd=REPO)
     assert ignored.returncode == 1, "results/runs/ is ignored by .gitignore"
