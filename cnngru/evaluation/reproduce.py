@@ -123,13 +123,10 @@ class Reproduction:
     def train(self) -> int:
         """Train every run the study needs, ``jobs`` at a time, until none is left; return how
         many were trained."""
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
         trained = 0
-        work = lambda c: (replace(c, device=self.device), self.folder(c), self.records,  # noqa: E731
-                          self.budget.test_chars, threads, self.keep(c))
         if self.jobs == 1:
             while needed := self.study.walk()[0]:
-                self._done(train_and_record(*work(needed[0])))
+                self._done(train_and_record(*self._work(needed[0])))
                 trained += 1
             return trained
         in_flight = {}
@@ -138,7 +135,7 @@ class Reproduction:
                 for config in self.study.walk()[0]:
                     name = self.records.name(config)
                     if len(in_flight) < self.jobs and name not in in_flight:
-                        in_flight[name] = pool.submit(train_and_record, *work(config))
+                        in_flight[name] = pool.submit(train_and_record, *self._work(config))
                 if not in_flight:
                     return trained
                 finished, _ = wait(in_flight.values(), return_when=FIRST_COMPLETED)
@@ -147,6 +144,12 @@ class Reproduction:
                         del in_flight[name]
                         self._done(future.result())
                         trained += 1
+
+    def _work(self, config: TrainConfig) -> tuple:
+        """``train_and_record``'s arguments for a run: the cores are shared among the jobs."""
+        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        return (replace(config, device=self.device), self.folder(config), self.records,
+                self.budget.test_chars, threads, self.keep(config))
 
     def _done(self, record: dict) -> None:
         t = record["train"]
