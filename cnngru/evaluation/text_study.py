@@ -9,6 +9,7 @@ question answered for that text. The "Your text" tab runs the same code.
   the batch, learning rate and warmup are the CPU recipe's for those characters.
 - The strategies train in turns, an equal slice each, validating after every slice: a stop
   leaves all four at the same point, with curves to show.
+- Validation and test are one block in ten each, spread over the text (``split_in_blocks``).
 - The table: validation BPC with a chunk-bootstrap interval, the difference from ``gru`` on the
   same chunks. One seed per strategy, so a difference is a tie unless it is clearly larger than
   training randomness (``TIE_MARGIN``).
@@ -26,14 +27,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..corpus import Corpus, text_corpus
+from ..corpus import Corpus
 from ..models import VARIANTS
 from ..training import TrainConfig
 from ..training.cpu_recipe import cpu_recipe
 from .intervals import bootstrap_bpc, chunk_sums, paired_difference
 
 MIN_CHARS, MAX_CHARS = 10_000, 5_000_000
-SPLIT = (0.8, 0.1, 0.1)
+# The text is cut into about 100 blocks; of every ten, one validates, one tests and eight train,
+# so validation covers every part of the text. A contiguous tail misleads on short texts: the
+# last tenth of the GPL (how to apply it) is unlike the rest, and a 100k GRU scored 3.13 BPC on
+# it against 2.28 on blocks spread over the text, with the same training.
+BLOCKS, VALIDATION_BLOCK, TEST_BLOCK = 100, 4, 9
 PARAMS = (100_000, 300_000)  # the smallest and largest model trained
 CHARS_PER_PARAM = 20  # a budget of C characters trains about C / 20 parameters (within PARAMS)
 TEXT_PER_PARAM = 0.5  # and a text of N training characters at most 2 N parameters
@@ -65,6 +70,16 @@ def check_text(text: str) -> str:
     if len(set(text)) < 2:
         raise TextError("the text is one character repeated: there is nothing to predict")
     return text
+
+
+def split_in_blocks(name: str, text: str, source: str) -> Corpus:
+    """The text as a corpus: blocks 4 and 9 of every ten validate and test, the rest trains."""
+    size = min(2000, max(100, len(text) // BLOCKS))
+    blocks = [text[i:i + size] for i in range(0, len(text), size)]
+    parts = {role: "".join(b for k, b in enumerate(blocks) if k % 10 in keep)
+             for role, keep in (("train", set(range(10)) - {VALIDATION_BLOCK, TEST_BLOCK}),
+                                ("validation", {VALIDATION_BLOCK}), ("test", {TEST_BLOCK}))}
+    return Corpus.from_texts(name, parts["train"], parts["validation"], parts["test"], source)
 
 
 @dataclass(frozen=True)
@@ -226,9 +241,9 @@ def markdown(table: dict) -> str:
         vs = "—" if d is None else f"{d['mean']:+.3f} ({d['lo']:+.3f}, {d['hi']:+.3f}) {d['verdict']}"
         lines.append(f"| {r['name']} | {r['val_bpc']:.3f} ({r['val_bpc_ci'][0]:.3f}, "
                      f"{r['val_bpc_ci'][1]:.3f}) | {vs} | {r['chars']:,} |")
-    note = (f"\nValidation: the {SPLIT[1]:.0%} of the text after the first {SPLIT[0]:.0%}, which "
-            f"trained ({table['validation_chars']:,} characters), in "
-            f"{table['chunk_chars']:,}-character chunks for the intervals.")
+    note = (f"\nValidation: one block in ten, spread over the text ({table['validation_chars']:,} "
+            f"characters; eight in ten trained), in {table['chunk_chars']:,}-character chunks "
+            "for the intervals.")
     if table.get("unknown_symbol"):
         note += (" The vocabulary keeps the 255 most frequent characters; every rarer one is "
                  "one unknown symbol, whose probability counts in the BPC.")
@@ -245,7 +260,7 @@ def study_text(text: str, seconds: float, out: str | Path, name: str = "your tex
 
     text = check_text(text)
     out = Path(out)
-    corpus = text_corpus(name, text, SPLIT, f"{name} ({len(text):,} characters)")
+    corpus = split_in_blocks(name, text, f"{name} ({len(text):,} characters, split in blocks)")
     started = time.perf_counter()
     plan = plan_for(corpus, seconds)
     summaries = train_round_robin(corpus, plan, out, on_progress, should_stop)

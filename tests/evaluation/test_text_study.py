@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 import cnngru
-from cnngru.corpus import text_corpus
 from cnngru.evaluation import text_study
 from cnngru.evaluation.text_study import (
     MAX_CHARS,
@@ -58,7 +57,16 @@ def test_a_difference_smaller_than_the_margin_is_a_tie_even_with_a_tight_interva
 
 def corpus_of(chars: int):
     text = ("the quick brown fox jumps over the lazy dog. " * (chars // 45 + 1))[:chars]
-    return text_corpus("t", text, text_study.SPLIT, "test")
+    return text_study.split_in_blocks("t", text, "test")
+
+
+def test_validation_and_test_are_blocks_spread_over_the_text():
+    text = "".join(f"{k:05d}" for k in range(4000))  # 20,000 characters, position readable
+    corpus = text_study.split_in_blocks("t", text, "test")
+    assert len(corpus.train) + len(corpus.validation) + len(corpus.test) == len(text)
+    assert len(corpus.validation) == len(corpus.test) == len(text) // 10
+    first, last = int(corpus.validation[:5]), int(corpus.validation[-5:])
+    assert first < 400 and last > 3600  # from near the start to near the end
 
 
 def test_the_model_size_follows_the_budget_and_the_text_within_its_range():
