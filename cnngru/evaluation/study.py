@@ -262,9 +262,8 @@ class Study:
             if params == self.budget.reference_params:
                 here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])
                 needed += here["ranking"]
-        unique = {id(c): c for c in needed}  # the same run may be wanted by two stages
-        seen, out = set(), []
-        for c in unique.values():
+        seen, out = set(), []  # the same run may be wanted by two stages (a ladder rung is seed 0)
+        for c in needed:
             key = (c.variant, c.design, c.params, c.lr, c.max_chars, c.seed)
             if key not in seen and self.figures(c) is None:
                 seen.add(key)
