@@ -82,17 +82,32 @@ class Analysis:
         }
 
 
-def _log_probs(bundle: Bundle, ids: torch.Tensor, cnn_off: bool):
-    """Log-probabilities (N-1, V) for text[1:], and the trace, read in chunks with the state."""
+def log_probs(bundle: Bundle, texts: list[torch.Tensor], cnn_off: bool
+              ) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+    """Log-probabilities (B, T, V) of every text's characters after the first, and the trace, in
+    one forward of the batch read in chunks with the state. Texts shorter than the longest are
+    padded at their end, which a causal model never reads back: row b's entries up to
+    ``len(texts[b]) - 1`` are its own, whatever else is in the batch."""
+    T = max(len(ids) for ids in texts) - 1
+    x = torch.zeros(len(texts), T, dtype=torch.long)
+    for b, ids in enumerate(texts):
+        x[b, :len(ids) - 1] = ids[:-1]
     state, logps, traces = None, [], {}
-    for a in range(0, len(ids) - 1, CHUNK):
-        x = ids[a: min(a + CHUNK, len(ids) - 1)][None].to(bundle.device)
-        out = bundle.model(x, state, cnn_off=cnn_off)
+    for a in range(0, T, CHUNK):
+        out = bundle.model(x[:, a:a + CHUNK].to(bundle.device), state, cnn_off=cnn_off)
         state = out.state
-        logps.append(torch.log_softmax(out.logits[0].double(), dim=-1).cpu())
+        logps.append(torch.log_softmax(out.logits.double(), dim=-1).cpu())
         for k, v in out.trace.items():
-            traces.setdefault(k, []).append(v[0].float().cpu())
-    return torch.cat(logps), {k: torch.cat(v).numpy() for k, v in traces.items()}
+            traces.setdefault(k, []).append(v.float().cpu())
+    return torch.cat(logps, 1), {k: torch.cat(v, 1).numpy() for k, v in traces.items()}
+
+
+def encode(bundle: Bundle, text: str, unknown: str = "error") -> torch.Tensor:
+    """The ids of a text to analyse (``unknown`` as in ``Vocab.encode``); at least two."""
+    ids = bundle.vocab.encode_tensor(text, unknown)
+    if len(ids) < 2:
+        raise ValueError("the text needs at least two characters: the first is never predicted")
+    return ids
 
 
 @torch.inference_mode()
@@ -102,35 +117,40 @@ def analyse(bundle: Bundle, text: str, influence: bool = True, unknown: str = "e
     ``influence=False`` skips the extra pass that measures the CNN's influence.
     ``unknown`` is passed to ``Vocab.encode`` ("error" raises ``UnknownCharactersError``).
     """
-    ids = bundle.vocab.encode_tensor(text, unknown)
-    n = len(ids)
-    if n < 2:
-        raise ValueError("the text needs at least two characters: the first is never predicted")
-    text = bundle.vocab.decode(ids.tolist())
-    logp, trace = _log_probs(bundle, ids, cnn_off=False)  # (n-1, V)
+    ids = encode(bundle, text, unknown)
+    logp, trace = log_probs(bundle, [ids], cnn_off=False)
+    logq = None
+    if influence and bundle.variant != "gru":
+        logq = log_probs(bundle, [ids], cnn_off=True)[0][0]
+    return analysis_of(bundle, ids, logp[0], {k: v[0] for k, v in trace.items()}, logq)
+
+
+def analysis_of(bundle: Bundle, ids: torch.Tensor, logp: torch.Tensor, trace: dict,
+                logq: torch.Tensor | None) -> Analysis:
+    """The Analysis of one text from its forward's outputs (rows beyond ``len(ids) - 1``, a
+    batch's padding, are ignored); ``logq``: the pass without the CNN, for its influence."""
+    n = len(ids) - 1
+    logp = logp[:n]
     probs = logp.exp()
     target = ids[1:]
     p_target = probs.gather(1, target[:, None])[:, 0]
     entropy = -(probs * logp).sum(-1) / math.log(2)
     rank = (probs > p_target[:, None]).sum(-1) + 1
     top_p, top_i = probs.topk(min(TOP, probs.shape[1]), dim=-1)
-
     kl = None
-    if influence and bundle.variant != "gru":
-        logq, _ = _log_probs(bundle, ids, cnn_off=True)
-        kl = pad((probs * (logp - logq)).sum(-1).clamp_min(0).numpy() / math.log(2))
-
+    if logq is not None:
+        kl = pad((probs * (logp - logq[:n])).sum(-1).clamp_min(0).numpy() / math.log(2))
     chars = bundle.vocab.chars
     attention = trace.get("attention")
     return Analysis(
-        model=bundle.name, variant=bundle.variant, text=text,
+        model=bundle.name, variant=bundle.variant, text=bundle.vocab.decode(ids.tolist()),
         probability=pad(p_target.numpy()), entropy=pad(entropy.numpy()),
         rank=np.concatenate([[0], rank.numpy()]).astype(np.int64),
         top_chars=[""] + ["".join(chars[j] for j in row) for row in top_i.tolist()],
         top_probs=pad(top_p.numpy()),
         influence=kl,
-        attention=None if attention is None else pad(attention),
-        reliance=None if "reliance" not in trace else pad(trace["reliance"]),
+        attention=None if attention is None else pad(attention[:n]),
+        reliance=None if "reliance" not in trace else pad(trace["reliance"][:n]),
     )
 
 
