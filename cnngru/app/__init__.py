@@ -19,9 +19,11 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from . import compare, engine_stats, generate, refine_diff, results, score, text  # noqa: E402
+from . import your_text  # noqa: E402
 from .address import server_address  # noqa: E402
 from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
 from .loaded_models import Models, configure_threads, load_models  # noqa: E402
+from .session_models import SessionModels  # noqa: E402
 
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")  # local fonts only: works offline
 CSS = """
@@ -40,19 +42,24 @@ def build_demo(models: Models | None = None, results_dir: str | Path | None = No
     models = models or load_models()
     configure_threads(CONCURRENCY)
     numbers = NumbersFiles()
+    own = SessionModels()  # each visitor's models from the "Your text" tab
+    scratch = your_text.scratch_folder()
+    line = your_text.start_line(own, scratch)
     with gr.Blocks(title="cnngru: can a CNN enhance a GRU?", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(text.TITLE)
         gr.Markdown(text.INTRO)
         if models.problems:
             gr.Markdown("Not loaded: " + "; ".join(models.problems))
         with gr.Tab("Generate"):
-            generate.render(models, numbers)
+            selectors = [generate.render(models, numbers, own)]
         with gr.Tab("Compare"):
-            compare.render(models)
+            selectors.append(compare.render(models, own))
         with gr.Tab("Score"):
-            score.render(models)
+            selectors.append(score.render(models, own))
         with gr.Tab("Results"):
             results.render(results_dir)
+        with gr.Tab("Your text"):
+            your_text.render(own, line, scratch, demo, [s for s in selectors if s is not None])
         refine_diff.render_api(models)
         engine_stats.render_api(models)
         with gr.Accordion("Use it from Python", open=False):
@@ -60,6 +67,7 @@ def build_demo(models: Models | None = None, results_dir: str | Path | None = No
     # Requests beyond the running ones and queue_size waiting are told the demo is busy; each
     # waiting one is shown its place in line over its outputs (Gradio's progress display).
     demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
+    demo.session_models, demo.training_line = own, line  # for the bench and the tests
     return demo
 
 

@@ -46,6 +46,9 @@ WORKERS = {  # who runs a public endpoint's requests
     "generations": dict(concurrency_id="generations", concurrency_limit=GENERATIONS,
                         time_limit=TIME_LIMIT),
     "files": dict(concurrency_id="files", concurrency_limit=FILE_READERS),
+    # "Your text" jobs: the request only watches its job, which runs in the training line's own
+    # process (training_jobs.py), one at a time, killed at its own hard limit
+    "training": dict(concurrency_id="training", concurrency_limit=64, time_limit=None),
 }
 Outputs = TypeVar("Outputs", bound=NamedTuple)
 

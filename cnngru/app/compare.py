@@ -23,6 +23,7 @@ from .common import Throttle, wire, with_clear_errors
 from .figures import character_figure
 from .loaded_models import Models
 from .refine_diff import refined_diff
+from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
 from .spaces import spaces_gpu
 from .validation import (
     MAX_COMPARE_TOKENS,
@@ -69,9 +70,10 @@ class CompareOutputs(NamedTuple):
 class CompareHandlers:
     """The Compare tab's event handlers."""
 
-    def __init__(self, models: Models):
+    def __init__(self, models: Models, own: SessionModels | None = None):
         self.models = models
         self.names = models.variants
+        self.own = own  # the visitors' own models ("Your text"), if the demo has that tab
 
     def clear_columns(self) -> tuple:
         """The page as a comparison starts (before it joins the queue): empty columns."""
@@ -80,17 +82,19 @@ class CompareHandlers:
                               diffs=[""] * n, run=gr.skip()).flat()
 
     def compare_texts(self, prompt, max_new_tokens, temperature, top_k, top_p, seed,
-                      replace_unknown, refine):
-        """Stream every strategy's text from one prompt and seed, a character each in turn."""
-        bundles = [self.models.get(n) for n in self.names]
+                      replace_unknown, refine, source=SHIPPED, visitor: gr.Request = None):
+        """Stream every strategy's text from one prompt and seed, a character each in turn
+        (the shipped models, or with ``source="your text"`` the visitor's own)."""
+        models = self.own.pick(source, self.models, owner_of(visitor)) if self.own else self.models
+        bundles = [models.get(n) for n in self.names]
         request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
                                      min(len(b.vocab) for b in bundles), MAX_COMPARE_TOKENS)
         prompt = text_input(prompt, "prompt", MAX_PROMPT_CHARS)
         replace = flag(replace_unknown, "replace_unknown")
         prompts = [known_characters(prompt, b.vocab, "prompt", replace) for b in bundles]
         refine = flag(refine, "refine")
-        if refine and self.models.refiner is None:
-            raise InputError(f"Refine with CNN is not available: {self.models.refiner_note}")
+        if refine and models.refiner is None:
+            raise InputError(f"Refine with CNN is not available: {models.refiner_note}")
         gens = [engine_for(b).generate(p, max_new_tokens=request.max_new_tokens,
                                        temperature=request.temperature, top_k=request.top_k,
                                        top_p=request.top_p, seed=request.seed)
@@ -111,33 +115,37 @@ class CompareHandlers:
                 if throttle.ready():  # the texts alone: the rest waits for the end
                     yield CompareOutputs(texts=new, stats=[gr.skip()] * n, figures=[gr.skip()] * n,
                                          diffs=[gr.skip()] * n, run=run).flat()
-        yield self._finish(gens, prompts, new, spent, refine, run).flat()
+        yield self._finish(gens, prompts, new, spent, refine, run, models).flat()
 
     def request_stop(self, run) -> None:
         """Ask the running comparison to end; it then draws the figures of what it wrote."""
         if run is not None:
             run.stop_requested = True
 
-    def _finish(self, gens, prompts, new, spent, refine, run) -> CompareOutputs:
+    def _finish(self, gens, prompts, new, spent, refine, run, models=None) -> CompareOutputs:
+        models = models or self.models
         stats, figures, diffs = [], [], []
         for gen, prompt, generated, seconds in zip(gens, prompts, new, spent, strict=True):
             a = analyse(gen.bundle, gen.text)
             mean_log2p = -a.bits_per_char(start=len(prompt))
-            rate = real_word_rate(generated, self.models.words) if self.models.words else None
+            rate = real_word_rate(generated, models.words) if models.words else None
             stats.append(column_stats(len(generated), seconds, mean_log2p, rate))
             figures.append(character_figure(a, len(prompt), compact=True))
-            diffs.append(refined_diff(self.models.refiner, generated) if refine else "")
+            diffs.append(refined_diff(models.refiner, generated) if refine else "")
         return CompareOutputs(texts=new, stats=stats, figures=figures, diffs=diffs, run=run)
 
 
-def render(models: Models) -> None:
-    """Build the tab inside the current ``gr.Tab`` and wire its event."""
-    handlers = CompareHandlers(models)
+def render(models: Models, own: SessionModels | None = None):
+    """Build the tab inside the current ``gr.Tab`` and wire its event; with ``own``, a "models"
+    choice (shipped / your text) is returned, to be shown once the visitor has models."""
+    handlers = CompareHandlers(models, own)
     if not handlers.names:
         gr.Markdown("None of the shipped strategies could be loaded, so there is nothing to compare.")
         return
     vocab_size = min(len(models.bundles[n].vocab) for n in handlers.names)
     gr.Markdown(text.COMPARE)
+    source = gr.Radio(list(SOURCES), value=SHIPPED, label="models", visible=False,
+                      elem_id="compare-source") if own else None
     with gr.Row():
         prompt = gr.Textbox(text.EXAMPLES[1], label="prompt", lines=2, scale=3,
                             elem_id="compare-prompt", max_length=MAX_PROMPT_CHARS)
@@ -169,6 +177,9 @@ def render(models: Models) -> None:
                                   run=run).flat())
     cleared = wire(start.click, handlers.clear_columns, None, outputs)  # at once, then queued
     wire(cleared.then, spaces_gpu(with_clear_errors(handlers.compare_texts)),
-         [prompt, max_new_tokens, temperature, top_k, top_p, seed, replace_unknown, refine],
-         outputs, api_name="compare", workers="generations")
+         [prompt, max_new_tokens, temperature, top_k, top_p, seed, replace_unknown, refine,
+          *([source] if own else [])], outputs, api_name="compare", workers="generations")
     wire(stop.click, handlers.request_stop, run, None)
+    if own:
+        wire(source.change, own.example_prompt, source, prompt)
+    return source

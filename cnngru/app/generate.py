@@ -25,6 +25,7 @@ from .figures import attention_figure, attention_view, character_figure
 from .html import message_html
 from .loaded_models import Models
 from .refine_diff import refined_diff
+from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
 from .spaces import spaces_gpu
 from .validation import (
     MAX_NEW_TOKENS,
@@ -51,6 +52,7 @@ class GenerationSession:
     streamed: str | None = None  # the text so far while a stream runs (None once it has ended)
     analysis: Analysis | None = None
     stop_requested: bool = False  # set by the Stop button; the stream ends at the next character
+    bundle: Any = None  # the model, when it is the visitor's own (else looked up by name)
 
     @property
     def text(self) -> str:
@@ -80,14 +82,20 @@ class RedrawOutputs(NamedTuple):
 class GenerateHandlers:
     """The Generate tab's event handlers."""
 
-    def __init__(self, models: Models, numbers: NumbersFiles):
+    def __init__(self, models: Models, numbers: NumbersFiles, own: SessionModels | None = None):
         self.models = models
         self.numbers = numbers
+        self.own = own  # the visitors' own models ("Your text"), if the demo has that tab
 
     def generate_text(self, strategy, prompt, max_new_tokens, temperature, top_k, top_p, seed,
-                      replace_unknown, refine):
-        """Stream a new text from ``prompt``."""
-        bundle = self.models.get(strategy)
+                      replace_unknown, refine, source=SHIPPED, visitor: gr.Request = None):
+        """Stream a new text from ``prompt``, with a shipped model or (``source="your text"``)
+        the visitor's own."""
+        models = self.own.pick(source, self.models, owner_of(visitor)) if self.own else self.models
+        bundle = models.get(strategy)
+        own = models is not self.models
+        if own and flag(refine, "refine"):
+            raise InputError(f"Refine with CNN is not available: {models.refiner_note}")
         request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
                                      len(bundle.vocab))
         prompt = text_input(prompt, "prompt", MAX_PROMPT_CHARS)
@@ -97,14 +105,15 @@ class GenerateHandlers:
         gen = engine_for(bundle).generate(prompt, max_new_tokens=request.max_new_tokens,
                                           temperature=request.temperature, top_k=request.top_k,
                                           top_p=request.top_p, seed=request.seed)
-        session = GenerationSession(strategy, len(prompt), gen.start, request)
+        session = GenerationSession(strategy, len(prompt), gen.start, request,
+                                    bundle=bundle if own else None)
         yield from self._stream(gen, session, refine)
 
     def continue_text(self, session, max_new_tokens, temperature, top_k, top_p, seed, refine):
         """Stream more of the session's text, from the state where it stopped."""
         if session is None:
             raise InputError("There is nothing to continue yet: generate a text first.")
-        bundle = self.models.get(session.model)
+        bundle = session.bundle or self.models.get(session.model)
         request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
                                      len(bundle.vocab))
         room = MAX_TEXT_CHARS - len(session.text)
@@ -117,7 +126,8 @@ class GenerateHandlers:
                                           max_new_tokens=request.max_new_tokens,
                                           temperature=request.temperature, top_k=request.top_k,
                                           top_p=request.top_p, seed=request.seed)
-        session = GenerationSession(session.model, session.prompt_chars, gen.start, request)
+        session = GenerationSession(session.model, session.prompt_chars, gen.start, request,
+                                    bundle=session.bundle)
         yield from self._stream(gen, session, refine)
 
     def clear_for_generate(self) -> GenerateOutputs:
@@ -186,7 +196,7 @@ class GenerateHandlers:
         yield self._finish(session, status, refine)
 
     def _finish(self, session: GenerationSession, status: str, refine: bool) -> GenerateOutputs:
-        bundle = self.models.get(session.model)
+        bundle = session.bundle or self.models.get(session.model)
         a = analyse(bundle, session.text) if len(session.text) > 1 else None
         session.analysis = a
         if a is None:
@@ -208,13 +218,16 @@ class GenerateHandlers:
         return refined_diff(self.models.refiner, generated)
 
 
-def render(models: Models, numbers: NumbersFiles) -> None:
-    """Build the tab inside the current ``gr.Tab`` and wire its events."""
-    handlers = GenerateHandlers(models, numbers)
+def render(models: Models, numbers: NumbersFiles, own: SessionModels | None = None):
+    """Build the tab inside the current ``gr.Tab`` and wire its events; with ``own``, a "models"
+    choice (shipped / your text) is returned, to be shown once the visitor has models."""
+    handlers = GenerateHandlers(models, numbers, own)
     vocab_size = max(len(b.vocab) for b in models.bundles.values())
     gr.Markdown(text.GENERATE)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
+            source = gr.Radio(list(SOURCES), value=SHIPPED, label="models", visible=False,
+                              elem_id="generate-source") if own else None
             strategy = gr.Dropdown(models.names, label="strategy", elem_id="strategy",
                                    value="hybrid" if "hybrid" in models.bundles else models.names[0])
             prompt = gr.Textbox(text.EXAMPLES[0], label="prompt", lines=4, elem_id="prompt",
@@ -260,8 +273,8 @@ def render(models: Models, numbers: NumbersFiles) -> None:
     # outputs show the visitor's place in line until a worker takes it
     cleared = wire(start.click, handlers.clear_for_generate, None, outputs)
     wire(cleared.then, spaces_gpu(with_clear_errors(handlers.generate_text)),
-         [strategy, prompt, *settings, replace_unknown, refine], outputs, api_name="generate",
-         workers="generations")
+         [strategy, prompt, *settings, replace_unknown, refine, *([source] if own else [])],
+         outputs, api_name="generate", workers="generations")
     cleared = wire(more.click, handlers.clear_for_continue, None, outputs)
     wire(cleared.then, spaces_gpu(with_clear_errors(handlers.continue_text)),
          [session, *settings, refine], outputs, api_name="continue_generation",
@@ -271,3 +284,6 @@ def render(models: Models, numbers: NumbersFiles) -> None:
          list(RedrawOutputs(attention=attention, characters=characters)))
     wire(numbers_btn.click, with_clear_errors(handlers.numbers_file), session, numbers_file,
          api_name="numbers", workers="files")
+    if own:
+        wire(source.change, own.example_prompt, source, prompt)
+    return source

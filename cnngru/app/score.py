@@ -11,6 +11,7 @@ from .common import wire, with_clear_errors
 from .figures import difference_figure
 from .html import legend_html, surprisal_html
 from .loaded_models import Models
+from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
 from .spaces import spaces_gpu
 from .text import SCORE
 from .validation import MAX_SCORE_CHARS, flag, known_characters, text_input
@@ -33,16 +34,20 @@ class ScoreOutputs(NamedTuple):
 class ScoreHandlers:
     """The Score tab's event handlers."""
 
-    def __init__(self, models: Models):
+    def __init__(self, models: Models, own: SessionModels | None = None):
         self.models = models
+        self.own = own  # the visitors' own models ("Your text"), if the demo has that tab
 
-    def score_text(self, text, model_a, model_b, replace_unknown):
-        """Read ``text`` with every model; compare ``model_a`` with ``model_b``."""
+    def score_text(self, text, model_a, model_b, replace_unknown, source=SHIPPED,
+                   visitor: gr.Request = None):
+        """Read ``text`` with every model (shipped, or with ``source="your text"`` the
+        visitor's own); compare ``model_a`` with ``model_b``."""
+        models = self.own.pick(source, self.models, owner_of(visitor)) if self.own else self.models
         text = text_input(text, "text", MAX_SCORE_CHARS, min_chars=2)
-        self.models.get(model_a), self.models.get(model_b)  # unknown names: a clear error
+        models.get(model_a), models.get(model_b)  # unknown names: a clear error
         replace = flag(replace_unknown, "replace_unknown")
         analyses: dict[str, Analysis] = {}
-        for name, bundle in self.models.bundles.items():
+        for name, bundle in models.bundles.items():
             cleaned = known_characters(text, bundle.vocab, "text", replace)
             analyses[name] = analyse(bundle, cleaned, influence=False)
         table = [[name, round(a.bits_per_char(), 4), len(a.text) - 1]
@@ -62,11 +67,14 @@ class ScoreHandlers:
         return difference_figure(a, b)
 
 
-def render(models: Models) -> None:
-    """Build the tab inside the current ``gr.Tab`` and wire its events."""
-    handlers = ScoreHandlers(models)
+def render(models: Models, own: SessionModels | None = None):
+    """Build the tab inside the current ``gr.Tab`` and wire its events; with ``own``, a "models"
+    choice (shipped / your text) is returned, to be shown once the visitor has models."""
+    handlers = ScoreHandlers(models, own)
     names = models.names
     gr.Markdown(SCORE)
+    source = gr.Radio(list(SOURCES), value=SHIPPED, label="models", visible=False,
+                      elem_id="score-source") if own else None
     pasted = gr.Textbox(EXAMPLE, label=f"text (up to {MAX_SCORE_CHARS:,} characters)", lines=6,
                         elem_id="score-text", max_length=MAX_SCORE_CHARS)
     with gr.Row():
@@ -80,10 +88,13 @@ def render(models: Models) -> None:
     coloured = gr.HTML(elem_id="score-html", label="surprisal per character")
     analyses = gr.State({})
     wire(start.click, spaces_gpu(with_clear_errors(handlers.score_text)),
-         [pasted, model_a, model_b, replace_unknown],
+         [pasted, model_a, model_b, replace_unknown, *([source] if own else [])],
          list(ScoreOutputs(table=table, coloured=coloured, difference=difference,
                            analyses=analyses)),
          api_name="score")
     for dropdown in (model_a, model_b):
         wire(dropdown.change, with_clear_errors(handlers.redraw_difference),
              [analyses, model_a, model_b], difference)
+    if own:
+        wire(source.change, own.example_text, source, pasted)
+    return source

@@ -252,9 +252,11 @@ def markdown(table: dict) -> str:
 
 def study_text(text: str, seconds: float, out: str | Path, name: str = "your text",
                on_progress: Callable[[Progress], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> dict:
+               should_stop: Callable[[], bool] | None = None, rate=slowest_rate,
+               on_plan: Callable[[Plan], None] | None = None) -> dict:
     """Check, plan, train, evaluate; write ``table.json``, ``table.md`` and the four
-    checkpoints (``<out>/<strategy>``) into ``out``; return the table."""
+    checkpoints (``<out>/<strategy>``) into ``out``; return the table. ``rate`` measures the
+    throughput the plan is made from (a caller may keep its measurements across processes)."""
     from ..training import ship
     from ..vocab import UNKNOWN
 
@@ -262,7 +264,9 @@ def study_text(text: str, seconds: float, out: str | Path, name: str = "your tex
     out = Path(out)
     corpus = split_in_blocks(name, text, f"{name} ({len(text):,} characters, split in blocks)")
     started = time.perf_counter()
-    plan = plan_for(corpus, seconds)
+    plan = plan_for(corpus, seconds, rate)
+    if on_plan:
+        on_plan(plan)
     summaries = train_round_robin(corpus, plan, out, on_progress, should_stop)
     for v in VARIANTS:
         ship(out / "runs" / v, out / v)

@@ -29,7 +29,9 @@ def events(demo, visibility: str) -> dict:
 def test_demo_has_named_endpoints_a_bounded_queue_and_shared_workers(demo):
     public = events(demo, "public")
     assert set(public) == {"generate", "continue_generation", "compare", "score", "results",
-                           "refine", "numbers", "engine_stats"}
+                           "refine", "numbers", "engine_stats", "train_your_text",
+                           "cancel_training", "download_your_models", "upload_your_models",
+                           "your_models"}
     workers = {"generate": "generations", "continue_generation": "generations",
                "compare": "generations", "score": "models", "refine": "models"}
     limits = {"generations": common.GENERATIONS, "models": common.CONCURRENCY}
@@ -51,8 +53,12 @@ def test_demo_has_named_endpoints_a_bounded_queue_and_shared_workers(demo):
 def test_page_updates_are_private_and_answered_outside_the_queue(demo):
     private = [fn for fn in demo.fns.values() if fn.api_visibility == "private"]
     # two Stop buttons, the position slider, the two model dropdowns, and the clearing of
-    # Generate's, Continue's and Compare's outputs before their requests join the queue
-    assert len(private) == 8
+    # Generate's, Continue's and Compare's outputs before their requests join the queue; the
+    # three "models" choices (a prompt from your text) and showing them once you have models;
+    # the coloured text redrawn (Generate: after Generate and Continue, on a new colouring or
+    # unit; Score: after Score and on either model dropdown)
+    private = [fn for fn in private if fn.targets[0][1] != "unload"]  # a closed page: queued
+    assert len(private) == 8 + 3 + 2 + 4 + 3
     assert all(not fn.queue and not fn.preprocess for fn in private)
     assert all(fn.show_progress == "hidden" for fn in private)
 
@@ -76,7 +82,8 @@ def test_each_endpoint_returns_its_values_in_a_fixed_order(demo):
     labels = {name: [getattr(c, "label", None) for c in fn.outputs]
               for name, fn in events(demo, "public").items()}
     generate = ["text", "status", "attention", "per character",
-                "the numbers behind the figures (JSON)", "refined by the CNN", None]
+                "the numbers behind the figures (JSON)", "refined by the CNN",
+                "the text, coloured per character", None]
     assert labels["generate"] == labels["continue_generation"] == generate
     v = cnngru.VARIANTS
     assert labels["compare"] == [*v, *(f"{n} stats" for n in v), *(f"{n} per character" for n in v),

@@ -62,7 +62,9 @@ def generate_args(prompt="ROMEO.\n", strategy="hybrid", replace=False, refine=Fa
 def test_every_action_is_a_named_endpoint(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(endpoints) == {"/generate", "/continue_generation", "/compare", "/score",
-                              "/results", "/refine", "/numbers", "/engine_stats"}
+                              "/results", "/refine", "/numbers", "/engine_stats",
+                              "/train_your_text", "/cancel_training", "/download_your_models",
+                              "/upload_your_models", "/your_models"}
     names = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
     assert names[:7] == ["strategy", "prompt", "max_new_tokens", "temperature", "top_k", "top_p",
                          "seed"]

@@ -1,0 +1,310 @@
+"""The "Your text" tab served on localhost and driven with ``gradio_client``: a real training
+subprocess on a real text that is not Shakespeare (the GNU GPL, as Debian ships it) at the API's
+3-second test budget, the session's models used in Generate, Compare and Score, kept from other
+sessions, downloaded and uploaded; every bad input; a job cancelled, a job killed mid-way.
+
+One session trains once for the whole module (``trained``); the other tests reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from tiny_zoo import tiny_checkpoints, tiny_zoo
+
+import cnngru
+from cnngru.app import build_demo
+from cnngru.app.session_models import SHIPPED, YOURS
+from cnngru.app.training_jobs import hard_limit
+from cnngru.app.validation import InputError
+from cnngru.app.your_text import uploaded_path
+from cnngru.bench.demo import free_port
+from cnngru.vocab import UNKNOWN
+
+pytestmark = pytest.mark.slow
+GPL = Path("/usr/share/common-licenses/GPL-3")
+if not GPL.is_file():
+    pytest.skip("Debian's copy of the GNU GPL is not here", allow_module_level=True)
+TEXT = GPL.read_text(encoding="utf-8")
+SETTINGS = (60, 0.8, 0, 1.0, 5)  # max_new_tokens, temperature, top_k, top_p, seed
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    with tiny_zoo(tmp_path_factory.mktemp("ckpt")) as models:
+        yield models
+
+
+@pytest.fixture(scope="module")
+def server(zoo):
+    demo = serve(build_demo(zoo))
+    yield demo
+    demo.close()
+
+
+def serve(demo):
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                quiet=True, share=False, ssr_mode=False)
+    return demo
+
+
+def new_client(server) -> Client:
+    return Client(server.local_url, analytics_enabled=False, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def owner(server) -> Client:
+    """The session that trains once for the module."""
+    return new_client(server)
+
+
+@pytest.fixture(scope="module")
+def trained(owner):
+    """The owner's training run: every streamed update, and the models it left."""
+    job = owner.submit(TEXT, None, "3s", api_name="/train_your_text")
+    updates = list(job)
+    return updates, job.result(), owner.predict(api_name="/your_models")
+
+
+def train_error(client, text, file=None, budget="3s") -> str:
+    with pytest.raises(AppError) as e:
+        client.predict(text, file, budget, api_name="/train_your_text")
+    return str(e.value)
+
+
+def test_training_streams_its_progress_then_the_table_and_the_answer(trained):
+    updates, (status, progress, curves, table, examples), own = trained
+    assert len(updates) >= 3
+    assert any("%" in u[1] and "left" in u[1] for u in updates), "a progress bar with time left"
+    assert "Trained" in status and "your text" in status
+    assert "100%" in progress
+    assert curves is not None  # the validation curves
+    for v in cnngru.VARIANTS:
+        assert f"| {v} |" in table
+    assert "One seed each" in table and "tie" in table
+    assert own["models"] == list(cnngru.VARIANTS) and own["origin"] == "trained"
+    assert own["examples"] and all(e in TEXT for e in own["examples"])
+    rows = {r["name"]: r for r in own["table"]["rows"]}
+    assert len({r["chars"] for r in rows.values()}) == 1  # every strategy saw the same characters
+    assert all(r["val_bpc"] < 8 for r in rows.values())  # below a uniform guess over the vocabulary
+    assert own["table"]["took_s"] < hard_limit(3)
+
+
+def test_session_hybrid_generates_with_its_figures(owner, trained):
+    prompt = trained[2]["examples"][0]
+    text, status, attention, characters, *_ = owner.predict(
+        "hybrid", prompt, *SETTINGS, False, False, YOURS, api_name="/generate")
+    assert text.startswith(prompt) and len(text) == len(prompt) + 60
+    assert attention is not None and characters is not None  # attention and CNN influence
+
+
+def test_session_models_are_compared_and_score_differently_from_the_shipped(owner, trained):
+    prompt = trained[2]["examples"][0]
+    result = owner.predict(prompt, 40, 0.8, 0, 1.0, 3, False, False, YOURS, api_name="/compare")
+    texts = result[:4]
+    assert all(len(t) == 40 for t in texts)
+    passage = TEXT[5000:5600]
+    own = owner.predict(passage, "hybrid", "gru", False, YOURS, api_name="/score")[0]
+    shipped = owner.predict(passage, "hybrid", "gru", True, SHIPPED, api_name="/score")[0]
+    own_bpc = {r[0]: r[1] for r in own["data"]}
+    assert set(own_bpc) == set(cnngru.VARIANTS)
+    # trained on this very text, they read it better than the tiny random stand-ins do
+    assert max(own_bpc.values()) < min(r[1] for r in shipped["data"])
+
+
+def test_another_session_does_not_see_them(server, trained):
+    other = new_client(server)
+    assert other.predict(api_name="/your_models")["models"] == []
+    with pytest.raises(AppError, match="no models of your own"):
+        other.predict("hybrid", "The ", *SETTINGS, False, False, YOURS, api_name="/generate")
+    with pytest.raises(AppError, match="no models of your own"):
+        other.predict(api_name="/download_your_models")
+
+
+def test_a_prompt_outside_the_session_vocabulary_is_refused_naming_the_characters(owner, trained):
+    with pytest.raises(AppError, match="'ж'"):
+        owner.predict("hybrid", "The жук", *SETTINGS, False, False, YOURS, api_name="/generate")
+    text = owner.predict("hybrid", "The жук", *SETTINGS, True, False, YOURS,
+                         api_name="/generate")[0]
+    assert "ж" not in text  # replaced, as asked
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty"),
+    ("a few words", "at least 10,000"),
+    ("ab" * 2_500_001, "the limit is 5,000,000"),
+    ("a" * 20_000, "one character repeated"),
+])
+def test_bad_texts_are_refused_with_a_clear_message(owner, text, message):
+    assert message in train_error(owner, text)
+
+
+def test_bad_files_and_budgets_are_refused(owner, tmp_path):
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(bytes(range(256)) * 100)
+    assert "binary" in train_error(owner, "", handle_file(str(binary)))
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes(("Caf\u00e9 cr\u00e8me. " * 2000).encode("latin-1"))
+    assert "not UTF-8" in train_error(owner, "", handle_file(str(latin)))
+    assert "budget must be one of" in train_error(owner, TEXT, budget="2h")
+
+
+def test_a_file_path_that_is_not_an_upload_is_refused():
+    """Events run without Gradio's preprocessing, so a request naming a server file by path
+    (which gradio_client would upload first, hence the direct call) meets our own check."""
+    with pytest.raises(InputError, match="not found among this server's uploads"):
+        uploaded_path({"path": str(GPL), "meta": {"_type": "gradio.FileData"}})
+
+
+def test_an_uploaded_text_file_is_read(owner):
+    """The too-short check runs on the file's text, which shows that the file was read."""
+    assert "has 14 characters" in train_error(
+        owner, "", handle_file(str(write_tmp("short.txt", "Hello, world!\n"))))
+
+
+def write_tmp(name: str, content: str | bytes) -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+def test_download_gives_checkpoints_that_load_and_upload_brings_them_back(server, owner, trained,
+                                                                          tmp_path):
+    zip_path = Path(owner.predict(api_name="/download_your_models"))
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(tmp_path)
+    folder = tmp_path / "cnngru-your-text"
+    assert cnngru.load(folder / "hybrid").variant == "hybrid"
+    os.environ["CNNGRU_CHECKPOINTS"], old = str(folder), os.environ.get("CNNGRU_CHECKPOINTS")
+    try:
+        assert cnngru.load("cnn-post").path == folder / "cnn-post"
+    finally:
+        os.environ["CNNGRU_CHECKPOINTS"] = old or ""
+    other = new_client(server)
+    status, table, examples = other.predict(handle_file(str(zip_path)),
+                                            api_name="/upload_your_models")
+    assert "Uploaded" in status and "| hybrid |" in table and examples
+    assert other.predict(api_name="/your_models")["origin"] == "uploaded"
+    text = other.predict("gru", "The ", *SETTINGS, False, False, YOURS, api_name="/generate")[0]
+    assert len(text) == 4 + 60
+
+
+def zip_of(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return path
+
+
+def upload_error(client, path: Path) -> str:
+    with pytest.raises(AppError) as e:
+        client.predict(handle_file(str(path)), api_name="/upload_your_models")
+    return str(e.value)
+
+
+def test_uploads_that_are_not_our_checkpoints_are_refused(server, owner, trained, tmp_path):
+    client = new_client(server)
+    not_zip = tmp_path / "models.zip"
+    not_zip.write_bytes(b"PK but not really a zip" * 10)
+    assert "not a zip file" in upload_error(client, not_zip)
+    assert "only .safetensors and .json" in upload_error(
+        client, zip_of(tmp_path / "a.zip", {"gru/notes.txt": b"hello"}))
+    assert "outside its folder" in upload_error(
+        client, zip_of(tmp_path / "b.zip", {"../gru/checkpoint.json": b"{}"}))
+    assert "at most 16" in upload_error(
+        client, zip_of(tmp_path / "c.zip", {f"gru/{k}.json": b"{}" for k in range(17)}))
+    assert "lacks the checkpoint" in upload_error(
+        client, zip_of(tmp_path / "d.zip", {"gru/checkpoint.json": b"{}"}))
+    # mismatched: the trained zip with its gru replaced by one trained on another text
+    good = Path(owner.predict(api_name="/download_your_models"))
+    stranger = tiny_checkpoints(tmp_path / "stranger") / "gru"
+    with zipfile.ZipFile(good) as z:
+        files = {n: z.read(n) for n in z.namelist() if "/gru/" not in n}
+    files |= {f"cnngru-your-text/gru/{f.name}": f.read_bytes() for f in stranger.iterdir()}
+    assert "do not belong together" in upload_error(client, zip_of(tmp_path / "e.zip", files))
+    # a corrupt weights file is named
+    with zipfile.ZipFile(good) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    files["cnngru-your-text/hybrid/model.safetensors"] = b"\x00" * 100
+    assert "hybrid checkpoint in the zip cannot be loaded" in upload_error(
+        client, zip_of(tmp_path / "f.zip", files))
+    assert client.predict(api_name="/your_models")["models"] == []  # nothing half-loaded
+
+
+def stream_in_background(job) -> list:
+    updates: list = []
+    threading.Thread(target=lambda: updates.extend(job), daemon=True).start()
+    return updates
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_a_job_killed_midway_keeps_its_models_and_the_line_goes_on(server, trained):
+    """A text of thousands of distinct characters trains (its rarer characters become one
+    unknown symbol); a second job waits its place in line and is cancelled there; the first
+    one's process is killed after its first round, and what it had saved is kept."""
+    line = server.training_line
+    rare = "".join(chr(0x4E00 + k) for k in range(3000))  # 3,000 CJK characters
+    text = TEXT[:20_000] + rare + TEXT[20_000:]
+    killed = new_client(server)
+    job = killed.submit(text, None, "30s", api_name="/train_your_text")
+    first = stream_in_background(job)
+    wait_for(lambda: first, 60, "the first update")
+    assert "255 most frequent are kept" in first[0][0]
+
+    waiting = new_client(server)
+    second = waiting.submit(TEXT, None, "3s", api_name="/train_your_text")
+    seen = stream_in_background(second)
+    wait_for(lambda: any("place 2" in u[0] for u in seen), 30, "the place in line")
+    assert "cancel" in waiting.predict(api_name="/cancel_training").lower()
+    assert "Cancelled before it started" in second.result(timeout=30)[0]
+
+    wait_for(lambda: line.running is not None and len(line.running.progress) >= 4, 120,
+             "a first round of slices")
+    os.killpg(line.running.pid, signal.SIGKILL)
+    status = job.result(timeout=60)[0]
+    assert "killed" in status and "kept" in status
+    own = killed.predict(api_name="/your_models")
+    assert own["models"] and own["table"] is None
+    text = killed.predict(own["models"][-1], "The ", *SETTINGS, False, False, YOURS,
+                          api_name="/generate")[0]
+    assert len(text) == 4 + 60
+    assert UNKNOWN in cnngru.load(server.session_models.get(
+        own_hash(killed)).folder / own["models"][0]).vocab.chars
+
+
+def own_hash(client: Client) -> str:
+    return client.session_hash
+
+
+def test_cancel_stops_every_strategy_at_the_same_point_and_keeps_them(server, trained):
+    """After the kill above, the line still runs jobs."""
+    line = server.training_line
+    client = new_client(server)
+    job = client.submit(TEXT, None, "3s", api_name="/train_your_text")
+    stream_in_background(job)
+    wait_for(lambda: line.running is not None and line.running.owner == client.session_hash
+             and line.running.progress, 60, "the first slice")
+    client.predict(api_name="/cancel_training")
+    status, _progress, _curves, table, _examples = job.result(timeout=60)
+    assert "Cancelled" in status and "| hybrid |" in table
+    rows = client.predict(api_name="/your_models")["table"]["rows"]
+    chars = {r["chars"] for r in rows}
+    assert len(chars) == 1  # the same point for all four
+    assert chars.pop() < json.loads(json.dumps(trained[2]["table"]))["plan"]["chars"]
