@@ -5,6 +5,10 @@ in grey too) and the Okabe-Ito palette for lines. Characters on axes are shown a
 with visible stand-ins for newline and space; positions, not characters, are the axis values, so
 a repeated character does not collapse into one category.
 
+Each figure is written as plain data and wrapped unvalidated (``figure``): plotly's validation of
+every property took 60-140 ms a figure, the biggest cost of a finished generation, against ~4 ms.
+The tests read the figures back through plotly's objects, which would reject a wrong property.
+
 Figures travel to the browser as JSON, so they are kept light: numbers rounded to what a hover
 shows, no per-point text that repeats what the axes already say, even x steps given as a start
 and a step rather than as a list, and a template holding only the layout this page uses.
@@ -14,17 +18,18 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from plotly.colors import make_colorscale, sequential
 
 from ..diagnostics import Analysis
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+VIRIDIS = make_colorscale(sequential.Viridis)  # as data: the figures skip plotly's lookups
 ATTENTION_ROWS = 48  # predictions shown at once in the attention view: readable at any length
 FONT = dict(family="ui-monospace, SFMono-Regular, Menlo, monospace", size=11)
 _AXIS = dict(gridcolor="#EBF0F8", linecolor="#EBF0F8", zerolinecolor="#EBF0F8", zerolinewidth=2,
              ticks="", automargin=True)
 # plotly_white's look without its defaults for every trace type (~9 KB in each figure's JSON)
-TEMPLATE = go.layout.Template(layout=dict(
+TEMPLATE = dict(layout=dict(
     font=dict(color="#2a3f5f"), paper_bgcolor="white", plot_bgcolor="white", colorway=OKABE_ITO,
     hoverlabel=dict(align="left"), xaxis=_AXIS, yaxis=_AXIS))
 
@@ -49,21 +54,20 @@ def show_char(c: str) -> str:
     return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(c, c)
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=14)), height=height,
-                      margin=dict(l=60, r=20, t=50, b=40), template=TEMPLATE,
-                      hoverlabel=dict(font=FONT))
-    return fig
+def figure(data: list[dict], layout: dict, title: str, height: int) -> go.Figure:
+    """A figure from plain data and layout, in the page's look, without plotly's validation."""
+    layout = dict(layout, title=dict(text=title, x=0.01, font=dict(size=14)), height=height,
+                  margin=dict(l=60, r=20, t=50, b=40), template=TEMPLATE,
+                  hoverlabel=dict(font=FONT))
+    return go.Figure(dict(data=data, layout=layout), _validate=False)
 
 
 def note_figure(message: str, height: int = 160) -> go.Figure:
     """An empty figure that says why there is nothing to plot."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font=dict(size=14))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, "", height)
+    layout = dict(annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5, xref="paper",
+                                    yref="paper", font=dict(size=14))],
+                  xaxis=dict(visible=False), yaxis=dict(visible=False))
+    return figure([], layout, "", height)
 
 
 def attention_view(n_chars: int, position: float, rows: int = ATTENTION_ROWS) -> tuple[int, int]:
@@ -86,22 +90,23 @@ def attention_figure(a: Analysis, start: int, end: int) -> go.Figure:
         first = max(i - w, keys[0])  # the key positions of row i: text[i-w..i-1], oldest first
         z[r, first - keys[0]: i - keys[0]] = a.attention[i, first - (i - w):]
     top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
-    fig = go.Figure(go.Heatmap(  # the characters are on the axes; a hover names the positions
-        z=rounded(z, decimals=3), x=keys, y=np.arange(start, end),
+    heatmap = dict(  # the characters are on the axes; a hover names the positions
+        type="heatmap", z=rounded(z, decimals=3), x=keys.tolist(), y=list(range(start, end)),
         hovertemplate="predicting #%{y}<br>CNN feature of #%{x}<br>weight %{z:.3f}"
                       "<extra></extra>",
-        colorscale="Viridis", zmin=0, zmax=round(top, 3) or 1,
-        colorbar=dict(title="weight", thickness=12), hoverongaps=False, xgap=1, ygap=1))
-    fig.update_xaxes(title="CNN features of character (keys)", tickmode="array",
-                     tickvals=keys.tolist(), ticktext=[show_char(a.text[k]) for k in keys],
-                     tickangle=0, tickfont=FONT)
-    fig.update_yaxes(title="GRU state predicting (queries)", tickmode="array",
-                     tickvals=list(range(start, end)),
-                     ticktext=[show_char(a.text[i]) for i in range(start, end)],
-                     autorange="reversed", tickfont=FONT)
+        colorscale=VIRIDIS, zmin=0, zmax=round(top, 3) or 1,
+        colorbar=dict(title=dict(text="weight"), thickness=12), hoverongaps=False, xgap=1, ygap=1)
+    layout = dict(
+        xaxis=dict(title=dict(text="CNN features of character (keys)"), tickmode="array",
+                   tickvals=keys.tolist(), ticktext=[show_char(a.text[k]) for k in keys],
+                   tickangle=0, tickfont=FONT),
+        yaxis=dict(title=dict(text="GRU state predicting (queries)"), tickmode="array",
+                   tickvals=list(range(start, end)),
+                   ticktext=[show_char(a.text[i]) for i in range(start, end)],
+                   autorange="reversed", tickfont=FONT))
     title = (f"{a.model}: attention of GRU states over CNN features, characters {start}-{end - 1}"
              f" of {len(a.text)}")
-    return _layout(fig, title, height=max(360, 14 * (end - start) + 120))
+    return figure([heatmap], layout, title, height=max(360, 14 * (end - start) + 120))
 
 
 def _hover_rows(a: Analysis, alternatives: int = 3) -> list[str]:
@@ -125,34 +130,42 @@ def character_figure(a: Analysis, prompt_chars: int = 0, view: tuple[int, int] |
     if a.reliance is not None:
         panels.append(("reliance on CNN<br>(1 = all CNN)", a.reliance, OKABE_ITO[2],
                        dict(decimals=4)))
-    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    gap = 0.06  # between panels, as a fraction of the plot's height
+    size = (1 - gap * (len(panels) - 1)) / len(panels)
     lines = "lines+markers" if len(a.text) < 300 else "lines"
+    data, layout, shapes, notes = [], {}, [], []
     for row, (name, values, colour, rounding) in enumerate(panels, start=1):
         label = name.split("<br>")[0]
+        axis = "y" if row == 1 else f"y{row}"
         if row == 1:  # the character, its surprisal and the alternatives, once per position
             hover = dict(text=_hover_rows(a), hovertemplate="#%{x} %{text}<br>" + label
                          + " %{y:.3f}<extra></extra>")
         else:
             hover = dict(hovertemplate="#%{x} " + label + " %{y:.3f}<extra></extra>")
-        fig.add_trace(go.Scatter(
-            x0=1, dx=1, y=rounded(values[1:], **rounding), mode=lines,
-            line=dict(color=colour, width=1.2), marker=dict(size=4), name=label,
-            showlegend=False, **hover), row=row, col=1)
-        fig.update_yaxes(title=dict(text=name, font=dict(size=10)), row=row, col=1,
-                         range=[0, 1.02] if values is not a.influence else None)
-    if prompt_chars > 1:
-        for row in range(1, len(panels) + 1):  # shade every panel, name the prompt once
-            label = dict(annotation_text="prompt", annotation_position="top left") \
-                if row == 1 and not compact else {}
-            fig.add_vrect(x0=0, x1=prompt_chars - 0.5, fillcolor="#999999", opacity=0.2,
-                          line_width=0, row=row, col=1, **label)
+        data.append(dict(type="scatter", x0=1, dx=1, y=rounded(values[1:], **rounding),
+                         mode=lines, line=dict(color=colour, width=1.2), marker=dict(size=4),
+                         name=label, showlegend=False, xaxis="x", yaxis=axis, **hover))
+        top = 1 - (row - 1) * (size + gap)  # panels from the top down, one x axis below them
+        layout["yaxis" if row == 1 else f"yaxis{row}"] = dict(
+            domain=[max(top - size, 0), top], anchor="x",
+            title=dict(text=name, font=dict(size=10)),
+            **({"range": [0, 1.02]} if values is not a.influence else {}))
+        if prompt_chars > 1:  # shade every panel, name the prompt once
+            shapes.append(dict(type="rect", xref="x", yref=f"{axis} domain", x0=0,
+                               x1=prompt_chars - 0.5, y0=0, y1=1, fillcolor="#999999",
+                               opacity=0.2, line=dict(width=0), layer="above"))
+            if row == 1 and not compact:
+                notes.append(dict(text="prompt", showarrow=False, xref="x", yref=f"{axis} domain",
+                                  x=0, y=1, xanchor="left", yanchor="top"))
     if view is not None:
-        fig.add_vrect(x0=view[0] - 0.5, x1=view[1] - 0.5, line=dict(color="#000000", width=1,
-                      dash="dot"), fillcolor="rgba(0,0,0,0)")
-    fig.update_xaxes(title="character position", row=len(panels), col=1)
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=view[0] - 0.5,
+                           x1=view[1] - 0.5, y0=0, y1=1, fillcolor="rgba(0,0,0,0)",
+                           line=dict(color="#000000", width=1, dash="dot")))
+    layout.update(xaxis=dict(title=dict(text="character position"), anchor=f"y{len(panels)}"
+                             if len(panels) > 1 else "y"), shapes=shapes, annotations=notes)
     title = "" if compact else (f"{a.model}: per character" + (
         "" if a.influence is not None else " (no CNN in this model: confidence only)"))
-    return _layout(fig, title, height=(110 if compact else 150) * len(panels) + 80)
+    return figure(data, layout, title, height=(110 if compact else 150) * len(panels) + 80)
 
 
 def difference_figure(a: Analysis, b: Analysis) -> go.Figure:
@@ -161,36 +174,38 @@ def difference_figure(a: Analysis, b: Analysis) -> go.Figure:
     if a.text != b.text:
         raise ValueError("the two analyses are of different texts")
     diff = a.surprisal[1:] - b.surprisal[1:]
-    fig = go.Figure(go.Bar(
-        x0=1, dx=1, y=rounded(diff, decimals=3), text=[show_char(c) for c in a.text[1:]],
+    bars = dict(
+        type="bar", x0=1, dx=1, y=rounded(diff, decimals=3),
+        text=[show_char(c) for c in a.text[1:]],
         customdata=np.column_stack([rounded(a.surprisal[1:], decimals=2),
                                     rounded(b.surprisal[1:], decimals=2)]).tolist(),
-        marker=dict(color=(diff < 0).astype(np.int8), cmin=0, cmax=1,  # blue: a better
+        marker=dict(color=(diff < 0).astype(np.int8).tolist(), cmin=0, cmax=1,  # blue: a better
                     colorscale=[[0, OKABE_ITO[3]], [1, OKABE_ITO[0]]]),
         textposition="none", hovertemplate=(
             f"#%{{x}} %{{text}}<br>{a.model}: %{{customdata[0]:.2f}} bits<br>{b.model}: "
-            "%{customdata[1]:.2f} bits<br>difference %{y:+.2f} bits<extra></extra>")))
-    fig.add_hline(y=0, line=dict(color="#000000", width=1))
+            "%{customdata[1]:.2f} bits<br>difference %{y:+.2f} bits<extra></extra>"))
+    zero = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=0, y1=0,
+                line=dict(color="#000000", width=1))
     mean = float(np.mean(diff)) if len(diff) else 0.0
-    fig.update_xaxes(title="character position")
-    fig.update_yaxes(title=f"{a.model} − {b.model}, bits")
+    layout = dict(xaxis=dict(title=dict(text="character position")),
+                  yaxis=dict(title=dict(text=f"{a.model} − {b.model}, bits")), shapes=[zero])
     title = (f"Surprisal of {a.model} minus {b.model} per character (blue: {a.model} better, "
              f"orange: {b.model} better); mean {mean:+.3f} bits/char")
-    return _layout(fig, title, height=360)
+    return figure([bars], layout, title, height=360)
 
 
 def curves_figure(curves: dict[str, list]) -> go.Figure:
     """Validation bits-per-character against training characters, one line per model."""
     if not curves:
         return note_figure("No training curves in the results file.")
-    fig = go.Figure()
+    data = []
     for k, (name, points) in enumerate(curves.items()):
         pts = np.asarray(points, dtype=float).reshape(-1, 2)
-        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="lines", name=name,
-                                 line=dict(color=OKABE_ITO[k % len(OKABE_ITO)], width=2,
-                                           dash=["solid", "dash", "dot", "dashdot"][k // 4 % 4]),
-                                 hovertemplate=name + ": %{y:.3f} BPC at %{x:,.0f} chars"
-                                 "<extra></extra>"))
-    fig.update_xaxes(title="training characters")
-    fig.update_yaxes(title="validation bits per character")
-    return _layout(fig, "Training curves", height=420)
+        data.append(dict(type="scatter", x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), mode="lines",
+                         name=name,
+                         line=dict(color=OKABE_ITO[k % len(OKABE_ITO)], width=2,
+                                   dash=["solid", "dash", "dot", "dashdot"][k // 4 % 4]),
+                         hovertemplate=name + ": %{y:.3f} BPC at %{x:,.0f} chars<extra></extra>"))
+    layout = dict(xaxis=dict(title=dict(text="training characters")),
+                  yaxis=dict(title=dict(text="validation bits per character")))
+    return figure(data, layout, "Training curves", height=420)

@@ -87,3 +87,17 @@ def test_figures_are_light_rounded_numbers_and_hover_text_only_once(zoo):
     assert all(v is None or round(v, 3) == v for row in heat.z for v in row)
     for fig in (chars, figures.attention_figure(a, 1, 49)):
         assert len(fig.to_json()) < 30_000, "a figure of 200 characters should be a few KB"
+
+
+def test_every_figure_is_valid_plotly(zoo):
+    """The figures skip plotly's validation when built; here it checks every property."""
+    import plotly.graph_objects as go
+
+    text = "The king\nspeaks to the lords."
+    hybrid, gru = analyse(zoo.get("hybrid"), text), analyse(zoo.get("gru"), text)
+    built = [figures.attention_figure(hybrid, 1, 10), figures.attention_figure(gru, 1, 10),
+             figures.character_figure(hybrid, prompt_chars=4, view=(2, 8)),
+             figures.character_figure(gru, compact=True), figures.difference_figure(hybrid, gru),
+             figures.curves_figure({"gru": [[1000, 3.0], [2000, 2.5]]}), figures.note_figure("x")]
+    for fig in built:
+        go.Figure(fig.to_dict())  # raises ValueError on any unknown or ill-typed property
