@@ -147,7 +147,8 @@ def table(rows: list[dict], threads: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``cnngru bench``: generation speed; ``cnngru bench --train``: training throughput."""
+    """``cnngru bench``: generation speed; ``--train``: training throughput; ``--breakdown``:
+    where a generation step's time goes."""
     import sys
 
     argv = sys.argv[1:] if argv is None else argv
@@ -155,6 +156,10 @@ def main(argv: list[str] | None = None) -> None:
         from .training_speed import main as training_main
 
         return training_main(argv)
+    if "--breakdown" in argv:
+        from .step_breakdown import main as breakdown_main
+
+        return breakdown_main(argv)
     from ..models import VARIANTS
 
     p = argparse.ArgumentParser(prog="cnngru bench", description=__doc__,

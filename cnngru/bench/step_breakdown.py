@@ -1,0 +1,127 @@
+"""``cnngru bench --breakdown``: where one generated character's time goes, per variant.
+
+At batch 1 a step multiplies one row by every weight matrix of the model, so its floor is the
+time to read ~4 MB of float32 weights. This prints, per variant on one core: the whole fused step;
+its GRU recurrence, output head and the rest (CNN, attention, refinement, gates) each timed alone;
+the same weight products with nothing else around them (the memory floor) and the bytes they
+read; and the sampling of one character. Each figure is the best of several timed loops, so
+another process on the machine inflates it less. Parts timed alone keep their weights in the
+core's cache, so they add up to less than the whole step: the difference is what reading the
+weights from the shared cache costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from ..models.numpy_step import Dense, GRUStepper
+
+LOOPS, CALLS = 15, 300  # timed loops of CALLS calls each; the best loop counts
+
+
+def best_microseconds(fn, loops: int = LOOPS, calls: int = CALLS) -> float:
+    """The fastest of ``loops`` timed loops of ``calls`` calls, per call, in microseconds."""
+    fn()
+    best = float("inf")
+    for _ in range(loops):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return best * 1e6
+
+
+def weight_matrices(stepper) -> list[np.ndarray]:
+    """Every matrix a step multiplies a row by (per-character tables are looked up: left out)."""
+    found, seen = [], set()
+
+    def visit(obj, depth=0):
+        if id(obj) in seen or depth > 4:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, Dense):
+            found.append(obj.w)
+        elif isinstance(obj, GRUStepper):
+            for layer in obj.layers:
+                found.append(layer.w_hh)
+                if layer is not obj.layers[0]:
+                    found.append(layer.w_ih)
+        elif isinstance(obj, list | tuple):
+            for item in obj:
+                visit(item, depth + 1)
+        elif hasattr(obj, "__dict__"):
+            for name, value in vars(obj).items():
+                if isinstance(value, np.ndarray):
+                    if name == "embedding_w" and getattr(obj, "depthwise", None) is None:
+                        continue  # without the short convolution, a per-character table serves
+                    if name in ("down", "feature_w", "embedding_w") and value.ndim == 2:
+                        found.append(value)  # bare matrices multiplied every step
+                else:
+                    visit(value, depth + 1)
+
+    visit(stepper)
+    return found
+
+
+def breakdown(bundle, loops: int = LOOPS, calls: int = CALLS) -> dict:
+    """The step's parts in microseconds (see the module docstring) for one loaded model."""
+    from ..sampling import SamplingSettings, sample
+
+    def timed(fn):
+        return best_microseconds(fn, loops, calls)
+
+    fast = bundle.fast_step
+    stepper = fast.stepper
+    token = np.array([1])
+    _, state, _ = fast.step(token)
+    for _ in range(64):  # a state deep enough that every window is full
+        _, state, _ = fast.step(token, state)
+    step = timed(lambda: fast.step(token, state))
+    gru_in = stepper.input_table[token]
+    gru = timed(lambda: stepper.gru(gru_in, state["gru"]))
+    top = state["gru"][:, -1]
+    head = timed(lambda: stepper.head(top))
+    matrices = weight_matrices(stepper)
+    rows = [np.ones((1, m.shape[0]), np.float32) for m in matrices]
+
+    def products():
+        for row, m in zip(rows, matrices, strict=True):
+            row @ m
+
+    logits = np.linspace(-3, 3, len(bundle.vocab.chars)).astype(np.float32)
+    settings = SamplingSettings()  # generate()'s defaults, as the speed bench samples
+    return {"model": bundle.name, "step_us": round(step, 1), "gru_us": round(gru, 1),
+            "head_us": round(head, 1), "rest_us": round(max(step - gru - head, 0), 1),
+            "products_alone_us": round(timed(products), 1),
+            "weight_mb": round(sum(m.nbytes for m in matrices) / 1e6, 2),
+            "sampling_us": round(timed(lambda: sample(logits, settings, 0.5)), 1)}
+
+
+def table(rows: list[dict]) -> str:
+    out = ["where a batch-1 step's time goes, one core, microseconds (best of "
+           f"{LOOPS} loops of {CALLS}); 'rest' = CNN, attention, refinement and gates",
+           "| model | step | GRU alone | head alone | rest | weight products alone | weights read "
+           "| sampling | floor chars/s |", "|---" * 9 + "|"]
+    for r in rows:
+        floor = 1e6 / (r["products_alone_us"] + r["sampling_us"])
+        out.append(f"| {r['model']} | {r['step_us']:.0f} | {r['gru_us']:.0f} | {r['head_us']:.0f}"
+                   f" | {r['rest_us']:.0f} | {r['products_alone_us']:.0f} | {r['weight_mb']:.2f} MB"
+                   f" | {r['sampling_us']:.0f} | {floor:,.0f} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ..checkpoint import load
+    from ..models import VARIANTS
+    from ..threads import pinned
+
+    p = argparse.ArgumentParser(prog="cnngru bench --breakdown", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--models", nargs="+", default=list(VARIANTS), help="names or folders")
+    args = p.parse_args(argv)
+    with pinned(1):
+        print(table([breakdown(load(name, device="cpu")) for name in args.models]))
