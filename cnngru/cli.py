@@ -166,6 +166,8 @@ DELEGATED = {
     "bench": ("cnngru.bench.generation_speed", "main", "generation speed per variant; --train: training characters/s"),
     "serve": ("cnngru.cli", "serve", "start the Gradio demo"),
     "train-refiner": ("cnngru.refiner.train", "cli_train_refiner", "train the CNN refiner"),
+    "inside": ("cnngru.inside.build", "main", "build the tables of what each CNN filter and "
+               "GRU unit detects (the demo's Inside tab)"),
 }
 
 

@@ -18,8 +18,17 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from . import compare, engine_stats, generate, refine_diff, results, score, text  # noqa: E402
-from . import your_text  # noqa: E402
+from . import (  # noqa: E402
+    compare,
+    engine_stats,
+    generate,
+    inside,
+    refine_diff,
+    results,
+    score,
+    text,
+    your_text,  # noqa: E402
+)
 from .address import server_address  # noqa: E402
 from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
 from .loaded_models import Models, configure_threads, load_models  # noqa: E402
@@ -56,6 +65,8 @@ def build_demo(models: Models | None = None, results_dir: str | Path | None = No
             selectors.append(compare.render(models, own))
         with gr.Tab("Score"):
             selectors.append(score.render(models, own))
+        with gr.Tab("Inside"):
+            inside.render(models)
         with gr.Tab("Results"):
             results.render(results_dir)
         with gr.Tab("Your text"):

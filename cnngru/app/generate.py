@@ -11,7 +11,7 @@ the outputs). The JSON of the numbers behind the figures is written only when as
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import gradio as gr
@@ -20,6 +20,7 @@ from ..batched_generation import engine_for
 from ..diagnostics import Analysis, analyse
 from ..generation import Continuation
 from . import text
+from .coloured_text import ANALYSIS_QUANTITIES, UNIT, coloured_view, streaming_html, text_view
 from .common import NumbersFiles, Throttle, skipping, wire, with_clear_errors
 from .figures import attention_figure, attention_view, character_figure
 from .html import message_html
@@ -51,6 +52,8 @@ class GenerationSession:
     request: GenerationRequest
     streamed: str | None = None  # the text so far while a stream runs (None once it has ended)
     analysis: Analysis | None = None
+    shown: dict | None = None  # the per-character numbers the coloured view shows
+    probabilities: list = field(default_factory=list)  # of each character as it streamed
     stop_requested: bool = False  # set by the Stop button; the stream ends at the next character
     bundle: Any = None  # the model, when it is the visitor's own (else looked up by name)
 
@@ -69,6 +72,7 @@ class GenerateOutputs(NamedTuple):
     characters: Any  # the per-character figure
     numbers: Any  # the JSON file of the numbers behind the figures (cleared: it is on request)
     diff: Any  # the refiner's edits, as HTML
+    coloured: Any  # the text coloured per character (coloured_text.py)
     session: Any  # the GenerationSession (gr.State)
 
 
@@ -104,7 +108,8 @@ class GenerateHandlers:
         refine = self._check_refine(refine)
         gen = engine_for(bundle).generate(prompt, max_new_tokens=request.max_new_tokens,
                                           temperature=request.temperature, top_k=request.top_k,
-                                          top_p=request.top_p, seed=request.seed)
+                                          top_p=request.top_p, seed=request.seed,
+                                          diagnostics=True)
         session = GenerationSession(strategy, len(prompt), gen.start, request,
                                     bundle=bundle if own else None)
         yield from self._stream(gen, session, refine)
@@ -125,7 +130,8 @@ class GenerateHandlers:
         gen = engine_for(bundle).generate(continue_from=session.continuation,
                                           max_new_tokens=request.max_new_tokens,
                                           temperature=request.temperature, top_k=request.top_k,
-                                          top_p=request.top_p, seed=request.seed)
+                                          top_p=request.top_p, seed=request.seed,
+                                          diagnostics=True)
         session = GenerationSession(session.model, session.prompt_chars, gen.start, request,
                                     bundle=session.bundle)
         yield from self._stream(gen, session, refine)
@@ -147,6 +153,7 @@ class GenerateHandlers:
                              "characters long).")
         return self.numbers.write("generation", {
             "settings": vars(session.request), "prompt_chars": session.prompt_chars,
+            "coloured_view": session.shown,
             **session.analysis.to_dict()})
 
     def request_stop(self, session) -> None:
@@ -178,13 +185,15 @@ class GenerateHandlers:
         other visitor's); a closed page closes the generator, which frees the row."""
         started = time.perf_counter()
         with gen, Throttle() as throttle:
-            for _ in gen:
+            for step in gen:
+                session.probabilities.append(step.probability)
                 if session.stop_requested:
                     gen.stop()  # the row ends after what it has generated already
                     break
                 if throttle.ready():  # the text alone: the rest of the page waits for the end
                     session.streamed = gen.text
-                    yield skipping(GenerateOutputs, text=session.text, session=session)
+                    yield skipping(GenerateOutputs, text=session.text, session=session,
+                                   coloured=self._streaming_view(session))
             session.continuation, session.streamed = gen.continuation, None
         count = len(session.text) - len(gen.start.text)
         took = time.perf_counter() - started
@@ -201,7 +210,8 @@ class GenerateHandlers:
         session.analysis = a
         if a is None:
             return GenerateOutputs(text=session.text, status=status, attention=None,
-                                   characters=None, numbers=None, diff="", session=session)
+                                   characters=None, numbers=None, diff="", session=session,
+                                   coloured=gr.skip())
         if a.influence is None:
             status += "\n\n" + text.NO_CNN
         view = attention_view(len(a.text), 100)
@@ -209,7 +219,21 @@ class GenerateHandlers:
             text=session.text, status=status, attention=attention_figure(a, *view),
             characters=character_figure(a, session.prompt_chars,
                                         view if a.attention is not None else None),
-            numbers=None, diff=self._refined(session) if refine else "", session=session)
+            numbers=None, diff=self._refined(session) if refine else "", session=session,
+            coloured=gr.skip())  # drawn next, in the colouring the visitor chose
+
+    def _streaming_view(self, session: GenerationSession) -> str:
+        text = session.text
+        n = min(len(session.probabilities), len(text) - session.prompt_chars)
+        return streaming_html(text, len(text) - n, session.probabilities[-n:] if n else [])
+
+    def redraw_coloured(self, session, quantity, unit):
+        """The coloured view of the session's finished text in ``quantity`` (or a GRU unit)."""
+        if session is None or session.analysis is None:
+            return gr.skip()
+        bundle = session.bundle or self.models.get(session.model)
+        html, session.shown = text_view(bundle, session.analysis, quantity, unit)
+        return html
 
     def _refined(self, session: GenerationSession) -> str:
         generated = session.text[session.prompt_chars:]
@@ -252,6 +276,13 @@ def render(models: Models, numbers: NumbersFiles, own: SessionModels | None = No
             output = gr.Textbox(label="text", lines=16, max_lines=30, elem_id="output",
                                 buttons=["copy"], interactive=False)
             status = gr.Markdown(elem_id="generate-status", label="status")
+            with gr.Row():
+                colour_by = gr.Dropdown([*ANALYSIS_QUANTITIES, UNIT], value="confidence",
+                                        label="colour each character by", elem_id="colour-by",
+                                        scale=2)
+                unit = gr.Number(0, label="GRU unit (see the Inside tab)", precision=0,
+                                 elem_id="colour-unit", scale=1)
+            coloured = coloured_view("generate-coloured", "the text, coloured per character")
             refined = gr.HTML(elem_id="refine-diff", label="refined by the CNN")
     gr.Markdown(text.ATTENTION_HELP)
     position = gr.Slider(0, 100, value=100, step=1, elem_id="attn-position",
@@ -267,18 +298,22 @@ def render(models: Models, numbers: NumbersFiles, own: SessionModels | None = No
 
     outputs = list(GenerateOutputs(text=output, status=status, attention=attention,
                                    characters=characters, numbers=numbers_file, diff=refined,
-                                   session=session))
+                                   coloured=coloured, session=session))
     settings = [max_new_tokens, temperature, top_k, top_p, seed]
     # a private update clears the page at once; then the request joins the queue, where the
     # outputs show the visitor's place in line until a worker takes it
     cleared = wire(start.click, handlers.clear_for_generate, None, outputs)
-    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.generate_text)),
-         [strategy, prompt, *settings, replace_unknown, refine, *([source] if own else [])],
-         outputs, api_name="generate", workers="generations")
+    generated = wire(cleared.then, spaces_gpu(with_clear_errors(handlers.generate_text)),
+                     [strategy, prompt, *settings, replace_unknown, refine,
+                      *([source] if own else [])], outputs, api_name="generate",
+                     workers="generations")
     cleared = wire(more.click, handlers.clear_for_continue, None, outputs)
-    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.continue_text)),
-         [session, *settings, refine], outputs, api_name="continue_generation",
-         workers="generations")
+    continued = wire(cleared.then, spaces_gpu(with_clear_errors(handlers.continue_text)),
+                     [session, *settings, refine], outputs, api_name="continue_generation",
+                     workers="generations")
+    redraw = with_clear_errors(handlers.redraw_coloured)
+    for trigger in (generated.then, continued.then, colour_by.change, unit.submit):
+        wire(trigger, redraw, [session, colour_by, unit], coloured)
     wire(stop.click, handlers.request_stop, session, None)
     wire(position.release, with_clear_errors(handlers.redraw_attention), [session, position],
          list(RedrawOutputs(attention=attention, characters=characters)))

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ..diagnostics import Analysis, analyse
+from .coloured_text import coloured_view, difference_html
 from .common import wire, with_clear_errors
 from .figures import difference_figure
 from .html import legend_html, surprisal_html
@@ -66,6 +67,13 @@ class ScoreHandlers:
             return gr.skip()
         return difference_figure(a, b)
 
+    def difference_text(self, analyses, model_a, model_b):
+        """The text coloured by model A's surprisal minus model B's, character by character."""
+        a, b = (analyses or {}).get(model_a), (analyses or {}).get(model_b)
+        if a is None or b is None or a.text != b.text:
+            return gr.skip()
+        return difference_html(a, b)
+
 
 def render(models: Models, own: SessionModels | None = None):
     """Build the tab inside the current ``gr.Tab`` and wire its events; with ``own``, a "models"
@@ -85,9 +93,10 @@ def render(models: Models, own: SessionModels | None = None):
     table = gr.Dataframe(headers=TABLE_HEADERS, label="bits per character (lower: better)",
                          interactive=False, elem_id="score-table")
     difference = gr.Plot(label="difference per character", elem_id="score-diff")
+    difference_text = coloured_view("score-diff-text", "difference per character, on the text")
     coloured = gr.HTML(elem_id="score-html", label="surprisal per character")
     analyses = gr.State({})
-    wire(start.click, spaces_gpu(with_clear_errors(handlers.score_text)),
+    scored = wire(start.click, spaces_gpu(with_clear_errors(handlers.score_text)),
          [pasted, model_a, model_b, replace_unknown, *([source] if own else [])],
          list(ScoreOutputs(table=table, coloured=coloured, difference=difference,
                            analyses=analyses)),
@@ -95,6 +104,9 @@ def render(models: Models, own: SessionModels | None = None):
     for dropdown in (model_a, model_b):
         wire(dropdown.change, with_clear_errors(handlers.redraw_difference),
              [analyses, model_a, model_b], difference)
+    for trigger in (scored.then, model_a.change, model_b.change):
+        wire(trigger, with_clear_errors(handlers.difference_text), [analyses, model_a, model_b],
+             difference_text)
     if own:
         wire(source.change, own.example_text, source, pasted)
     return source

@@ -183,6 +183,38 @@ def _quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
+def inside_first_response(url: str, model: str = "hybrid", runs: int = 5) -> list[float]:
+    """Seconds for the Inside tab's filter table (``/inside_filters``), from a fresh client:
+    the first request, then the rest (the table is loaded at start, never computed)."""
+    times = []
+    for _ in range(runs):
+        client = client_for(url)
+        started = time.perf_counter()
+        client.predict(model, api_name="/inside_filters")
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def coloured_view_bytes(url: str, strategy: str = "hybrid", tokens: int = 2000) -> dict[str, int]:
+    """Bytes the coloured text adds for a text of ``tokens`` generated characters: the largest
+    streamed update's view (from the server), and the finished view in each colouring (built
+    from the same text, as the page's redraw builds it)."""
+    from ..app.coloured_text import ANALYSIS_QUANTITIES, UNIT, text_view
+    from ..checkpoint import load
+    from ..diagnostics import analyse
+
+    job = client_for(url).submit(*generate_args(strategy, tokens, 0), api_name="/generate")
+    updates = list(job)
+    sizes = {"streamed update (largest)": max(response_size(u[6]) for u in updates
+                                              if isinstance(u[6], str))}
+    bundle = load(strategy)
+    a = analyse(bundle, job.result()[0])
+    for quantity in (*ANALYSIS_QUANTITIES, UNIT):
+        html, _ = text_view(bundle, a, quantity, 0)
+        sizes[f"finished, {quantity}"] = response_size(html)
+    return sizes
+
+
 def device_speeds(strategy: str, tokens: int = 1000) -> dict[str, float]:
     """Characters/s of one generation per available device (the CPU, and CUDA if present)."""
     import torch
@@ -243,6 +275,12 @@ def main(argv: list[str] | None = None) -> None:
               f"over {len(first)} requests")
         for what, size in response_sizes(url, args.strategy):
             say(f"response size, {what}: {size / 1000:,.1f} KB")
+        inside = inside_first_response(url)
+        say(f"Inside tab, filter table (/inside_filters hybrid) from a fresh client: first "
+            f"{inside[0] * 1000:.0f} ms, median {statistics.median(inside) * 1000:.0f} ms "
+            f"over {len(inside)}")
+        for what, size in coloured_view_bytes(url, args.strategy).items():
+            say(f"coloured text, 2,000 generated characters, {what}: {size / 1000:,.1f} KB")
         alone = statistics.median(load_run(url, 1, args.strategy, args.tokens)["p50"]
                                   for _ in range(3))
         say(f"one request alone, {args.tokens} characters ({args.strategy}): {alone:.2f} s "

@@ -1,0 +1,126 @@
+"""The coloured text and the Inside tab in a real browser (Debian's chromium, Playwright), on the
+shipped checkpoints and their Inside tables.
+
+Screenshots go to ``assets/`` when ``CNNGRU_UPDATE_SCREENSHOTS=1`` (the README shows them), else
+to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage"]
+ROOT = Path(__file__).resolve().parents[2]
+PROMPT = "ROMEO\n"
+CHARS = "#generate-coloured .ct-text i"
+
+if not shutil.which(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def url():
+    port = free_port()
+    app, _seconds = start_app(port)
+    yield f"http://127.0.0.1:{port}/"
+    stop_app(app)
+
+
+@pytest.fixture(scope="module")
+def page(url, tmp_path_factory):
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
+            args=ARGS, viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#generate-btn")
+        yield page
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    if os.environ.get("CNNGRU_UPDATE_SCREENSHOTS") == "1":
+        return ROOT / "assets"
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def test_generated_text_is_coloured_with_hover_and_attention_at_2000_characters(page, shots):
+    page.locator("#strategy input").fill("hybrid")
+    page.locator("#strategy input").press("Enter")
+    page.fill("#prompt textarea", PROMPT)
+    box = page.locator("#max-new-tokens input[type=number]")
+    box.fill("2000")
+    box.press("Enter")
+    page.locator("#generate-btn").click()
+    page.wait_for_function(  # the finished view: its characters can be clicked for attention
+        "document.querySelector('#generate-coloured .ct')?.dataset.key", timeout=120_000)
+    chars = page.locator(CHARS)
+    assert chars.count() == len(PROMPT) + 2000
+    coloured = page.locator("#generate-coloured .ct-text i[class^=s]").count()
+    assert coloured == 2000  # every predicted character; the first one is not predicted
+    assert page.locator("#generate-coloured .ct-legend").first.inner_text().startswith(
+        "probability the model gave the character")
+    # wrapped like text: the view is as wide as its box, many lines tall, not one long row
+    width = page.locator("#generate-coloured .ct-text").last.evaluate("e => e.scrollWidth")
+    client = page.locator("#generate-coloured .ct-text").last.evaluate("e => e.clientWidth")
+    assert width <= client + 1
+    target = chars.nth(1500)
+    target.scroll_into_view_if_needed()
+    target.hover()
+    tip = page.locator("#generate-coloured .ct-tip")
+    assert re.search(r'#1500 ".+" · confidence [\d.]+ · p \d\.\d{3} · top 3: (.+ \d\.\d\d\s*){3}',
+                     tip.inner_text()), tip.inner_text()
+    target.click()
+    page.wait_for_function("document.querySelector('#generate-coloured .ct').dataset.attended",
+                           timeout=20_000)
+    attended = page.locator("#generate-coloured .ct").get_attribute("data-attended")
+    positions = [int(p) for p in attended.split(",")]
+    assert positions and all(1500 - 32 <= p < 1500 for p in positions)  # the window before it
+    assert page.locator(f"{CHARS}.att").count() == len(positions)
+    assert "attended to" in tip.inner_text()
+    page.locator("#generate-coloured").screenshot(path=shots / "coloured-text.png")
+
+
+def test_colouring_follows_the_chosen_quantity(page):
+    page.locator("#colour-by input").fill("CNN weight")
+    page.locator("#colour-by input").press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#generate-coloured .ct-legend')?.innerText"
+        ".startsWith(\"the hybrid's weight on the CNN context\")", timeout=30_000)
+    assert page.locator(CHARS).count() == len(PROMPT) + 2000
+
+
+def test_inside_tab_lists_filters_and_shows_a_unit_on_text(page, shots):
+    page.get_by_role("tab", name="Inside").click()
+    page.wait_for_selector("#inside-filters table")
+    assert "got a label" in page.locator("#inside-summary").inner_text()
+    page.fill("#inside-query textarea", "the king")
+    page.locator("#inside-search-btn").click()
+    page.wait_for_function(
+        "document.querySelectorAll('#inside-found tbody tr').length > 0", timeout=30_000)
+    page.locator("#inside-property input").fill("position in line")
+    page.locator("#inside-property input").press("Enter")
+    page.wait_for_timeout(500)
+    first_unit = page.locator("#inside-units label").first
+    assert re.match(r"unit \d+ \(r = [+-]0\.\d\d\)", first_unit.inner_text())
+    first_unit.click()
+    page.wait_for_selector("#inside-cell .ct-text i", timeout=30_000)
+    cells = page.locator("#inside-cell .ct-text i[class^=d]").count()
+    assert cells > 1000
+    page.screenshot(path=shots / "inside.png", full_page=True)

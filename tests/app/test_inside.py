@@ -1,0 +1,71 @@
+"""The Inside tab's handlers on the shipped checkpoints and their stored tables."""
+
+import pytest
+
+import cnngru.corpus
+from cnngru.app.inside import InsideHandlers
+from cnngru.app.loaded_models import load_models
+from cnngru.app.validation import InputError
+from cnngru.inside import FILE
+from cnngru.models import VARIANTS
+from cnngru.paths import SHIPPED
+
+pytestmark = pytest.mark.skipif(not all((SHIPPED / v / FILE).is_file() for v in VARIANTS),
+                                reason="the shipped Inside tables are not built")
+
+
+@pytest.fixture(scope="module")
+def handlers():
+    with pytest.MonkeyPatch.context() as mp:  # the tab reads tables: it never scans the corpus
+        mp.setattr(cnngru.corpus, "load_corpus", lambda *a, **k: pytest.fail("corpus read"))
+        mp.setattr(cnngru.corpus, "load_shakespeare", lambda *a, **k: pytest.fail("corpus read"))
+        h = InsideHandlers(load_models())
+        for name in VARIANTS:
+            h.filters(name), h.units(name, "position in line")
+    return h
+
+
+def test_every_shipped_model_has_its_table(handlers):
+    assert set(VARIANTS) <= set(handlers.names) and not handlers.problems
+
+
+def test_filter_table_has_a_row_per_filter_and_says_what_is_left_out(handlers):
+    hybrid = handlers.filters("hybrid")
+    assert len(hybrid.table) == len(handlers.tables["hybrid"].filters) > 0
+    assert "got a label" in hybrid.summary
+    assert all(row[3] == "no label" or "%" in row[3] for row in hybrid.table)
+    assert "no fixed window" in handlers.filters("cnn-post").summary
+    assert handlers.filters("gru").table == []
+
+
+def test_search_finds_a_filter_on_its_own_best_ngram(handlers):
+    table = handlers.tables["cnn-pre"]
+    f = next(f for f in table.filters if f["top"][0][2] > f["p99"] and f["window"] >= 3)
+    gram = f["top"][0][0]
+    hits = handlers.search("cnn-pre", gram)
+    assert f["id"] in [h[0] for h in hits]
+    assert all(h[4] > h[5] for h in hits)  # every hit is above its p99
+
+
+def test_unit_numbers_and_view(handlers):
+    top = handlers.unit_list("hybrid", "position in line")
+    assert len(top) == 10 and abs(top[0][1]) >= abs(top[-1][1])
+    unit = top[0][0]
+    numbers = handlers.unit_values("hybrid", unit, "ROMEO\nBut soft!\n")
+    assert len(numbers["values"]) == len("ROMEO\nBut soft!\n")
+    assert all(-1 <= v <= 1 for v in numbers["values"])  # a GRU output: tanh-bounded
+    html = handlers.unit_view("hybrid", unit)
+    assert html.count("<i class=d") == len(handlers.tables["hybrid"].excerpt)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda h: h.filters("nope"), "Unknown model"),
+    (lambda h: h.search("gru", "the"), "no character filters"),
+    (lambda h: h.search("hybrid", ""), "n-gram"),
+    (lambda h: h.units("hybrid", "colour"), "Unknown property"),
+    (lambda h: h.unit_values("hybrid", 10_000), "between 0 and"),
+    (lambda h: h.unit_values("hybrid", "x"), "whole number"),
+])
+def test_bad_input_gets_a_clear_message(handlers, call, message):
+    with pytest.raises(InputError, match=message):
+        call(handlers)

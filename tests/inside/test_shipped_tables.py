@@ -1,0 +1,127 @@
+"""The shipped Inside tables, checked against the shipped checkpoints by independent paths.
+
+Filters: activations recomputed from the weights alone (embedding rows times convolution taps),
+not by the builder. Units: correlations recomputed with ``numpy.corrcoef`` on the model's
+forward outputs. Both on the samples each table records.
+"""
+
+import hashlib
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import cnngru
+from cnngru.corpus import load_corpus
+from cnngru.inside import FILE, InsideTableError, load_table
+from cnngru.inside import properties as props
+from cnngru.models import VARIANTS
+from cnngru.paths import SHIPPED
+
+pytestmark = pytest.mark.skipif(not all((SHIPPED / v / FILE).is_file() for v in VARIANTS),
+                                reason="the shipped Inside tables are not built")
+
+
+@pytest.fixture(scope="module")
+def shakespeare():
+    return load_corpus("shakespeare")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_table_carries_the_hash_of_the_weights_beside_it(variant):
+    weights = (SHIPPED / variant / "model.safetensors").read_bytes()
+    table = json.loads((SHIPPED / variant / FILE).read_text())
+    assert table["weights_sha256"] == hashlib.sha256(weights).hexdigest()
+    assert table["variant"] == variant
+    assert load_table(SHIPPED / variant).path.name == FILE
+
+
+def test_a_table_for_other_weights_is_refused(tmp_path):
+    folder = tmp_path / "hybrid"
+    shutil.copytree(SHIPPED / "hybrid", folder)
+    table = json.loads((folder / FILE).read_text())
+    table["weights_sha256"] = "0" * 64
+    (folder / FILE).write_text(json.dumps(table))
+    with pytest.raises(InsideTableError, match="built for other weights.*cnngru inside build"):
+        load_table(folder)
+    (folder / FILE).unlink()
+    with pytest.raises(InsideTableError, match="missing"):
+        load_table(folder)
+
+
+def test_tables_are_small_and_cnn_post_says_what_it_leaves_out():
+    for v in VARIANTS:
+        assert (SHIPPED / v / FILE).stat().st_size < 120_000
+    assert "no fixed window" in load_table(SHIPPED / "cnn-post").left_out
+
+
+def direct_activations(bundle, bank: dict, ids: np.ndarray) -> np.ndarray:
+    """(N - window + 1, channels): each full window's activation from the weights alone:
+    bias + sum over taps j of weight[:, :, j] . embedding[id at tap j]."""
+    conv = bundle.model.get_submodule(bank["name"])
+    w = conv.weight.detach().double().numpy()  # (F, E, k)
+    e = bundle.model.embed.weight.detach().double().numpy()  # (V, E)
+    k = bank["window"]
+    assert w.shape[2] == k, "these shipped filters read the embedding directly"
+    out = np.zeros((len(ids) - k + 1, w.shape[0])) + conv.bias.detach().double().numpy()
+    for j in range(k):
+        out += (e @ w[:, :, j].T)[ids[j:len(ids) - k + 1 + j]]
+    return out
+
+
+@pytest.mark.parametrize("variant", ["cnn-pre", "hybrid"])
+def test_listed_top_ngrams_give_each_filter_its_highest_activations(variant, shakespeare):
+    bundle = cnngru.load(variant, device="cpu")
+    table = load_table(SHIPPED / variant)
+    sample = table.data["samples"]["train"]
+    train = shakespeare.split("train")
+    blocks = [train[s:s + sample["block_chars"]] for s in sample["starts"]]
+    for bank in table.data["filters"]["banks"]:
+        k = bank["window"]
+        acts = [direct_activations(bundle, bank, np.asarray(bundle.vocab.encode(b))) for b in blocks]
+        every = np.concatenate(acts)  # every window of the sample
+        for c in (0, bank["channels"] // 2, bank["channels"] - 1):  # three filters per bank
+            f = table.filters[bank["first"] + c]
+            listed = [g for g, _, _ in f["top"]]
+            # the best listed n-gram is the filter's highest activation on the sample
+            assert f["top"][0][2] == pytest.approx(every[:, c].max(), abs=2e-3)
+            # no n-gram outside the list beats the tenth listed one
+            above = set()
+            for b, a in zip(blocks, acts, strict=True):
+                for t in np.flatnonzero(a[:, c] > f["top"][-1][2] + 2e-3):
+                    above.add(b[t:t + k])
+            assert above <= set(listed), (f["id"], above - set(listed))
+            for gram, count, value in f["top"]:  # its value and count, found independently
+                assert sum(len(re.findall(f"(?={re.escape(gram)})", b)) for b in blocks) == count
+                ids = np.asarray(bundle.vocab.encode(gram))
+                assert direct_activations(bundle, bank, ids)[0, c] == pytest.approx(value, abs=2e-3)
+
+
+@pytest.mark.parametrize("variant", ["gru", "hybrid"])
+def test_reported_unit_correlations_are_right(variant, shakespeare):
+    bundle = cnngru.load(variant, device="cpu")
+    table = load_table(SHIPPED / variant)
+    sample = table.data["samples"]["validation"]
+    validation = shakespeare.split("validation")
+    texts = [validation[s:s + sample["block_chars"]] for s in sample["starts"]]
+    outputs = []
+    with torch.inference_mode():
+        for text in texts:  # the model's own outputs, each block read with the state carried
+            ids, state = bundle.vocab.encode_tensor(text)[None], None
+            for a in range(0, ids.shape[1], 2048):
+                out = bundle.model(ids[:, a:a + 2048], state)
+                state = out.state
+                outputs.append(out.trace["units"][0].numpy())
+    outputs = np.concatenate(outputs)
+    for name, entry in table.unit_properties.items():
+        fn = props.UNIT_PROPERTIES[name][2]
+        values = np.concatenate([fn(t) for t in texts]).astype(float)
+        for unit, r in entry["top"][:3]:
+            assert np.corrcoef(outputs[:, unit], values)[0, 1] == pytest.approx(r, abs=2e-3)
+        # and they are the strongest: no unit beyond the list has a larger |r|
+        every = np.array([np.corrcoef(outputs[:, u], values)[0, 1]
+                          for u in range(outputs.shape[1])])
+        assert np.nanmax(np.abs(every)) == pytest.approx(abs(entry["top"][0][1]), abs=2e-3)
