@@ -1,0 +1,116 @@
+"""The "Your text" tab in a real browser (Debian's chromium driven by Playwright): paste a text
+that is not Shakespeare, train, see the curves and the table, download the zip, and generate
+with the new model in the Generate tab.
+
+``python app.py`` runs with ``CNNGRU_TEST_BUDGET=1``, which offers the API's 3-second test
+budget on the page. The screenshot goes to ``assets/your-text.png`` when
+``CNNGRU_UPDATE_SCREENSHOTS=1`` (the README shows it), else to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+import cnngru  # noqa: E402
+from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage"]
+ROOT = Path(__file__).resolve().parents[2]
+GPL = Path("/usr/share/common-licenses/GPL-3")
+
+if not shutil.which(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
+                allow_module_level=True)
+if not GPL.is_file():
+    pytest.skip("Debian's copy of the GNU GPL is not here", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def url():
+    port = free_port()
+    old = os.environ.get("CNNGRU_TEST_BUDGET")
+    os.environ["CNNGRU_TEST_BUDGET"] = "1"  # start_app passes the environment on
+    try:
+        app, _seconds = start_app(port)
+    finally:
+        if old is None:
+            del os.environ["CNNGRU_TEST_BUDGET"]
+        else:
+            os.environ["CNNGRU_TEST_BUDGET"] = old
+    yield f"http://127.0.0.1:{port}/"
+    stop_app(app)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory, url):
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
+            args=ARGS, viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#generate-btn")
+        yield page
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    if os.environ.get("CNNGRU_UPDATE_SCREENSHOTS") == "1":
+        return ROOT / "assets"
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def test_paste_train_watch_download_and_generate_with_your_model(page, shots, tmp_path):
+    text = GPL.read_text(encoding="utf-8")
+    page.get_by_role("tab", name="Your text").click()
+    page.locator("#your-text textarea").fill(text)
+    page.locator("#your-budget").get_by_label("3s").check()
+    assert not page.locator("#generate-source").is_visible()  # no models of your own yet
+    page.locator("#train-btn").click()
+
+    page.wait_for_selector("#your-curves .js-plotly-plot .main-svg", timeout=120_000)
+    page.locator("#your-table").get_by_text("One seed each").wait_for(timeout=120_000)
+    table = page.locator("#your-table").inner_text()
+    assert all(v in table for v in cnngru.VARIANTS)
+    assert "Trained" in page.locator("#your-status").inner_text()
+    assert page.locator("#your-curves .scatterlayer .trace").count() == 4  # one per strategy
+    page.screenshot(path=shots / "your-text.png", full_page=True)
+
+    page.locator("#download-btn").click()
+    link = page.locator("#your-zip a[download]").first
+    link.wait_for(timeout=30_000)
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "models.zip"
+    download.value.save_as(saved)
+    with zipfile.ZipFile(saved) as z:
+        z.extractall(tmp_path)
+    assert cnngru.load(tmp_path / "cnngru-your-text" / "hybrid").variant == "hybrid"
+
+    page.get_by_role("tab", name="Generate").click()
+    source = page.locator("#generate-source")
+    source.wait_for(state="visible", timeout=10_000)
+    prompt = page.locator("#prompt textarea")
+    shipped_prompt = prompt.input_value()
+    source.get_by_label("your text").check()
+    page.wait_for_function("t => document.querySelector('#prompt textarea').value !== t",
+                           arg=shipped_prompt, timeout=10_000)
+    example = prompt.input_value()
+    assert example in text  # a prompt drawn from your text
+    page.locator("#generate-btn").click()
+    page.wait_for_selector("#chars-plot .js-plotly-plot .main-svg", timeout=60_000)
+    written = page.locator("#output textarea").input_value()
+    assert written.startswith(example) and len(written) > len(example)
+    page.wait_for_selector("#attn-plot .heatmaplayer")  # the hybrid's attention, your model's

@@ -1,0 +1,92 @@
+"""The store of visitors' own models: keyed by session, bounded by count, memory and idle time,
+least recently used dropped first, each drop explained; and the training line's hard limit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from tiny_zoo import tiny_checkpoints
+
+from cnngru.app import training_jobs
+from cnngru.app.session_models import SHIPPED, YOURS, SessionModels, draw_examples
+from cnngru.app.training_jobs import FAILED, TrainingLine, new_job
+from cnngru.app.validation import InputError
+
+GPL = Path("/usr/share/common-licenses/GPL-3")
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> Path:
+    return tiny_checkpoints(tmp_path_factory.mktemp("tiny"))
+
+
+def copy_of(checkpoints: Path, tmp_path: Path, name: str) -> Path:
+    return Path(shutil.copytree(checkpoints, tmp_path / name))
+
+
+def test_models_belong_to_their_session_only(checkpoints, tmp_path):
+    store = SessionModels()
+    own = store.put("alice", copy_of(checkpoints, tmp_path, "a"), None, "uploaded")
+    assert store.pick(YOURS, None, "alice") is own.models
+    assert store.pick(SHIPPED, "the shipped ones", "alice") == "the shipped ones"
+    with pytest.raises(InputError, match="no models of your own"):
+        store.pick(YOURS, None, "bob")
+    with pytest.raises(InputError, match="models must be one of"):
+        store.pick("everyone's", None, "alice")
+
+
+def test_the_least_recently_used_session_is_dropped_first_and_told_why(checkpoints, tmp_path):
+    store = SessionModels(max_sessions=2)
+    folders = {o: copy_of(checkpoints, tmp_path, o) for o in "abc"}
+    store.put("a", folders["a"], None, "trained")
+    store.put("b", folders["b"], None, "trained")
+    store.models("a")  # a is used again: b is now the least recent
+    store.put("c", folders["c"], None, "trained")
+    assert store.owners == ["a", "c"]
+    with pytest.raises(InputError, match="2 other sessions have trained models"):
+        store.models("b")
+    assert not folders["b"].exists()  # its files go with it
+
+
+def test_the_memory_cap_keeps_the_newest(checkpoints, tmp_path):
+    one = SessionModels().put("x", copy_of(checkpoints, tmp_path, "x"), None, "trained").nbytes
+    store = SessionModels(memory_cap=int(1.5 * one))
+    store.put("a", copy_of(checkpoints, tmp_path, "a"), None, "trained")
+    store.put("b", copy_of(checkpoints, tmp_path, "b"), None, "trained")
+    assert store.owners == ["b"] and store.nbytes <= 1.5 * one
+    with pytest.raises(InputError, match="needed the memory"):
+        store.models("a")
+
+
+def test_idle_sessions_lose_their_models(checkpoints, tmp_path):
+    store = SessionModels(idle_timeout=0.2)
+    store.put("a", copy_of(checkpoints, tmp_path, "a"), None, "trained")
+    time.sleep(0.3)
+    with pytest.raises(InputError, match="unused for"):
+        store.models("a")
+
+
+def test_example_prompts_are_line_starts_from_the_text():
+    text = GPL.read_text() if GPL.is_file() else "\n".join(f"line {k} of a text" for k in range(500))
+    examples = draw_examples(text)
+    assert len(examples) == 5 and all(e in text and e.strip() for e in examples)
+
+
+def test_a_job_past_its_hard_limit_is_killed_and_says_so(tmp_path, monkeypatch):
+    """The limit really kills: with no margin, a half-second budget gets 2 s, too little even to
+    start training, and the process group is gone after."""
+    monkeypatch.setattr(training_jobs, "HARD_LIMIT_MARGIN", 0)
+    text = GPL.read_text() if GPL.is_file() else "".join(chr(97 + k % 26) for k in range(20_000))
+    ended = []
+    line = TrainingLine(tmp_path / "rates.json", on_end=ended.append)
+    job = line.submit(new_job("alice", text, 0.5, tmp_path))
+    assert job.done.wait(30)
+    assert job.state == FAILED and ended == [job]
+    assert "hard time limit of 2 s" in job.message and "nothing could be kept" in job.message
+    assert job.ended - job.started < 4
+    with pytest.raises(ProcessLookupError):
+        os.killpg(job.pid, 0)
