@@ -160,7 +160,8 @@ def render(models: Models) -> None:
     summary = gr.Markdown(first.summary, elem_id="inside-summary")
     with gr.Accordion("Filters", open=True):
         table = gr.Dataframe(first.table, headers=FILTER_HEADERS, interactive=False,
-                             elem_id="inside-filters", max_height=360, wrap=True)
+                             elem_id="inside-filters", max_height=360, wrap=True,
+                             column_widths=["6%", "10%", "6%", "22%", "42%", "7%", "7%"])
         with gr.Row():
             query = gr.Textbox(label="filter search: type an n-gram", elem_id="inside-query",
                                max_length=MAX_SEARCH_CHARS, scale=3)

@@ -215,6 +215,29 @@ def coloured_view_bytes(url: str, strategy: str = "hybrid", tokens: int = 2000) 
     return sizes
 
 
+def inside_bench(out: str | None = None) -> list[str]:
+    """The Inside tab's and the coloured text's figures alone, on a fresh ``python app.py``:
+    ``python -c "from cnngru.bench.demo import inside_bench; inside_bench('results/bench-inside.txt')"``
+    (the full bench prints them too)."""
+    port = free_port()
+    proc, _ = start_app(port)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        times = inside_first_response(url)
+        lines = [f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start",
+                 f"Inside tab, filter table (/inside_filters hybrid) from a fresh client: first "
+                 f"{times[0] * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms "
+                 f"over {len(times)}"]
+        lines += [f"coloured text, 2,000 generated characters, {what}: {size / 1000:,.1f} KB"
+                  for what, size in coloured_view_bytes(url).items()]
+    finally:
+        stop_app(proc)
+    print("\n".join(lines), flush=True)
+    if out:
+        Path(out).write_text("\n".join(lines) + "\n")
+    return lines
+
+
 def device_speeds(strategy: str, tokens: int = 1000) -> dict[str, float]:
     """Characters/s of one generation per available device (the CPU, and CUDA if present)."""
     import torch
