@@ -207,6 +207,53 @@ def streaming_html(text: str, prompt_chars: int, probabilities: list[float]) -> 
                               "alternatives and attention when it ends")
 
 
+class Colourings:
+    """What each page last chose to colour its text by, by Gradio session, so that its next text
+    streams in that colouring (``/generate``'s parameters are a public API and stay as they
+    are). A bounded store of small tuples; the oldest sessions are forgotten first."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._choices: OrderedDict[str, tuple[str, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def choose(self, session_hash: str | None, quantity: str, unit) -> None:
+        if not session_hash:
+            return
+        with self._lock:
+            self._choices[session_hash] = (quantity, unit)
+            self._choices.move_to_end(session_hash)
+            while len(self._choices) > self.size:
+                self._choices.popitem(last=False)
+
+    def of(self, session_hash: str | None) -> tuple[str, object]:
+        with self._lock:
+            return self._choices.get(session_hash or "", ("confidence", None))
+
+
+COLOURINGS = Colourings()
+
+
+class StreamingUnit:
+    """One GRU unit's output over a text that grows: each update runs the model's forward over
+    the characters added since the last (the state carried), so it costs what was added."""
+
+    def __init__(self, bundle, unit: int):
+        self.bundle, self.unit = bundle, unit
+        self.state, self.read, self.values = None, 0, np.zeros(0)
+
+    def values_for(self, text: str) -> np.ndarray:
+        new = text[self.read:]
+        if new:
+            ids = self.bundle.vocab.encode_tensor(new, "replace").to(self.bundle.device)
+            with torch.inference_mode():
+                out = self.bundle.model(ids[None], self.state)
+            self.state, self.read = out.state, len(text)
+            column = out.trace["units"][0, :, self.unit].float().cpu().numpy()
+            self.values = np.concatenate([self.values, column])
+        return self.values
+
+
 def unit_outputs(bundle, text: str, unit: int) -> np.ndarray:
     """(len(text),) a GRU unit's output after reading each character (the trace's ``units``)."""
     ids = bundle.vocab.encode_tensor(text, "replace").to(bundle.device)

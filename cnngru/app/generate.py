@@ -20,7 +20,16 @@ from ..batched_generation import engine_for
 from ..diagnostics import Analysis, analyse
 from ..generation import Continuation
 from . import text
-from .coloured_text import ANALYSIS_QUANTITIES, UNIT, coloured_view, streaming_html, text_view
+from .coloured_text import (
+    ANALYSIS_QUANTITIES,
+    COLOURINGS,
+    UNIT,
+    StreamingUnit,
+    coloured_view,
+    streaming_html,
+    text_view,
+    unit_html,
+)
 from .common import NumbersFiles, Throttle, skipping, wire, with_clear_errors
 from .figures import attention_figure, attention_view, character_figure
 from .html import message_html
@@ -54,6 +63,8 @@ class GenerationSession:
     analysis: Analysis | None = None
     shown: dict | None = None  # the per-character numbers the coloured view shows
     probabilities: list = field(default_factory=list)  # of each character as it streamed
+    owner: str | None = None  # the page's Gradio session: its chosen colouring (COLOURINGS)
+    unit_stream: Any = None  # a StreamingUnit, when it streams coloured by a GRU unit
     stop_requested: bool = False  # set by the Stop button; the stream ends at the next character
     bundle: Any = None  # the model, when it is the visitor's own (else looked up by name)
 
@@ -111,10 +122,12 @@ class GenerateHandlers:
                                           top_p=request.top_p, seed=request.seed,
                                           diagnostics=True)
         session = GenerationSession(strategy, len(prompt), gen.start, request,
-                                    bundle=bundle if own else None)
+                                    bundle=bundle if own else None,
+                                    owner=owner_of(visitor))
         yield from self._stream(gen, session, refine)
 
-    def continue_text(self, session, max_new_tokens, temperature, top_k, top_p, seed, refine):
+    def continue_text(self, session, max_new_tokens, temperature, top_k, top_p, seed, refine,
+                      visitor: gr.Request = None):
         """Stream more of the session's text, from the state where it stopped."""
         if session is None:
             raise InputError("There is nothing to continue yet: generate a text first.")
@@ -133,7 +146,8 @@ class GenerateHandlers:
                                           top_p=request.top_p, seed=request.seed,
                                           diagnostics=True)
         session = GenerationSession(session.model, session.prompt_chars, gen.start, request,
-                                    bundle=session.bundle)
+                                    bundle=session.bundle,
+                                    owner=owner_of(visitor))
         yield from self._stream(gen, session, refine)
 
     def clear_for_generate(self) -> GenerateOutputs:
@@ -220,15 +234,38 @@ class GenerateHandlers:
             characters=character_figure(a, session.prompt_chars,
                                         view if a.attention is not None else None),
             numbers=None, diff=self._refined(session) if refine else "", session=session,
-            coloured=gr.skip())  # drawn next, in the colouring the visitor chose
+            coloured=self._final_view(session, bundle))
+
+    def _final_view(self, session: GenerationSession, bundle) -> str:
+        """The finished text in the colouring the page chose (confidence if that cannot be
+        shown: a unit out of range, a quantity this model lacks)."""
+        quantity, unit = COLOURINGS.of(session.owner)
+        try:
+            html, session.shown = text_view(bundle, session.analysis, quantity, unit)
+        except InputError:
+            html, session.shown = text_view(bundle, session.analysis, "confidence")
+        return html
 
     def _streaming_view(self, session: GenerationSession) -> str:
+        """The coloured text so far: by the GRU unit the page chose (its output computed on the
+        new characters only), else by each generated character's confidence."""
         text = session.text
+        quantity, unit = COLOURINGS.of(session.owner)
+        if quantity == UNIT:
+            bundle = session.bundle or self.models.get(session.model)
+            if _whole(unit) in range(bundle.model.config.hidden) and (
+                    session.unit_stream is None or session.unit_stream.unit != int(unit)):
+                session.unit_stream = StreamingUnit(bundle, int(unit))
+            if session.unit_stream is not None:
+                return unit_html(text, session.unit_stream.values_for(text),
+                                 f"{session.model}, unit {int(unit)}, as the text streams")
         n = min(len(session.probabilities), len(text) - session.prompt_chars)
         return streaming_html(text, len(text) - n, session.probabilities[-n:] if n else [])
 
-    def redraw_coloured(self, session, quantity, unit):
-        """The coloured view of the session's finished text in ``quantity`` (or a GRU unit)."""
+    def redraw_coloured(self, session, quantity, unit, visitor: gr.Request = None):
+        """The coloured view of the session's finished text in ``quantity`` (or a GRU unit); the
+        page's next text streams in it."""
+        COLOURINGS.choose(owner_of(visitor), quantity, unit)
         if session is None or session.analysis is None:
             return gr.skip()
         bundle = session.bundle or self.models.get(session.model)
@@ -303,16 +340,15 @@ def render(models: Models, numbers: NumbersFiles, own: SessionModels | None = No
     # a private update clears the page at once; then the request joins the queue, where the
     # outputs show the visitor's place in line until a worker takes it
     cleared = wire(start.click, handlers.clear_for_generate, None, outputs)
-    generated = wire(cleared.then, spaces_gpu(with_clear_errors(handlers.generate_text)),
-                     [strategy, prompt, *settings, replace_unknown, refine,
-                      *([source] if own else [])], outputs, api_name="generate",
-                     workers="generations")
+    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.generate_text)),
+         [strategy, prompt, *settings, replace_unknown, refine, *([source] if own else [])],
+         outputs, api_name="generate", workers="generations")
     cleared = wire(more.click, handlers.clear_for_continue, None, outputs)
-    continued = wire(cleared.then, spaces_gpu(with_clear_errors(handlers.continue_text)),
-                     [session, *settings, refine], outputs, api_name="continue_generation",
-                     workers="generations")
+    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.continue_text)),
+         [session, *settings, refine], outputs, api_name="continue_generation",
+         workers="generations")
     redraw = with_clear_errors(handlers.redraw_coloured)
-    for trigger in (generated.then, continued.then, colour_by.change, unit.submit):
+    for trigger in (colour_by.change, unit.submit):
         wire(trigger, redraw, [session, colour_by, unit], coloured)
     wire(stop.click, handlers.request_stop, session, None)
     wire(position.release, with_clear_errors(handlers.redraw_attention), [session, position],
@@ -322,3 +358,11 @@ def render(models: Models, numbers: NumbersFiles, own: SessionModels | None = No
     if own:
         wire(source.change, own.example_prompt, source, prompt)
     return source
+
+
+def _whole(value) -> int | None:
+    """``value`` as a whole number, or None."""
+    try:
+        return int(value) if float(value) == int(value) else None
+    except (TypeError, ValueError):
+        return None

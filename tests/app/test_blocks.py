@@ -55,10 +55,10 @@ def test_page_updates_are_private_and_answered_outside_the_queue(demo):
     # two Stop buttons, the position slider, the two model dropdowns, and the clearing of
     # Generate's, Continue's and Compare's outputs before their requests join the queue; the
     # three "models" choices (a prompt from your text) and showing them once you have models;
-    # the coloured text redrawn (Generate: after Generate and Continue, on a new colouring or
-    # unit; Score: after Score and on either model dropdown)
+    # the coloured text redrawn (Generate: on a new colouring or unit; Score: after Score and
+    # on either model dropdown)
     private = [fn for fn in private if fn.targets[0][1] != "unload"]  # a closed page: queued
-    assert len(private) == 8 + 3 + 2 + 4 + 3
+    assert len(private) == 8 + 3 + 2 + 2 + 3
     assert all(not fn.queue and not fn.preprocess for fn in private)
     assert all(fn.show_progress == "hidden" for fn in private)
 

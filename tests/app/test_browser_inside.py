@@ -106,6 +106,42 @@ def test_colouring_follows_the_chosen_quantity(page):
     assert page.locator(CHARS).count() == len(PROMPT) + 2000
 
 
+def test_a_line_position_unit_counts_through_each_line_as_the_text_streams(page, shots):
+    import numpy as np
+
+    from cnngru.inside import load_table
+    from cnngru.inside.properties import position_in_line
+    from cnngru.paths import SHIPPED
+
+    unit, r = load_table(SHIPPED / "hybrid").unit_properties["position in line"]["top"][0]
+    page.locator("#colour-by input").fill("GRU unit")
+    page.locator("#colour-by input").press("Enter")
+    page.locator("#colour-unit input").fill(str(unit))
+    page.locator("#colour-unit input").press("Enter")
+    page.wait_for_function(  # the finished text redrawn in the unit: the next one streams in it
+        f"document.querySelector('#generate-coloured .ct-title')?.innerText"
+        f".endsWith('unit {unit}')", timeout=30_000)
+    page.locator("#generate-btn").click()
+    title = "document.querySelector('#generate-coloured .ct-title')?.innerText || ''"
+    streamed, lengths = None, set()
+    for _ in range(2000):  # sample the view while it streams
+        state = page.evaluate(f"[{title}, document.querySelectorAll('{CHARS}').length]")
+        if "as the text streams" in state[0]:
+            lengths.add(state[1])
+            streamed = page.evaluate(  # each character's colour bin, d0 (low) .. d8 (high)
+                f"[...document.querySelectorAll('{CHARS}')].map(e => [e.textContent, e.className])")
+        elif lengths and state[0].endswith(f"unit {unit}"):
+            break
+        page.wait_for_timeout(20)
+    assert len(lengths) >= 2, f"the unit view did not stream: {sorted(lengths)}"
+    text = "".join(c for c, _ in streamed)
+    bins = np.array([int(k[1:]) for _, k in streamed])
+    # the unit's colour follows the position in the line, as its correlation on validation says
+    observed = np.corrcoef(bins, position_in_line(text))[0, 1]
+    assert np.sign(observed) == np.sign(r) and abs(observed) > 0.5, (observed, r)
+    page.locator("#generate-coloured").screenshot(path=shots / "unit-while-streaming.png")
+
+
 def test_inside_tab_lists_filters_and_shows_a_unit_on_text(page, shots):
     page.get_by_role("tab", name="Inside").click()
     page.wait_for_selector("#inside-filters table")

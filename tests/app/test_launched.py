@@ -64,7 +64,8 @@ def test_every_action_is_a_named_endpoint(client):
     assert set(endpoints) == {"/generate", "/continue_generation", "/compare", "/score",
                               "/results", "/refine", "/numbers", "/engine_stats",
                               "/train_your_text", "/cancel_training", "/download_your_models",
-                              "/upload_your_models", "/your_models"}
+                              "/upload_your_models", "/your_models", "/inside_filters",
+                              "/filter_search", "/inside_units", "/unit_view", "/unit_values"}
     names = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
     assert names[:7] == ["strategy", "prompt", "max_new_tokens", "temperature", "top_k", "top_p",
                          "seed"]
@@ -89,8 +90,9 @@ def test_generate_streams_the_text_then_the_figures_and_numbers_on_request(clien
     assert len(updates) >= 3, "the text should arrive in several updates"
     assert texts[0].startswith("ROMEO.\n") and len(texts[0]) < len(texts[-1])
     assert all(len(a) <= len(b) for a, b in zip(texts, texts[1:], strict=False))
-    text, status, attention, characters, numbers, _refined = job.result()
+    text, status, attention, characters, numbers, _refined, coloured = job.result()
     assert len(text) == len("ROMEO.\n") + 2000 and "seed 5" in status
+    assert coloured.count("<i class=") == len(text)  # the text coloured per character
     assert json.loads(attention["plot"])["data"][0]["type"] == "heatmap"
     assert numbers is None  # the JSON is written when asked for, by /numbers
     data = json.loads(Path(client.predict(api_name="/numbers")).read_text())
