@@ -205,13 +205,15 @@ def coloured_view_bytes(url: str, strategy: str = "hybrid", tokens: int = 2000) 
 
     job = client_for(url).submit(*generate_args(strategy, tokens, 0), api_name="/generate")
     updates = list(job)
-    sizes = {"streamed update (largest)": max(response_size(u[6]) for u in updates
-                                              if isinstance(u[6], str))}
+    final = job.result()
+    sizes = {"streamed update (largest)": max(response_size(u[6]) for u in updates[:-1]
+                                              if isinstance(u[6], str)),
+             "finished, /generate's final response (confidence)": response_size(final[6])}
     bundle = load(strategy)
-    a = analyse(bundle, job.result()[0])
+    a = analyse(bundle, final[0])
     for quantity in (*ANALYSIS_QUANTITIES, UNIT):
         html, _ = text_view(bundle, a, quantity, 0)
-        sizes[f"finished, {quantity}"] = response_size(html)
+        sizes[f"finished, {quantity} (built here)"] = response_size(html)
     return sizes
 
 
