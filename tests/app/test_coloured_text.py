@@ -87,3 +87,32 @@ def test_attention_rows_map_window_columns_to_earlier_positions():
     rows.put(attention, 3, ["cnn"]), rows.put(attention, 3, ["cnn"])  # the oldest is dropped
     assert "no longer held" in rows.row(key, 5)["error"]
     assert "expected" in ct.attention_row("not a pair")["error"]
+
+
+def analysis(model: str, text: str, probability: list[float]):
+    from cnngru.diagnostics import Analysis
+
+    n = len(text)
+    p = np.array([np.nan, *probability])
+    top = np.tile([0.5, 0.3, 0.1, 0.05, 0.05], (n, 1))
+    return Analysis(model=model, variant="gru", text=text, probability=p, entropy=np.ones(n),
+                    rank=np.ones(n, dtype=int), top_chars=[""] + ["abcde"] * (n - 1),
+                    top_probs=top, influence=None, attention=None, reliance=None)
+
+
+def test_difference_view_colours_a_minus_b_in_bits():
+    a = analysis("A", "xyz", [0.25, 0.5])  # 2 bits, 1 bit
+    b = analysis("B", "xyz", [0.5, 0.0625])  # 1 bit, 4 bits
+    html = ct.difference_html(a, b)
+    assert classes_of(html) == ["n", "d6", "d1"]  # +1 bit: [1, 2); -3 bits: [-3.5, -2)
+    hover = data_of(html)
+    assert hover["v"] == [None, 1.0, -3.0] and hover["pb"] == [None, 0.5, 0.062]
+    with pytest.raises(ValueError, match="different texts"):
+        ct.difference_html(a, analysis("B", "xyw", [0.5, 0.5]))
+
+
+def test_a_quantity_the_model_lacks_is_refused_by_name():
+    a = analysis("A", "xyz", [0.25, 0.5])
+    assert ct.available(a) == ["confidence", "surprisal"]
+    with pytest.raises(ValueError, match="A has no CNN weight"):
+        ct.analysis_html(a, "CNN weight")
