@@ -20,16 +20,7 @@ from ..batched_generation import engine_for
 from ..diagnostics import Analysis, analyse
 from ..generation import Continuation
 from . import text
-from .coloured_text import (
-    ANALYSIS_QUANTITIES,
-    COLOURINGS,
-    UNIT,
-    StreamingUnit,
-    coloured_view,
-    streaming_html,
-    text_view,
-    unit_html,
-)
+from .coloured_text import coloured_view
 from .common import NumbersFiles, Throttle, skipping, wire, with_clear_errors
 from .figures import attention_figure, attention_view, character_figure
 from .html import message_html
@@ -37,6 +28,15 @@ from .loaded_models import Models
 from .refine_diff import refined_diff
 from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
 from .spaces import spaces_gpu
+from .text_views import (
+    ANALYSIS_QUANTITIES,
+    COLOURINGS,
+    UNIT,
+    StreamingUnit,
+    streaming_html,
+    text_view,
+    unit_html,
+)
 from .validation import (
     MAX_NEW_TOKENS,
     MAX_PROMPT_CHARS,
@@ -83,7 +83,7 @@ class GenerateOutputs(NamedTuple):
     characters: Any  # the per-character figure
     numbers: Any  # the JSON file of the numbers behind the figures (cleared: it is on request)
     diff: Any  # the refiner's edits, as HTML
-    coloured: Any  # the text coloured per character (coloured_text.py)
+    coloured: Any  # the text coloured per character (text_views.py)
     session: Any  # the GenerationSession (gr.State)
 
 

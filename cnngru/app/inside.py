@@ -14,10 +14,11 @@ import gradio as gr
 import numpy as np
 
 from ..inside import InsideTable, InsideTableError, firing, table_for
-from .coloured_text import coloured_view, unit_html, unit_outputs
+from .coloured_text import coloured_view
 from .common import wire, with_clear_errors
 from .html import message_html
 from .loaded_models import Models
+from .text_views import unit_html, unit_outputs
 from .validation import InputError, text_input
 
 FILTER_HEADERS = ["filter", "convolution", "window", "labels", "top n-grams (count)", "p99",
@@ -45,6 +46,7 @@ class FilterOutputs(NamedTuple):
 class UnitOutputs(NamedTuple):
     units: Any  # the radio of units for the chosen property
     numbers: Any  # the same units with r, as a table
+    cell: Any  # the unit's view on text, cleared until one is picked
 
 
 class InsideHandlers:
@@ -101,7 +103,8 @@ class InsideHandlers:
                              f"{', '.join(t.unit_properties)}.")
         top = t.unit_properties[prop]["top"]
         choices = [(f"unit {u} (r = {r:+.2f})", u) for u, r in top]
-        return UnitOutputs(units=gr.update(choices=choices, value=None), numbers=top)
+        return UnitOutputs(units=gr.update(choices=choices, value=None), numbers=top,
+                           cell=message_html("Pick a unit above to see it on text."))
 
     def unit_list(self, name: str, prop: str) -> list[list]:
         """[[unit, r], ...]: the units of ``name`` most correlated with ``prop``, as numbers."""
@@ -187,7 +190,7 @@ def render(models: Models) -> None:
     wire(query.submit, with_clear_errors(handlers.search), [name, query], found)
     for trigger in (name.change, prop.change):
         wire(trigger, with_clear_errors(handlers.units), [name, prop],
-             list(UnitOutputs(units=units, numbers=unit_numbers)), api_name=None)
+             list(UnitOutputs(units=units, numbers=unit_numbers, cell=cell)))
     wire(gr.api, with_clear_errors(handlers.unit_list), api_name="inside_units")
     wire(units.change, with_clear_errors(handlers.unit_view), [name, units], cell,
          api_name="unit_view")

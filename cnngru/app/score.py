@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ..diagnostics import Analysis, analyse
-from .coloured_text import coloured_view, difference_html
+from .coloured_text import coloured_view
 from .common import wire, with_clear_errors
 from .figures import difference_figure
 from .html import legend_html, surprisal_html
@@ -15,6 +15,7 @@ from .loaded_models import Models
 from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
 from .spaces import spaces_gpu
 from .text import SCORE
+from .text_views import difference_html
 from .validation import MAX_SCORE_CHARS, flag, known_characters, text_input
 
 EXAMPLE = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"

@@ -199,7 +199,7 @@ def coloured_view_bytes(url: str, strategy: str = "hybrid", tokens: int = 2000) 
     """Bytes the coloured text adds for a text of ``tokens`` generated characters: the largest
     streamed update's view (from the server), and the finished view in each colouring (built
     from the same text, as the page's redraw builds it)."""
-    from ..app.coloured_text import ANALYSIS_QUANTITIES, UNIT, text_view
+    from ..app.text_views import ANALYSIS_QUANTITIES, UNIT, text_view
     from ..checkpoint import load
     from ..diagnostics import analyse
 
