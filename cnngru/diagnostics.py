@@ -41,6 +41,8 @@ class Analysis:
     influence: np.ndarray | None  # (N,) KL(with CNN || without) in bits; None: no CNN
     attention: np.ndarray | None  # (N, W) weights over the CNN features of text[i-W..i-1]
     reliance: np.ndarray | None  # (N,) the hybrid's weight on the CNN context (1: all CNN)
+    split: np.ndarray | None = None  # (N, 1 + S) a split gate's weights (None: no split gate)
+    split_columns: tuple[str, ...] = ()  # what each weighs: "gru" (its state), then the sources
 
     @property
     def surprisal(self) -> np.ndarray:
@@ -76,6 +78,7 @@ class Analysis:
                            for chars, probs in zip(self.top_chars[1:], top_probs[1:], strict=True)],
             "cnn_influence_kl_bits": clean(self.influence),
             "reliance": clean(self.reliance),
+            "split": clean(self.split), "split_columns": list(self.split_columns) or None,
             "attention": clean(self.attention),
             "attention_keys": (f"row i: weights over the CNN features of text[i-{self.window}]"
                                f"..text[i-1], oldest first" if self.window else None),
@@ -151,6 +154,8 @@ def analysis_of(bundle: Bundle, ids: torch.Tensor, logp: torch.Tensor, trace: di
         influence=kl,
         attention=None if attention is None else pad(attention[:n]),
         reliance=None if "reliance" not in trace else pad(trace["reliance"][:n]),
+        split=None if "split" not in trace else pad(trace["split"][:n]),
+        split_columns=("gru", *bundle.model.config.sources) if "split" in trace else (),
     )
 
 

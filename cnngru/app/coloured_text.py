@@ -47,35 +47,43 @@ class Scale:
         """A class per value: its bin (``s0``.. or ``d0``..), or ``n`` where it is NaN."""
         v = np.asarray(values, dtype=np.float64)
         bins = np.digitize(np.nan_to_num(v, nan=0.0), self.edges)
-        return ["n" if not np.isfinite(x) else f"{self.kind}{b}" for x, b in zip(v, bins, strict=True)]
+        return ["n" if not np.isfinite(x) else f"{self.kind}{b}"
+                for x, b in zip(v, bins, strict=True)]
 
 
-# The quantities a visitor can colour by. Each scale's low end is the dark end of viridis, so the
-# characters to look at (unlikely, surprising, CNN-driven) stand out.
+# What can be coloured. Sequential scales run from viridis's dark end (low) to its light end
+# (high); surprisal is coloured as −bits, so the surprising characters are the dark ones.
 SCALES = {
     "confidence": Scale("probability the model gave the character", "confidence",
                         (0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9)),
     "surprisal": Scale("surprisal, bits (−log₂ p); light: expected", "surprisal bits",
                        (-8, -6, -4.5, -3, -2, -1, -0.3), digits=2, flip=True),
     "CNN influence": Scale("CNN influence, bits (KL with vs without the CNN); light: the CNN "
-                           "changed the prediction", "CNN influence bits", (0.003, 0.01, 0.03, 0.1, 0.3, 1, 3), digits=3),
+                           "changed the prediction", "CNN influence bits",
+                           (0.003, 0.01, 0.03, 0.1, 0.3, 1, 3), digits=3),
     "CNN weight": Scale("the hybrid's weight on the CNN context (light: relies on the CNN)",
-                        "CNN weight",
-                        (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)),
+                        "CNN weight", (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)),
+    "GRU-state weight": Scale("the split gate's weight on the GRU state (light: the GRU alone)",
+                              "GRU-state weight", (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)),
+    "memory weight": Scale("the split gate's weight on the attention over past GRU states "
+                           "(light: relies on that memory)", "memory weight",
+                           (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)),
     "difference": Scale("surprisal of model A minus model B, bits (purple: A more surprised)",
                         "A − B bits",
                         (-3.5, -2, -1, -0.3, 0.3, 1, 2, 3.5), kind="d", digits=2),
     "unit": Scale("the unit's output (tanh: −1 to 1)", "unit output",
                   (-0.75, -0.5, -0.25, -0.05, 0.05, 0.25, 0.5, 0.75), kind="d"),
 }
+
+
 def css() -> str:
     """The classes every view uses, once per component (gr.HTML's ``css_template``)."""
     rules = []
     for kind, palette in (("s", VIRIDIS), ("d", PUOR)):
         for k, colour in enumerate(palette):
-            light = kind == "s" and k < len(palette) // 2 or kind == "d" and k in (0, len(palette) - 1)
+            dark = k < len(palette) // 2 if kind == "s" else k in (0, len(palette) - 1)
             rules.append(f".ct-text .{kind}{k}{{background:{colour};color:"
-                         f"{LIGHT_TEXT if light else DARK_TEXT}}}")
+                         f"{LIGHT_TEXT if dark else DARK_TEXT}}}")
     return "\n".join(rules) + """
 .ct-text { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 14px;
   line-height: 1.7; white-space: pre-wrap; word-break: break-word; max-height: 420px;
@@ -109,7 +117,8 @@ def legend(scale: Scale) -> str:
 
 
 def _thousandths(p) -> list[int | None]:
-    return [None if not np.isfinite(x) else int(round(float(x) * 1000)) for x in np.asarray(p, float)]
+    return [None if not np.isfinite(x) else int(round(float(x) * 1000))
+            for x in np.asarray(p, float)]
 
 
 def hover_columns(values: np.ndarray, digits: int, probability=None, top_chars=None,

@@ -29,10 +29,10 @@ from .refine_diff import refined_diff
 from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
 from .spaces import spaces_gpu
 from .text_views import (
-    ANALYSIS_QUANTITIES,
     COLOURINGS,
     UNIT,
     StreamingUnit,
+    offered,
     streaming_html,
     text_view,
     unit_html,
@@ -314,7 +314,8 @@ def render(models: Models, numbers: NumbersFiles, own: SessionModels | None = No
                                 buttons=["copy"], interactive=False)
             status = gr.Markdown(elem_id="generate-status", label="status")
             with gr.Row():
-                colour_by = gr.Dropdown([*ANALYSIS_QUANTITIES, UNIT], value="confidence",
+                colour_by = gr.Dropdown([*offered(models.bundles.values()), UNIT],
+                                        value="confidence",
                                         label="colour each character by", elem_id="colour-by",
                                         scale=2)
                 unit = gr.Number(0, label="GRU unit (see the Inside tab)", precision=0,

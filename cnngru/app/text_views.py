@@ -18,8 +18,11 @@ from .attention_rows import hold_attention
 from .coloured_text import SCALES, coloured_html, hover_columns
 from .validation import InputError
 
-ANALYSIS_QUANTITIES = ("confidence", "surprisal", "CNN influence", "CNN weight")
+ANALYSIS_QUANTITIES = ("confidence", "surprisal", "CNN influence", "CNN weight",
+                       "GRU-state weight", "memory weight")
 UNIT = "GRU unit"  # colour by one unit's output: a choice beside the analysis quantities
+# A split gate's columns: the GRU state, then each source of the hybrid's window in order.
+SPLIT_COLUMNS = {"gru": "GRU-state weight", "cnn": "CNN weight", "memory": "memory weight"}
 
 
 def quantity_values(a: Analysis, quantity: str) -> np.ndarray | None:
@@ -31,13 +34,42 @@ def quantity_values(a: Analysis, quantity: str) -> np.ndarray | None:
         return -a.surprisal
     if quantity == "CNN influence":
         return a.influence
-    if quantity == "CNN weight":
+    if quantity == "CNN weight" and a.reliance is not None:
         return a.reliance
-    raise ValueError(f"unknown quantity {quantity!r}: choose one of {', '.join(ANALYSIS_QUANTITIES)}")
+    if quantity in ("GRU-state weight", "memory weight"):
+        return split_weights(a).get(quantity)
+    if quantity in ANALYSIS_QUANTITIES:
+        return None
+    raise ValueError(f"unknown quantity {quantity!r}: choose one of "
+                     f"{', '.join(ANALYSIS_QUANTITIES)}")
+
+
+def split_weights(a: Analysis) -> dict[str, np.ndarray]:
+    """A split gate's weights by quantity name, from the columns the model's config names
+    (GRU state first, then its sources); empty without a split gate."""
+    if a.split is None:
+        return {}
+    return {SPLIT_COLUMNS[name]: a.split[:, i] for i, name in enumerate(a.split_columns)}
 
 
 def available(a: Analysis) -> list[str]:
     return [q for q in ANALYSIS_QUANTITIES if quantity_values(a, q) is not None]
+
+
+def offered(bundles) -> list[str]:
+    """The quantities at least one of ``bundles`` can be coloured by, read from the models'
+    structure (a menu is built before any text exists)."""
+    configs = [b.model.config for b in bundles]
+    has = {"confidence", "surprisal"}
+    if any(b.variant != "gru" for b in bundles):  # every CNN variant: analyse() measures it
+        has.add("CNN influence")
+    for c in configs:
+        sources = getattr(c, "sources", ())
+        if "cnn" in sources:
+            has.add("CNN weight")
+        if getattr(c, "gate", None) == "split":
+            has.update(SPLIT_COLUMNS[s] for s in ("gru", *sources))
+    return [q for q in ANALYSIS_QUANTITIES if q in has]
 
 
 def analysis_html(a: Analysis, quantity: str, key: str | None = None, title: str = "") -> str:

@@ -119,7 +119,8 @@ def _filter_table(model, train_blocks, val_texts, val_ids, decode) -> dict:
         "left_out": None,
         "activation": "the convolution's output before its ReLU, for the window of characters "
                       "ending at each position",
-        "fires_above": f"p99: the {filters.FIRE_PERCENTILE:g}th percentile on the validation sample",
+        "fires_above": f"p99: the {filters.FIRE_PERCENTILE:g}th percentile on the validation "
+                       "sample",
         "label_rule": f"at least {filters.LABEL_SHARE:.0%} of its {filters.LABEL_TOP} highest "
                       "validation activations have the property",
         "properties": {name: desc for name, (desc, _) in FILTER_PROPERTIES.items()},

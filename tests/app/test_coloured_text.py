@@ -40,7 +40,8 @@ def test_diverging_scale_is_symmetric_around_zero():
 
 def test_hover_columns_hold_value_probability_and_top_three():
     hover = ct.hover_columns(np.array([np.nan, 0.25]), 2, probability=[np.nan, 0.25],
-                             top_chars=["", "xyzw"], top_probs=[[np.nan] * 4, [0.5, 0.25, 0.125, 0.1]])
+                             top_chars=["", "xyzw"],
+                             top_probs=[[np.nan] * 4, [0.5, 0.25, 0.125, 0.1]])
     assert hover["v"] == [None, 0.25] and hover["p"] == [None, 250]
     assert hover["a"] == "   xyz" and hover["ap"][3:] == [500, 250, 125]
     html = ct.coloured_html("ab", np.array([np.nan, 0.25]), ct.SCALES["confidence"], hover)

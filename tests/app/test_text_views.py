@@ -52,3 +52,46 @@ def test_a_streaming_view_of_2000_characters_stays_under_50_kb():
     html = tv.streaming_html(text, 10, list(rng.random(1990)))
     assert classes_of(html)[:10] == ["n"] * 10  # the prompt is not coloured
     assert len(html.encode()) < 50_000
+
+
+def split_hybrid(vocab):
+    import torch
+
+    from cnngru import Bundle
+    from cnngru.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("hybrid", len(vocab), params=120_000, sources=("cnn", "memory"),
+                        window=8, gate="split").eval()
+    return Bundle(model, vocab)
+
+
+def test_a_split_hybrid_offers_each_weight_of_its_gate(vocab):
+    from cnngru.diagnostics import analyse
+
+    bundle = split_hybrid(vocab)
+    a = analyse(bundle, "ROMEO\nBut soft, what light\n")
+    assert a.split_columns == ("gru", "cnn", "memory")
+    assert tv.available(a) == ["confidence", "surprisal", "CNN influence", "CNN weight",
+                               "GRU-state weight", "memory weight"]
+    html, shown = tv.text_view(bundle, a, "memory weight")
+    assert shown["values"][1:] == pytest.approx(a.split[1:, 2], abs=1e-4)
+    weights = sum(np.asarray(tv.quantity_values(a, q)[1:]) for q in
+                  ("GRU-state weight", "CNN weight", "memory weight"))
+    assert weights == pytest.approx(1.0)  # the gate's weights sum to one at every character
+    assert tv.offered([bundle]) == tv.available(a)
+
+
+def test_models_offer_only_what_they_have(vocab):
+    from conftest import make_small
+
+    from cnngru import Bundle
+
+    gru = Bundle(make_small("gru", len(vocab)), vocab)
+    hybrid = Bundle(make_small("hybrid", len(vocab)), vocab)
+    assert tv.offered([gru]) == ["confidence", "surprisal"]
+    assert tv.offered([gru, hybrid]) == ["confidence", "surprisal", "CNN influence", "CNN weight"]
+    with pytest.raises(tv.InputError, match="has no memory weight"):
+        from cnngru.diagnostics import analyse
+
+        tv.text_view(hybrid, analyse(hybrid, "ROMEO\n"), "memory weight")

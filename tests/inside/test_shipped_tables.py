@@ -81,7 +81,8 @@ def test_listed_top_ngrams_give_each_filter_its_highest_activations(variant, sha
     blocks = [train[s:s + sample["block_chars"]] for s in sample["starts"]]
     for bank in table.data["filters"]["banks"]:
         k = bank["window"]
-        acts = [direct_activations(bundle, bank, np.asarray(bundle.vocab.encode(b))) for b in blocks]
+        acts = [direct_activations(bundle, bank, np.asarray(bundle.vocab.encode(b)))
+                for b in blocks]
         every = np.concatenate(acts)  # every window of the sample
         for c in (0, bank["channels"] // 2, bank["channels"] - 1):  # three filters per bank
             f = table.filters[bank["first"] + c]
