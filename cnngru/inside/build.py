@@ -6,7 +6,7 @@
 Reads the checkpoint's own corpus (its metadata names it) once, and writes ``inside.json`` into
 the checkpoint folder with the SHA-256 of the weights it describes: a table built for other
 weights is refused when loaded (``table.py``). Run it whenever a checkpoint is replaced. The
-samples are fixed, so a rebuild of the same weights writes the same file.
+samples are fixed, so a rebuild of the same weights writes the same numbers.
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ def build_table(bundle: Bundle, corpus=None) -> dict:
     validation = corpus.split("validation")
     val_starts, val_size = spread(len(validation), VALIDATION_BLOCKS, VALIDATION_BLOCK_CHARS)
     val_texts = [validation[s:s + val_size] for s in val_starts]
-    val_text = "".join(val_texts)
     val_ids = [encode(t) for t in val_texts]
 
     table = {
@@ -80,7 +79,7 @@ def build_table(bundle: Bundle, corpus=None) -> dict:
         },
         "filters": _filter_table(model, [encode(train[s:s + train_size]) for s in train_starts],
                                  val_texts, val_ids, decode),
-        "units": _unit_table(model, val_ids, val_text),
+        "units": _unit_table(model, val_texts, val_ids),
     }
     start = excerpt_start(validation)
     table["excerpt"] = {"split": "validation", "start": start,
@@ -127,25 +126,17 @@ def _filter_table(model, train_blocks, val_texts, val_ids, decode) -> dict:
     }
 
 
-def _unit_table(model, val_ids, val_text) -> dict:
-    acts = unit_activations(model, val_ids)
+def _unit_table(model, val_texts, val_ids) -> dict:
+    acts = unit_activations(model, val_ids)  # each block read from its start, as the model would
     properties = {}
     for name, (desc, kind, fn) in UNIT_PROPERTIES.items():
-        r = units.correlations(acts, fn_blocks(fn, val_text, val_ids))
+        values = np.concatenate([fn(t) for t in val_texts])  # each block on its own, likewise
+        r = units.correlations(acts, values)
         properties[name] = {"description": desc, "kind": kind,
                             "method": "Pearson" if kind == "numeric" else "point-biserial",
                             "top": units.top_units(r)}
     return {"count": int(acts.shape[1]), "output": "the GRU's top-layer output (trace 'units')",
             "properties": properties}
-
-
-def fn_blocks(fn, text: str, blocks: list[np.ndarray]) -> np.ndarray:
-    """A property computed on each block on its own (as the model read them), concatenated."""
-    out, at = [], 0
-    for ids in blocks:
-        out.append(fn(text[at:at + len(ids)]))
-        at += len(ids)
-    return np.concatenate(out)
 
 
 def _weights_hash(bundle: Bundle) -> str:
