@@ -37,7 +37,7 @@ from .validation import InputError
 MAX_SESSIONS = 8
 MEMORY_CAP = 128 * 2**20  # bytes of session weights, all sessions together
 IDLE_TIMEOUT = 30 * 60  # seconds
-APP_MEMORY_CAP = 2 * 2**30  # bytes: the app's resident memory with MAX_SESSIONS + 1 trained
+APP_MEMORY_CAP = 2**30  # bytes: the app's resident memory with MAX_SESSIONS + 1 trained
 SHIPPED, YOURS = "shipped", "your text"
 SOURCES = (SHIPPED, YOURS)
 EXAMPLES = "examples.json"

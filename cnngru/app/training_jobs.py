@@ -217,6 +217,7 @@ class TrainingLine:
         table_file = job.folder / TABLE
         if returncode == 0 and table_file.is_file():
             job.table = json.loads(table_file.read_text())
+            job.table["job_s"] = round(time.monotonic() - job.started, 1)  # process start to end
             job.state = CANCELLED if job.table.get("stopped") else DONE
             job.message = ("Cancelled: the four strategies were stopped at the same point and "
                            "evaluated as they were." if job.state == CANCELLED else "Trained.")

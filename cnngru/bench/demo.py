@@ -14,6 +14,8 @@
    the completed ones.
    One request alone is timed first (median of 3), on the same server.
 5. Device: on a machine with CUDA, characters/s of one generation on the CPU and on the GPU.
+6. "Your text": the first character while a training job runs, and the app's memory with
+   ``MAX_SESSIONS`` + 1 sessions that have trained (``cnngru/bench/your_text.py``).
 
 Timings swing when anything else runs on the machine; check it is idle first.
 """
@@ -36,6 +38,7 @@ from pathlib import Path
 from ..app.offline import keep_offline
 from ..paths import REPO as ROOT
 from ..paths import RESULTS_DIR
+from .your_text import figures as your_text_figures
 
 keep_offline()  # for the gradio_client clients below (importing cnngru.app did it already)
 
@@ -319,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
               f"other clear errors {load['error']}, lost {load['lost']}; latency of the "
               f"completed p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s "
               f"({load['p95'] / alone:.1f} x alone); the engine's mean batch {batch:.1f} rows")
+        your_text_figures(url, proc.pid, say, args.strategy)
     finally:
         stop_app(proc)
     speeds = device_speeds(args.strategy)
