@@ -160,3 +160,17 @@ def test_inside_tab_lists_filters_and_shows_a_unit_on_text(page, shots):
     cells = page.locator("#inside-cell .ct-text i[class^=d]").count()
     assert cells > 1000
     page.screenshot(path=shots / "inside.png", full_page=True)
+
+
+def test_score_colours_the_difference_of_two_models_on_the_text(page):
+    page.get_by_role("tab", name="Score").click()
+    page.locator("#score-btn").click()
+    view = "#score-diff-text .ct-text i"
+    page.wait_for_selector(view, timeout=60_000)
+    text = page.input_value("#score-text textarea")
+    chars = page.locator(view)
+    assert chars.count() == len(text)
+    assert page.locator(f"{view}[class^=d]").count() == len(text) - 1  # all but the first
+    chars.nth(20).hover()
+    tip = page.locator("#score-diff-text .ct-tip").inner_text()
+    assert re.search(r'#20 ".+" · A − B bits -?[\d.]+ · p [\d.]+ · p\(B\) [\d.]+ · top 3', tip), tip
