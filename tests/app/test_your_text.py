@@ -16,6 +16,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -198,6 +199,20 @@ def test_download_gives_checkpoints_that_load_and_upload_brings_them_back(server
     assert other.predict(api_name="/your_models")["origin"] == "uploaded"
     text = other.predict("gru", "The ", *SETTINGS, False, False, YOURS, api_name="/generate")[0]
     assert len(text) == 4 + 60
+
+
+def test_closing_the_page_frees_its_models(server, owner, trained):
+    """A page holds a heartbeat connection; when it closes, Gradio runs the unload event."""
+    client = new_client(server)
+    client.predict(handle_file(owner.predict(api_name="/download_your_models")),
+                   api_name="/upload_your_models")
+    folder = server.session_models.get(client.session_hash).folder
+    url = f"{server.local_url}gradio_api/heartbeat/{client.session_hash}"
+    with httpx.stream("GET", url, timeout=10) as page:
+        next(page.iter_lines())  # the page is open
+    wait_for(lambda: not folder.exists(), 15, "the models to be freed")
+    assert client.predict(api_name="/your_models")["models"] == []
+    assert owner.predict(api_name="/your_models")["models"]  # other sessions keep theirs
 
 
 def zip_of(path: Path, files: dict[str, bytes]) -> Path:
