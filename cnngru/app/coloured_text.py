@@ -46,9 +46,9 @@ class Scale:
     def classes(self, values: np.ndarray) -> list[str]:
         """A class per value: its bin (``s0``.. or ``d0``..), or ``n`` where it is NaN."""
         v = np.asarray(values, dtype=np.float64)
-        bins = np.digitize(np.nan_to_num(v, nan=0.0), self.edges)
-        return ["n" if not np.isfinite(x) else f"{self.kind}{b}"
-                for x, b in zip(v, bins, strict=True)]
+        bins = np.where(np.isfinite(v), np.digitize(np.nan_to_num(v), self.edges), -1)
+        names = [f"{self.kind}{k}" for k in range(len(self.palette))] + ["n"]  # [-1]: "n"
+        return [names[b] for b in bins.tolist()]
 
 
 # What can be coloured. Sequential scales run from viridis's dark end (low) to its light end
@@ -116,24 +116,30 @@ def legend(scale: Scale) -> str:
             f"</span></div>")
 
 
+def _rounded(values, digits: int) -> list[float | None]:
+    """Rounded to ``digits`` places, NaN as None (vectorised: a view is rebuilt while it
+    streams)."""
+    a = np.asarray(values, float)
+    a = np.round(np.where(np.isfinite(a), a, np.nan), digits)
+    return [None if x != x else x for x in a.tolist()]  # NaN != NaN
+
+
 def _thousandths(p) -> list[int | None]:
-    return [None if not np.isfinite(x) else int(round(float(x) * 1000))
-            for x in np.asarray(p, float)]
+    return [None if x is None else int(x) for x in _rounded(np.asarray(p, float) * 1000, 0)]
 
 
 def hover_columns(values: np.ndarray, digits: int, probability=None, top_chars=None,
                   top_probs=None, extra: dict[str, np.ndarray] | None = None) -> dict:
     """The numbers a hover shows, as columns: ``v`` the coloured value, ``p`` the probability
     in thousandths, ``a`` each character's top 3 as 3 characters, ``ap`` their thousandths."""
-    v = [None if not np.isfinite(x) else round(float(x), digits) for x in np.asarray(values, float)]
-    out: dict = {"v": v}
+    out: dict = {"v": _rounded(values, digits)}
     if probability is not None:
         out["p"] = _thousandths(probability)
     if top_chars is not None:
         out["a"] = "".join((s[:3] + "   ")[:3] for s in top_chars)
         out["ap"] = _thousandths(np.asarray(top_probs, float)[:, :3].ravel())
     for name, column in (extra or {}).items():
-        out[name] = [None if not np.isfinite(x) else round(float(x), 3) for x in column]
+        out[name] = _rounded(column, 3)
     return out
 
 
