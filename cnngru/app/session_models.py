@@ -146,6 +146,13 @@ class SessionModels:
             for owner in [o for o, m in self._owned.items() if m.last_used < cutoff]:
                 self.forget(owner, f"unused for {self.idle_timeout / 60:.0f} minutes")
 
+    def sweep_forever(self, every: float = 60) -> None:
+        """Expire idle sessions every ``every`` seconds, visited or not (run in a daemon thread)."""
+        while True:
+            time.sleep(every)
+            with self._lock:
+                self.expire()
+
     def _bound(self) -> None:
         while len(self._owned) > self.max_sessions:
             self.forget(next(iter(self._owned)), f"{self.max_sessions} other sessions have "

@@ -195,7 +195,8 @@ class YourTextHandlers:
         own = self.store.get(self._owner(request))
         if own is None:
             self.store.models(self._owner(request))  # raises, saying why there are none
-        target = Path(tempfile.mkdtemp(prefix="zip-", dir=self.scratch)) / f"{TOP}.zip"
+        target = own.folder / "download" / f"{TOP}.zip"  # goes when the models go
+        target.parent.mkdir(exist_ok=True)
         return str(pack(own.folder, target))
 
     def upload(self, file, request: gr.Request) -> tuple[str, str, str]:
@@ -306,4 +307,8 @@ def scratch_folder() -> Path:
 
 
 def start_line(store: SessionModels, scratch: Path) -> TrainingLine:
+    """The app's training line, and a sweeper that frees idle sessions' models."""
+    import threading
+
+    threading.Thread(target=store.sweep_forever, name="session-sweeper", daemon=True).start()
     return TrainingLine(scratch / "rates.json", on_end=loader(store))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -90,3 +91,12 @@ def test_a_job_past_its_hard_limit_is_killed_and_says_so(tmp_path, monkeypatch):
     assert job.ended - job.started < 4
     with pytest.raises(ProcessLookupError):
         os.killpg(job.pid, 0)
+
+
+def test_idle_sessions_are_swept_even_when_nobody_visits(checkpoints, tmp_path):
+    store = SessionModels(idle_timeout=0.1)
+    folder = copy_of(checkpoints, tmp_path, "a")
+    store.put("a", folder, None, "trained")
+    threading.Thread(target=store.sweep_forever, args=(0.05,), daemon=True).start()
+    time.sleep(0.5)
+    assert store.owners == [] and not folder.exists()
