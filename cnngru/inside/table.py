@@ -52,14 +52,14 @@ class InsideTable:
         """One line: how many filters, how many labelled, the samples."""
         s = self.data["samples"]
         f = self.data["filters"]
+        units = (f"{self.data['units']['count']} GRU units, correlated with the text's "
+                 f"properties on {s['validation']['chars']:,} validation characters.")
         if not self.filters:
-            head = "No character filters."
-        else:
-            head = (f"{len(self.filters)} filters in {len(f['banks'])} convolutions; "
-                    f"{f['labelled']} got a label ({f['labelled'] / len(self.filters):.0%}).")
-        return (f"{head} Top n-grams from {s['train']['chars']:,} training characters; "
-                f"statistics, labels and unit correlations from {s['validation']['chars']:,} "
-                f"validation characters; {self.data['units']['count']} GRU units.")
+            return f"No character filters. {units}"
+        return (f"{len(self.filters)} filters in {len(f['banks'])} convolutions; "
+                f"{f['labelled']} got a label ({f['labelled'] / len(self.filters):.0%}). "
+                f"Top n-grams from {s['train']['chars']:,} training characters; statistics "
+                f"and labels from {s['validation']['chars']:,} validation characters. {units}")
 
 
 def load_table(folder: str | Path) -> InsideTable:
