@@ -3,6 +3,7 @@
 import pytest
 
 import cnngru.corpus
+import cnngru.inside.build
 from cnngru.app.inside import InsideHandlers
 from cnngru.app.loaded_models import load_models
 from cnngru.app.validation import InputError
@@ -19,6 +20,7 @@ def handlers():
     with pytest.MonkeyPatch.context() as mp:  # the tab reads tables: it never scans the corpus
         mp.setattr(cnngru.corpus, "load_corpus", lambda *a, **k: pytest.fail("corpus read"))
         mp.setattr(cnngru.corpus, "load_shakespeare", lambda *a, **k: pytest.fail("corpus read"))
+        mp.setattr(cnngru.inside.build, "load_corpus", lambda *a, **k: pytest.fail("corpus read"))
         h = InsideHandlers(load_models())
         for name in VARIANTS:
             h.filters(name), h.units(name, "position in line")
