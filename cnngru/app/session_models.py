@@ -71,6 +71,7 @@ class SessionModels:
         self.max_sessions, self.memory_cap, self.idle_timeout = max_sessions, memory_cap, idle_timeout
         self._owned: OrderedDict[str, OwnModels] = OrderedDict()  # least recently used first
         self._gone: dict[str, str] = {}  # why a session's models were dropped
+        self._closed: OrderedDict[str, None] = OrderedDict()  # sessions whose page was closed
         self._lock = threading.RLock()
 
     def put(self, owner: str, folder: Path, table: dict | None, origin: str) -> OwnModels:
@@ -145,6 +146,18 @@ class SessionModels:
         with self._lock:
             for owner in [o for o, m in self._owned.items() if m.last_used < cutoff]:
                 self.forget(owner, f"unused for {self.idle_timeout / 60:.0f} minutes")
+
+    def close(self, owner: str) -> None:
+        """The session has ended: free its models, and take none for it later (a job it started
+        may still end after its page closed)."""
+        with self._lock:
+            self._closed[owner] = None
+            while len(self._closed) > 10_000:
+                self._closed.popitem(last=False)
+        self.forget(owner)
+
+    def is_closed(self, owner: str) -> bool:
+        return owner in self._closed
 
     def sweep_forever(self, every: float = 60) -> None:
         """Expire idle sessions every ``every`` seconds, visited or not (run in a daemon thread)."""

@@ -173,7 +173,7 @@ class TrainingLine:
     def _run(self, job: Job) -> None:
         job.state, job.started = RUNNING, time.monotonic()
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1"}
+               "OPENBLAS_NUM_THREADS": "1", "CNNGRU_APP_PID": str(os.getpid())}
         command = [self.python, "-m", "cnngru.evaluation.study_worker", str(job.folder),
                    str(job.seconds), "--rates", str(self.rates_file)]
         log = open(job.folder / "worker.log", "w")  # noqa: SIM115 -- closed below

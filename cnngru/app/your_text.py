@@ -226,9 +226,9 @@ class YourTextHandlers:
         """The page was closed: cancel its job, free its models."""
         owner = owner_of(request)
         if owner:
+            self.store.close(owner)
             for job in self.line.jobs_of(owner):
                 self.line.cancel(job)
-            self.store.forget(owner)
 
     def _owner(self, request) -> str:
         owner = owner_of(request)
@@ -241,7 +241,8 @@ class YourTextHandlers:
 def loader(store: SessionModels):
     """What the line does when a job ends: its models become the owner's session models."""
     def on_end(job: Job) -> None:
-        if job.state in ENDED and any((job.folder / v).is_dir() for v in VARIANTS):
+        if (job.state in ENDED and not store.is_closed(job.owner)
+                and any((job.folder / v).is_dir() for v in VARIANTS)):
             store.put(job.owner, job.folder, job.table, "trained")
         else:
             shutil.rmtree(job.folder, ignore_errors=True)

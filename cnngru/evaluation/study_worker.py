@@ -51,6 +51,22 @@ def kept_rates(path: Path | None):
     return rate
 
 
+def exit_with_parent(every: float = 1.0) -> None:
+    """End this process if the app that started it is gone (a job never outlives its app).
+    The app names itself in ``CNNGRU_APP_PID``: it may be gone before this line runs."""
+    import threading
+    import time
+
+    parent = int(os.environ.get("CNNGRU_APP_PID") or os.getppid())
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m cnngru.evaluation.study_worker")
     p.add_argument("folder")
@@ -58,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rates", default=None, help="JSON file of measured throughputs")
     args = p.parse_args(argv)
     folder = Path(args.folder)
+    exit_with_parent()
 
     import torch
 

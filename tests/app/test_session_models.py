@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,8 +16,9 @@ from tiny_zoo import tiny_checkpoints
 
 from cnngru.app import training_jobs
 from cnngru.app.session_models import SHIPPED, YOURS, SessionModels, draw_examples
-from cnngru.app.training_jobs import FAILED, TrainingLine, new_job
+from cnngru.app.training_jobs import DONE, FAILED, Job, TrainingLine, new_job
 from cnngru.app.validation import InputError
+from cnngru.app.your_text import loader
 
 GPL = Path("/usr/share/common-licenses/GPL-3")
 
@@ -100,3 +103,27 @@ def test_idle_sessions_are_swept_even_when_nobody_visits(checkpoints, tmp_path):
     threading.Thread(target=store.sweep_forever, args=(0.05,), daemon=True).start()
     time.sleep(0.5)
     assert store.owners == [] and not folder.exists()
+
+
+def test_a_job_that_ends_after_its_page_closed_leaves_nothing(checkpoints, tmp_path):
+    store = SessionModels()
+    store.close("gone")
+    job = Job("gone", copy_of(checkpoints, tmp_path, "job"), 3.0, state=DONE)
+    loader(store)(job)
+    assert store.owners == [] and not job.folder.exists()
+
+
+def test_a_training_process_ends_when_its_app_is_gone(tmp_path):
+    """The app is killed (no clean-up runs); its training process notices and exits."""
+    (tmp_path / "text.txt").write_text(GPL.read_text() if GPL.is_file() else "ab" * 10_000)
+    app = subprocess.run(
+        [sys.executable, "-c", "import os, subprocess, sys; p = subprocess.Popen([sys.executable, "
+         "'-m', 'cnngru.evaluation.study_worker', sys.argv[1], '30'], stdout=subprocess.DEVNULL, "
+         "stderr=subprocess.DEVNULL, env={**os.environ, 'CNNGRU_APP_PID': str(os.getpid())}); "
+         "print(p.pid)", str(tmp_path)],
+        capture_output=True, text=True, check=True)
+    worker = int(app.stdout)
+    deadline = time.time() + 15
+    while Path(f"/proc/{worker}").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{worker}").exists() or "Z" in Path(f"/proc/{worker}/stat").read_text()
