@@ -14,7 +14,16 @@ from .offline import keep_offline
 
 keep_offline()  # before Gradio is imported, here or by any module of this package
 
+import contextlib  # noqa: E402
+import os  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+# Gradio switches matplotlib to "agg" around every request, importing it if it can. Named here,
+# the backend is not looked up (~0.5 s) and matplotlib not imported inside the first request,
+# where every visitor in the queue would wait for it.
+os.environ.setdefault("MPLBACKEND", "agg")
+with contextlib.suppress(ImportError):
+    import matplotlib  # noqa: E402, F401
 
 import gradio as gr  # noqa: E402
 

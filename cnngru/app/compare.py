@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
+from ..batched_analysis import analyser_for
 from ..batched_generation import engine_for
-from ..diagnostics import analyse
 from ..sample_quality import real_word_rate
 from . import text
 from .common import Throttle, wire, with_clear_errors
@@ -126,7 +126,7 @@ class CompareHandlers:
         models = models or self.models
         stats, figures, diffs = [], [], []
         for gen, prompt, generated, seconds in zip(gens, prompts, new, spent, strict=True):
-            a = analyse(gen.bundle, gen.text)
+            a = analyser_for(gen.bundle).analyse(gen.text)
             mean_log2p = -a.bits_per_char(start=len(prompt))
             rate = real_word_rate(generated, models.words) if models.words else None
             stats.append(column_stats(len(generated), seconds, mean_log2p, rate))

@@ -16,8 +16,9 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
+from ..batched_analysis import analyser_for
 from ..batched_generation import engine_for
-from ..diagnostics import Analysis, analyse
+from ..diagnostics import Analysis
 from ..generation import Continuation
 from . import text
 from .coloured_text import coloured_view
@@ -220,7 +221,7 @@ class GenerateHandlers:
 
     def _finish(self, session: GenerationSession, status: str, refine: bool) -> GenerateOutputs:
         bundle = session.bundle or self.models.get(session.model)
-        a = analyse(bundle, session.text) if len(session.text) > 1 else None
+        a = analyser_for(bundle).analyse(session.text) if len(session.text) > 1 else None
         session.analysis = a
         if a is None:
             return GenerateOutputs(text=session.text, status=status, attention=None,

@@ -6,7 +6,8 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from ..diagnostics import Analysis, analyse
+from ..batched_analysis import analyser_for
+from ..diagnostics import Analysis
 from .coloured_text import coloured_view
 from .common import wire, with_clear_errors
 from .figures import difference_figure
@@ -51,7 +52,7 @@ class ScoreHandlers:
         analyses: dict[str, Analysis] = {}
         for name, bundle in models.bundles.items():
             cleaned = known_characters(text, bundle.vocab, "text", replace)
-            analyses[name] = analyse(bundle, cleaned, influence=False)
+            analyses[name] = analyser_for(bundle).analyse(cleaned, influence=False)
         table = [[name, round(a.bits_per_char(), 4), len(a.text) - 1]
                  for name, a in analyses.items()]
         coloured = legend_html() + "".join(surprisal_html(a) for a in analyses.values())
