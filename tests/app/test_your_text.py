@@ -86,6 +86,8 @@ def test_training_streams_its_progress_then_the_table_and_the_answer(trained):
     updates, (status, progress, curves, table, examples), own = trained
     assert len(updates) >= 3
     assert any("%" in u[1] and "left" in u[1] for u in updates), "a progress bar with time left"
+    assert any(u[2] is not None for u in updates[:-1]), "curves drawn while it trains"
+    assert any("Measuring" in u[0] or "Training" in u[0] for u in updates[:-1])
     assert "Trained" in status and "your text" in status
     assert "100%" in progress
     assert curves is not None  # the validation curves
