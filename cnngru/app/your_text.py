@@ -26,7 +26,7 @@ from .checkpoint_zip import TOP, pack, unpack_into_fresh
 from .common import wire, with_clear_errors
 from .figures import curves_figure
 from .session_models import SessionModels, owner_of, write_examples
-from .training_jobs import CANCELLED, DONE, ENDED, Job, TrainingLine, new_job
+from .training_jobs import CANCELLED, DONE, ENDED, RUNNING, Job, TrainingLine, new_job
 from .validation import InputError
 
 TEST_BUDGET = "3s"  # accepted from the API so tests stay short; not offered on the page
@@ -147,14 +147,15 @@ class YourTextHandlers:
         note = (f" It has {distinct:,} distinct characters: the {MAX_SIZE - 1} most frequent are "
                 "kept and every other becomes one unknown symbol." if distinct > MAX_SIZE else "")
         self.line.submit(job)
-        shown = -1
+        shown, last_place = -1, None
         while not job.done.wait(POLL):
             place = self.line.place(job)
-            if place:
+            if place and place != last_place:
+                last_place = place
                 status = (f"Waiting in line: place {place} ({place - 1} job"
                           f"{'s' if place != 2 else ''} ahead of yours).{note}")
                 yield TrainOutputs(status, progress_html(0, None), gr.skip(), "", gr.skip())
-            elif len(job.progress) != shown:
+            elif not place and len(job.progress) != shown:
                 shown = len(job.progress)
                 what = "Measuring this machine's speed and planning" if not job.plan else (
                     f"Training {job.plan['params']:,}-parameter models on "
@@ -172,10 +173,10 @@ class YourTextHandlers:
         if job.table is not None:
             table = markdown(job.table)
         took = f" ({job.ended - job.started:.0f} s)" if job.started and job.ended else ""
-        if job.state in (DONE, CANCELLED):
+        if job.state in (DONE, CANCELLED) and job.table is not None:
             status = f"{job.message}{took} Your models are under *models: your text*.{note}"
-        else:
-            status = job.message + (" They are under *models: your text*." if own else "")
+        else:  # failed (what survived is said in the message), or cancelled before it began
+            status = job.message + (" Your models are under *models: your text*." if own else "")
         fraction = 1.0 if job.state == DONE else job.fraction()
         return TrainOutputs(status, progress_html(fraction, None, f" · {job.state}"), curves,
                             table, examples_markdown(own.examples) if own else "")
@@ -185,8 +186,11 @@ class YourTextHandlers:
         jobs = self.line.jobs_of(self._owner(request))
         if not jobs:
             return "There is no training job of yours to cancel."
+        running = any(job.state == RUNNING for job in jobs)
         for job in jobs:
             self.line.cancel(job)
+        if not running:
+            return "Cancelled: your job was taken out of the line before it started."
         return ("Cancelling: the strategies stop after the round under way, and what they "
                 "learned is kept.")
 

@@ -289,7 +289,7 @@ def test_a_job_killed_midway_keeps_its_models_and_the_line_goes_on(server, train
     second = waiting.submit(TEXT, None, "3s", api_name="/train_your_text")
     seen = stream_in_background(second)
     wait_for(lambda: any("place 2" in u[0] for u in seen), 30, "the place in line")
-    assert "cancel" in waiting.predict(api_name="/cancel_training").lower()
+    assert "taken out of the line" in waiting.predict(api_name="/cancel_training")
     assert "Cancelled before it started" in second.result(timeout=30)[0]
 
     wait_for(lambda: line.running is not None and len(line.running.progress) >= 4, 120,
@@ -318,7 +318,7 @@ def test_cancel_stops_every_strategy_at_the_same_point_and_keeps_them(server, tr
     stream_in_background(job)
     wait_for(lambda: line.running is not None and line.running.owner == client.session_hash
              and line.running.progress, 60, "the first slice")
-    client.predict(api_name="/cancel_training")
+    assert "stop after the round" in client.predict(api_name="/cancel_training")
     status, _progress, _curves, table, _examples = job.result(timeout=60)
     assert "Cancelled" in status and "| hybrid |" in table
     rows = client.predict(api_name="/your_models")["table"]["rows"]
