@@ -31,10 +31,13 @@ from pathlib import Path
 
 from .. import VARIANTS
 from ..evaluation.study_worker import STOP, TABLE, TEXT
+from ..evaluation.text_study import SLICES
 
 HARD_LIMIT_FACTOR = 4  # x the budget per strategy (four strategies train in turns)
 HARD_LIMIT_MARGIN = 60  # seconds: start-up, measuring throughput once, the final evaluation
-CANCEL_GRACE = 30  # seconds a cancelled job may take to finish its round and write the table
+# After Cancel a job finishes its round of slices (four slices, a twelfth of the budget each)
+# and writes its table; it is killed if that takes twice as long as a round should, plus this.
+CANCEL_GRACE = 30  # seconds
 
 WAITING, RUNNING, DONE, CANCELLED, FAILED = "waiting", "running", "done", "cancelled", "failed"
 ENDED = (DONE, CANCELLED, FAILED)
@@ -43,6 +46,11 @@ ENDED = (DONE, CANCELLED, FAILED)
 def hard_limit(seconds: float) -> float:
     """Seconds a job of ``seconds`` per strategy may run before it is killed."""
     return HARD_LIMIT_FACTOR * seconds + HARD_LIMIT_MARGIN
+
+
+def cancel_grace(seconds: float) -> float:
+    """Seconds a cancelled job of ``seconds`` per strategy may take to stop (see CANCEL_GRACE)."""
+    return 2 * len(VARIANTS) * seconds / SLICES + CANCEL_GRACE
 
 
 @dataclass
@@ -182,14 +190,14 @@ class TrainingLine:
         job.pid = proc.pid
         reader = threading.Thread(target=self._read, args=(job, proc), daemon=True)
         reader.start()
-        deadline = job.started + job.limit
+        deadline, grace = job.started + job.limit, cancel_grace(job.seconds)
         killed_for = None
         while proc.poll() is None:
             now = time.monotonic()
             if now > deadline:
                 killed_for = f"it reached its hard time limit of {job.limit:.0f} s"
-            elif job.cancel_requested and now > (job.cancelled_at or now) + CANCEL_GRACE:
-                killed_for = "it did not stop within 30 s of Cancel"
+            elif job.cancel_requested and now > (job.cancelled_at or now) + grace:
+                killed_for = f"it did not stop within {grace:.0f} s of Cancel"
             if killed_for:
                 self.kill(job)
             if job.cancel_requested and job.cancelled_at is None:
