@@ -36,6 +36,8 @@ GPL = Path("/usr/share/common-licenses/GPL-3")
 if not GPL.is_file():
     pytest.skip("Debian's copy of the GNU GPL is not here", allow_module_level=True)
 TEXT = GPL.read_text(encoding="utf-8")
+# the GPL with 3,000 CJK characters in its middle: thousands of distinct characters
+MANY_CHARACTERS = TEXT[:20_000] + "".join(chr(0x4E00 + k) for k in range(3000)) + TEXT[20_000:]
 SETTINGS = (60, 0.8, 0, 1.0, 5)  # max_new_tokens, temperature, top_k, top_p, seed
 
 
@@ -277,10 +279,8 @@ def test_a_job_killed_midway_keeps_its_models_and_the_line_goes_on(server, train
     unknown symbol); a second job waits its place in line and is cancelled there; the first
     one's process is killed after its first round, and what it had saved is kept."""
     line = server.training_line
-    rare = "".join(chr(0x4E00 + k) for k in range(3000))  # 3,000 CJK characters
-    text = TEXT[:20_000] + rare + TEXT[20_000:]
     killed = new_client(server)
-    job = killed.submit(text, None, "30s", api_name="/train_your_text")
+    job = killed.submit(MANY_CHARACTERS, None, "30s", api_name="/train_your_text")
     first = stream_in_background(job)
     wait_for(lambda: first, 60, "the first update")
     assert "255 most frequent are kept" in first[0][0]
@@ -311,16 +311,18 @@ def own_hash(client: Client) -> str:
 
 
 def test_cancel_stops_every_strategy_at_the_same_point_and_keeps_them(server, trained):
-    """After the kill above, the line still runs jobs."""
+    """After the kill above, the line still runs jobs. The table's note says how the rarer of
+    thousands of distinct characters were counted."""
     line = server.training_line
     client = new_client(server)
-    job = client.submit(TEXT, None, "3s", api_name="/train_your_text")
+    job = client.submit(MANY_CHARACTERS, None, "3s", api_name="/train_your_text")
     stream_in_background(job)
     wait_for(lambda: line.running is not None and line.running.owner == client.session_hash
              and line.running.progress, 60, "the first slice")
     assert "stop after the round" in client.predict(api_name="/cancel_training")
     status, _progress, _curves, table, _examples = job.result(timeout=60)
     assert "Cancelled" in status and "| hybrid |" in table
+    assert "one unknown symbol, whose probability counts in the BPC" in table
     rows = client.predict(api_name="/your_models")["table"]["rows"]
     chars = {r["chars"] for r in rows}
     assert len(chars) == 1  # the same point for all four
