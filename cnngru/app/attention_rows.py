@@ -69,8 +69,8 @@ def attention_sources(bundle) -> tuple[int, list[str]]:
 def hold_attention(a: Analysis, bundle) -> str | None:
     """Keep ``a``'s attention for clicks; its key, or None when the model has none."""
     window, sources = attention_sources(bundle)
-    if a.attention is None or not sources:
-        return None
+    if a.attention is None or not sources or a.attention.shape[1] != window * len(sources):
+        return None  # no attention, or not this model's
     return ATTENTION.put(np.nan_to_num(a.attention), window, sources)
 
 

@@ -8,6 +8,7 @@ import gradio as gr
 
 from ..batched_analysis import analyser_for
 from ..diagnostics import Analysis
+from .attention_rows import hold_attention
 from .coloured_text import coloured_view
 from .common import wire, with_clear_errors
 from .figures import difference_figure
@@ -74,7 +75,8 @@ class ScoreHandlers:
         a, b = (analyses or {}).get(model_a), (analyses or {}).get(model_b)
         if a is None or b is None or a.text != b.text:
             return gr.skip()
-        return difference_html(a, b)
+        bundle = self.models.bundles.get(model_a)
+        return difference_html(a, b, hold_attention(a, bundle) if bundle else None)
 
 
 def render(models: Models, own: SessionModels | None = None):

@@ -83,15 +83,16 @@ def analysis_html(a: Analysis, quantity: str, key: str | None = None, title: str
                          note="first character: not predicted (uncoloured)")
 
 
-def difference_html(a: Analysis, b: Analysis) -> str:
-    """The text coloured by a's surprisal minus b's, hover showing both probabilities."""
+def difference_html(a: Analysis, b: Analysis, key: str | None = None) -> str:
+    """The text coloured by a's surprisal minus b's, hover showing both probabilities; ``key``:
+    a's attention rows, for clicks."""
     if a.text != b.text:
         raise ValueError("the two analyses read different texts")
     d = a.surprisal - b.surprisal
     hover = hover_columns(d, 2, a.probability, a.top_chars, a.top_probs,
                           extra={"pb": b.probability})
     return coloured_html(a.text, d, SCALES["difference"], hover,
-                         f"{a.model} minus {b.model}: surprisal difference per character")
+                         f"{a.model} minus {b.model}: surprisal difference per character", key)
 
 
 def streaming_html(text: str, prompt_chars: int, probabilities: list[float]) -> str:

@@ -174,3 +174,8 @@ def test_score_colours_the_difference_of_two_models_on_the_text(page):
     chars.nth(20).hover()
     tip = page.locator("#score-diff-text .ct-tip").inner_text()
     assert re.search(r'#20 ".+" · A − B bits -?[\d.]+ · p [\d.]+ · p\(B\) [\d.]+ · top 3', tip), tip
+    # the hybrid (model A by default) attended to earlier characters: a click outlines them
+    chars.nth(40).click()
+    page.wait_for_function("document.querySelector('#score-diff-text .ct').dataset.attended",
+                           timeout=20_000)
+    assert page.locator(f"{view}.att").count() >= 1
