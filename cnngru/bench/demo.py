@@ -202,7 +202,7 @@ def coloured_view_bytes(url: str, strategy: str = "hybrid", tokens: int = 2000) 
     """Bytes the coloured text adds for a text of ``tokens`` generated characters: the largest
     streamed update's view (from the server), and the finished view in each colouring (built
     from the same text, as the page's redraw builds it)."""
-    from ..app.text_views import ANALYSIS_QUANTITIES, UNIT, text_view
+    from ..app.text_views import UNIT, available, text_view
     from ..checkpoint import load
     from ..diagnostics import analyse
 
@@ -214,7 +214,7 @@ def coloured_view_bytes(url: str, strategy: str = "hybrid", tokens: int = 2000) 
              "finished, /generate's final response (confidence)": response_size(final[6])}
     bundle = load(strategy)
     a = analyse(bundle, final[0])
-    for quantity in (*ANALYSIS_QUANTITIES, UNIT):
+    for quantity in (*available(a), UNIT):
         html, _ = text_view(bundle, a, quantity, 0)
         sizes[f"finished, {quantity} (built here)"] = response_size(html)
     return sizes
