@@ -173,3 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         path = build(name)
         print(f"{path} ({path.stat().st_size / 1024:.0f} KB, "
               f"{time.perf_counter() - started:.0f} s)", flush=True)
+    if not args.checkpoints:  # the shipped ones: their figures in the README follow
+        from .summary import write_readme_block
+
+        write_readme_block()

@@ -126,3 +126,12 @@ def test_reported_unit_correlations_are_right(variant, shakespeare):
         every = np.array([np.corrcoef(outputs[:, u], values)[0, 1]
                           for u in range(outputs.shape[1])])
         assert np.nanmax(np.abs(every)) == pytest.approx(abs(entry["top"][0][1]), abs=2e-3)
+
+
+def test_readme_block_says_what_the_shipped_tables_say():
+    from cnngru.evaluation.readme_blocks import read_block
+    from cnngru.inside.summary import shipped_tables, summary_markdown
+
+    tables = shipped_tables()
+    assert set(tables) == {"gru", "cnn-pre", "cnn-post", "hybrid"}
+    assert read_block("inside") == summary_markdown(tables)
