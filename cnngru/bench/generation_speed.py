@@ -204,6 +204,10 @@ def write_readme_block() -> None:
     for p in sorted(RESULTS_DIR.glob("bench-gpu-*.txt")):
         parts.append(f"On {p.stem.removeprefix('bench-gpu-').upper()} (its own CPU and its GPU; "
                      f"`{p.name}`):\n\n" + p.read_text().strip())
+    breakdown = RESULTS_DIR / "bench-breakdown.md"
+    if breakdown.is_file():
+        parts.append("Where a step's time goes (`cnngru bench --breakdown --write`; the machine "
+                     "otherwise idle):\n\n" + breakdown.read_text().strip())
     train = RESULTS_DIR / "bench-train.md"
     if train.is_file():
         parts.append("Training (`cnngru bench --train --write results/bench-train.md`):\n\n"

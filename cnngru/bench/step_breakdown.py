@@ -19,6 +19,7 @@ import numpy as np
 
 from ..models.numpy_step import Dense, GRUStepper
 
+RESULT = "bench-breakdown.md"
 LOOPS, CALLS = 15, 300  # timed loops of CALLS calls each; the best loop counts
 
 
@@ -122,6 +123,15 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--models", nargs="+", default=list(VARIANTS), help="names or folders")
+    p.add_argument("--write", action="store_true", help=f"write results/{RESULT} and the "
+                   "README's benchmark block")
     args = p.parse_args(argv)
     with pinned(1):
-        print(table([breakdown(load(name, device="cpu")) for name in args.models]))
+        md = table([breakdown(load(name, device="cpu")) for name in args.models])
+    print(md)
+    if args.write:
+        from ..paths import RESULTS_DIR
+        from .generation_speed import write_readme_block
+
+        (RESULTS_DIR / RESULT).write_text(md + "\n")
+        write_readme_block()
