@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from html import escape
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -127,6 +128,7 @@ class YourTextHandlers:
 
     def __init__(self, store: SessionModels, line: TrainingLine, scratch: Path):
         self.store, self.line, self.scratch = store, line, Path(scratch)
+        self._submitting = threading.Lock()
 
     def train(self, text, file, budget, request: gr.Request):
         """Check the text, queue a job, stream its place in line, progress, curves, table."""
@@ -139,14 +141,16 @@ class YourTextHandlers:
             text = check_text(text)
         except TextError as e:
             raise InputError(f"Cannot train on this text: {e}.") from None
-        if self.line.jobs_of(owner):
-            raise InputError("Your training job is already in the line: wait for it, or cancel it.")
-        job = new_job(owner, text, seconds, self.scratch)
-        write_examples(job.folder, text)
+        with self._submitting:  # one session's two clicks at once: one job, one refusal
+            if self.line.jobs_of(owner):
+                raise InputError("Your training job is already in the line: wait for it, or "
+                                 "cancel it.")
+            job = new_job(owner, text, seconds, self.scratch)
+            write_examples(job.folder, text)
+            self.line.submit(job)
         distinct = len(set(text))
         note = (f" It has {distinct:,} distinct characters: the {MAX_SIZE - 1} most frequent are "
                 "kept and every other becomes one unknown symbol." if distinct > MAX_SIZE else "")
-        self.line.submit(job)
         shown, last_place = -1, None
         while not job.done.wait(POLL):
             place = self.line.place(job)

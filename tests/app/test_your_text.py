@@ -289,6 +289,7 @@ def test_a_job_killed_midway_keeps_its_models_and_the_line_goes_on(server, train
     second = waiting.submit(TEXT, None, "3s", api_name="/train_your_text")
     seen = stream_in_background(second)
     wait_for(lambda: any("place 2" in u[0] for u in seen), 30, "the place in line")
+    assert "already in the line" in train_error(waiting, TEXT)  # one job per session
     assert "taken out of the line" in waiting.predict(api_name="/cancel_training")
     assert "Cancelled before it started" in second.result(timeout=30)[0]
 
