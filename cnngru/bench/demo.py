@@ -13,6 +13,8 @@
    with another clear error, or lost (nothing within 60 s; must be 0). Latency p50/p95 is over
    the completed ones.
    One request alone is timed first (median of 3), on the same server.
+   ``--phases`` adds where that latency goes: the median times of the first streamed update,
+   the last one before the end, and the final response (figures, coloured text).
 5. Device: on a machine with CUDA, characters/s of one generation on the CPU and on the GPU.
 6. "Your text": the first character while a training job runs, and the app's memory with
    ``MAX_SESSIONS`` + 1 sessions that have trained (``cnngru/bench/your_text.py``).
@@ -180,6 +182,32 @@ def load_run(url: str, clients: int, strategy: str, tokens: int) -> dict:
         "p50": _quantile(done, 0.5), "p95": _quantile(done, 0.95)}
 
 
+def load_phases(url: str, clients: int, strategy: str, tokens: int) -> dict[str, float]:
+    """Where the load's latency goes: per request, the first streamed update, the last one
+    before the end, and the final response (medians, seconds from submitting). A diagnostic
+    (``--phases``): it reads every update, and a lost request would hold it up."""
+    pool = [client_for(url) for _ in range(clients)]
+    stamps: list[list[float]] = [[] for _ in range(clients)]
+    barrier = threading.Barrier(clients)
+
+    def one(k: int) -> None:
+        barrier.wait()
+        started = time.perf_counter()
+        job = pool[k].submit(*generate_args(strategy, tokens, k), api_name="/generate")
+        stamps[k] = [time.perf_counter() - started for _ in job]  # the last: the final response
+        job.result()
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"first update": statistics.median(s[0] for s in stamps),
+            "last streamed update": statistics.median(s[-2] if len(s) > 1 else s[0]
+                                                      for s in stamps),
+            "final response": statistics.median(s[-1] for s in stamps)}
+
+
 def _quantile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -266,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, default=400, help="characters per load request")
     parser.add_argument("--strategy", default="hybrid")
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
+    parser.add_argument("--phases", action="store_true", help="also time the load's phases: "
+                        "first update, last streamed update, final response")
     parser.add_argument("--out", default=None, help="also write the figures to this file "
                         "(results/bench-app.txt also refreshes the README's benchmark block)")
     args = parser.parse_args(argv)
@@ -322,6 +352,10 @@ def main(argv: list[str] | None = None) -> None:
               f"other clear errors {load['error']}, lost {load['lost']}; latency of the "
               f"completed p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s "
               f"({load['p95'] / alone:.1f} x alone); the engine's mean batch {batch:.1f} rows")
+        if args.phases:
+            phases = load_phases(url, args.clients, args.strategy, args.tokens)
+            say(f"load phases, {args.clients} clients (medians from submitting): "
+                + ", ".join(f"{name} {t:.2f} s" for name, t in phases.items()))
         your_text_figures(url, proc.pid, say, args.strategy)
     finally:
         stop_app(proc)
