@@ -59,4 +59,9 @@ from gradio_client import Client
 client = Client("http://127.0.0.1:7860/", analytics_enabled=False)
 text, *rest = client.predict("hybrid", "ROMEO\\n", 200, 0.8, 0, 1.0, 0, False, False,
                              api_name="/generate")
-```"""
+```
+
+The client is one session: models it trains on its own text (`/train_your_text`, which streams
+its progress) are its own, for `/generate`, `/compare` and `/score` with "your text" as the last
+argument; `/download_your_models` zips them. The Inside tab's numbers: `/inside_filters`,
+`/filter_search`, `/inside_units`, `/unit_view`, `/unit_values`."""
