@@ -7,6 +7,7 @@ demo's Results tab and the tests all read the same sentences and numbers.
 from __future__ import annotations
 
 from ..models import VARIANTS
+from .text_study import TIE_MARGIN
 
 BASELINE = "gru"  # every difference in the table is a variant minus this row
 
@@ -99,6 +100,7 @@ def study_markdown(table: dict) -> str:
             for e in entries:
                 out.append(f"| {strategy} | {e['design']} | {e['val_bpc']:.3f} | {e['lr']:g} "
                            f"| {'**yes**' if e['selected'] else ''} |")
+        out.append("\n" + selection_margins(table["candidates"]))
     if table.get("sweep"):
         out += ["", "### Learning rates (validation BPC at the sweep budget)", "",
                 "| params | row | rate: validation BPC | chosen |", "|---:|---|---|---|"]
@@ -144,3 +146,22 @@ def shipped_table(rows: list[dict]) -> list[str]:
                    f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} | {speed} "
                    f"| {words} |")
     return out
+
+
+def selection_margins(candidates: dict[str, list[dict]]) -> str:
+    """How far each strategy's selected design led its runner-up, and which leads one seed
+    cannot tell from training randomness (under ``TIE_MARGIN``)."""
+    margins = {}
+    for strategy, entries in candidates.items():
+        scores = sorted(e["val_bpc"] for e in entries)
+        if len(scores) > 1:
+            margins[strategy] = scores[1] - scores[0]
+    if not margins:
+        return ""
+    lead = ", ".join(f"{s} {m:.3f}" for s, m in margins.items())
+    ties = [s for s, m in margins.items() if m < TIE_MARGIN]
+    verdict = (f"Each candidate trained with one seed, so a lead under {TIE_MARGIN} BPC is within "
+               "training randomness: for " + ", ".join(ties) + " the selection is a tie that the "
+               "seed decided." if ties else
+               f"Every lead exceeds {TIE_MARGIN} BPC, the one-seed tie margin.")
+    return f"Lead of the selected design over the runner-up (validation BPC): {lead}. {verdict}"

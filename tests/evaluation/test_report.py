@@ -75,3 +75,14 @@ def test_the_main_table_has_one_line_per_row_and_no_cell_breaks_inside_a_number(
     assert cells[0][4] == "—" and cells[2][4] == "-0.050&nbsp;(-0.070, -0.030)"
     assert cells[1][3] == "2.000&nbsp;(1.980, 2.020)"
     assert "hierarchical paired bootstrap" in md and t["answer"] in md
+
+
+def test_selection_margins_name_the_leads_one_seed_cannot_tell_apart():
+    from cnngru.evaluation.report import selection_margins
+
+    candidates = {"gru": [{"val_bpc": 2.30}, {"val_bpc": 2.40}],
+                  "hybrid": [{"val_bpc": 2.31}, {"val_bpc": 2.33}, {"val_bpc": 2.50}]}
+    text = selection_margins(candidates)
+    assert "gru 0.100, hybrid 0.020" in text
+    assert "for hybrid the selection is a tie" in text
+    assert "Every lead" in selection_margins({"gru": [{"val_bpc": 2.3}, {"val_bpc": 2.4}]})
