@@ -6,24 +6,19 @@ to a temporary folder.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
 
+from browser_setup import ARGS, CHROMIUM  # noqa: E402
+
 from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage"]
-ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ("gru", "cnn-pre", "cnn-post", "hybrid")
 PROMPT = "ROMEO\n"  # the corpus's layout: the speaker's name on its own line
 
@@ -58,13 +53,6 @@ def page(browser, url):
     page.wait_for_selector("#generate-btn")
     yield page
     page.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    if os.environ.get("CNNGRU_UPDATE_SCREENSHOTS") == "1":
-        return ROOT / "assets"
-    return tmp_path_factory.mktemp("screenshots")
 
 
 def set_slider(page, elem_id: str, value: int) -> None:

@@ -7,23 +7,18 @@ to a temporary folder.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
 
+from browser_setup import ARGS, CHROMIUM  # noqa: E402
+
 from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage"]
-ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "ROMEO\n"
 CHARS = "#generate-coloured .ct-text i"
 
@@ -51,13 +46,6 @@ def page(url, tmp_path_factory):
         page.wait_for_selector("#generate-btn")
         yield page
         context.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    if os.environ.get("CNNGRU_UPDATE_SCREENSHOTS") == "1":
-        return ROOT / "assets"
-    return tmp_path_factory.mktemp("screenshots")
 
 
 def test_generated_text_is_coloured_with_hover_and_attention_at_2000_characters(page, shots):

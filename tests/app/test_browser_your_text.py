@@ -18,15 +18,12 @@ import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
 
+from browser_setup import ARGS, CHROMIUM  # noqa: E402
+
 import cnngru  # noqa: E402
 from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage"]
-ROOT = Path(__file__).resolve().parents[2]
 GPL = Path("/usr/share/common-licenses/GPL-3")
 
 if not shutil.which(CHROMIUM):
@@ -63,13 +60,6 @@ def page(tmp_path_factory, url):
         page.wait_for_selector("#generate-btn")
         yield page
         context.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    if os.environ.get("CNNGRU_UPDATE_SCREENSHOTS") == "1":
-        return ROOT / "assets"
-    return tmp_path_factory.mktemp("screenshots")
 
 
 def test_paste_train_watch_download_and_generate_with_your_model(page, shots, tmp_path):
