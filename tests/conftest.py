@@ -78,3 +78,14 @@ def small_corpus(corpus):
     """A slice of the real corpus (same vocabulary), so training runs take seconds."""
     return Corpus(corpus.name, corpus.train[:200_000], corpus.validation[:20_000],
                   corpus.test[:20_000], corpus.vocab, corpus.source)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """Where browser tests save screenshots: ``assets/`` when ``CNNGRU_UPDATE_SCREENSHOTS=1``
+    (the README shows them), else a temporary folder."""
+    from cnngru.paths import README
+
+    if os.environ.get("CNNGRU_UPDATE_SCREENSHOTS") == "1":
+        return README.parent / "assets"
+    return tmp_path_factory.mktemp("screenshots")
