@@ -41,6 +41,7 @@ from . import (  # noqa: E402
 from .address import server_address  # noqa: E402
 from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
 from .loaded_models import Models, configure_threads, load_models  # noqa: E402
+from .lean_gradio import skip_cheaply, use_lazy_session_configs  # noqa: E402
 from .session_models import SessionModels  # noqa: E402
 
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")  # local fonts only: works offline
@@ -87,6 +88,8 @@ def build_demo(models: Models | None = None, results_dir: str | Path | None = No
     # Requests beyond the running ones and queue_size waiting are told the demo is busy; each
     # waiting one is shown its place in line over its outputs (Gradio's progress display).
     demo.queue(max_size=queue_size, default_concurrency_limit=CONCURRENCY)
+    use_lazy_session_configs()  # what a crowd pays Gradio for and this demo does not need
+    skip_cheaply(demo)
     demo.session_models, demo.training_line = own, line  # for the bench and the tests
     return demo
 

@@ -17,6 +17,7 @@ from gradio_client.utils import QueueError
 import cnngru
 from cnngru.app import build_demo, common
 from cnngru.app.loaded_models import load_models
+from cnngru.app.validation import MAX_NEW_TOKENS
 from cnngru.bench.demo import response_size
 
 pytestmark = pytest.mark.slow
@@ -253,14 +254,15 @@ def test_the_queue_is_bounded_and_loses_no_request(small_queue):
     the excess is told the demo is busy, every accepted one completes, none is lost."""
     client = Client(small_queue.local_url, analytics_enabled=False, verbose=False)
     size = small_queue._queue.max_size
-    total = size + common.CONCURRENCY + 6
-    jobs = [client.submit(*generate_args(max_new_tokens=400, seed=i), api_name="/generate")
+    total = size + common.CONCURRENCY + 12
+    jobs = [client.submit(*generate_args(max_new_tokens=MAX_NEW_TOKENS, seed=i),
+                          api_name="/generate")
             for i in range(total)]  # each takes far longer than sending them all
     completed = busy = lost = 0
     for job in jobs:
         try:
             text = job.result(timeout=120)[0]
-            assert len(text) == len("ROMEO.\n") + 400
+            assert len(text) == len("ROMEO.\n") + MAX_NEW_TOKENS
             completed += 1
         except QueueError:
             busy += 1
