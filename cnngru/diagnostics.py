@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .checkpoint import Bundle
+from .models.recurrent import CNNPost, Hybrid
 
 CHUNK = 1024  # characters per forward: the hybrid's attention scores grow with chunk length²
 TOP = 5  # alternatives kept per character
@@ -124,8 +125,26 @@ def analyse(bundle: Bundle, text: str, influence: bool = True, unknown: str = "e
     logp, trace = log_probs(bundle, [ids], cnn_off=False)
     logq = None
     if influence and bundle.variant != "gru":
-        logq = log_probs(bundle, [ids], cnn_off=True)[0][0]
+        logq = log_probs_without_cnn(bundle, trace)
+        logq = log_probs(bundle, [ids], cnn_off=True)[0] if logq is None else logq
+        logq = logq[0]
     return analysis_of(bundle, ids, logp[0], {k: v[0] for k, v in trace.items()}, logq)
+
+
+def log_probs_without_cnn(bundle: Bundle, trace: dict[str, np.ndarray]) -> torch.Tensor | None:
+    """What ``log_probs(..., cnn_off=True)`` gives, from the trace of the pass with the CNN, where
+    the CNN sits after the GRU and the GRU's path does not depend on it: ``cnn-post`` adds its
+    refinement to the GRU's output, and the reliance-gated hybrid mixes its context in; without
+    the CNN both predict ``head(GRU output)``, and the trace holds that output ("units"). None
+    where a second pass is needed: the CNN feeds the GRU (``cnn-pre``), or a split gate would
+    share the CNN's weight among the other parts."""
+    model = bundle.model
+    after_gru = isinstance(model, CNNPost) or (isinstance(model, Hybrid)
+                                                and model.config.gate == "reliance")
+    if not after_gru or "units" not in trace:
+        return None
+    units = torch.from_numpy(trace["units"]).to(bundle.device)
+    return torch.log_softmax(model.head(units).double(), dim=-1).cpu()
 
 
 def analysis_of(bundle: Bundle, ids: torch.Tensor, logp: torch.Tensor, trace: dict,

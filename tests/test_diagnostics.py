@@ -11,6 +11,7 @@ import cnngru
 from cnngru import diagnostics
 from cnngru.checkpoint import Bundle
 from cnngru.diagnostics import analyse
+from cnngru.models.designs import CANDIDATES, design_overrides
 
 CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -83,3 +84,30 @@ def test_analysis_refuses_unknown_characters_and_one_character(bundles):
         analyse(bundles["gru"], "naïve")
     with pytest.raises(ValueError, match="at least two"):
         analyse(bundles["gru"], "a")
+
+
+CNN_AFTER_GRU = {"cnn-post", "hybrid/cnn-window32"}  # the designs whose CNN leaves the GRU alone
+
+
+@pytest.mark.parametrize("strategy, design", [(s, d) for s, table in CANDIDATES.items()
+                                              for d in table if s != "gru"])
+def test_the_prediction_without_the_cnn_from_one_pass(strategy, design, vocab):
+    """Where the CNN sits after the GRU, the prediction without it comes from the pass with it
+    (its trace's GRU output), equal to a second pass with ``cnn_off``; elsewhere there is none."""
+    torch.manual_seed(0)
+    model = cnngru.build_model(strategy, len(vocab), hidden=24, **design_overrides(strategy, design))
+    with torch.no_grad():
+        for p in model.parameters():  # off their initial values: every path moves the logits
+            p.add_(torch.randn_like(p) * 0.05)
+    bundle = Bundle(model.eval(), vocab)
+    texts = [vocab.encode_tensor(t) for t in ("To be, or not to be", "Speak, my lord.")]
+    with torch.inference_mode():
+        _, trace = diagnostics.log_probs(bundle, texts, cnn_off=False)
+        without, _ = diagnostics.log_probs(bundle, texts, cnn_off=True)
+        from_trace = diagnostics.log_probs_without_cnn(bundle, trace)
+    if strategy in CNN_AFTER_GRU or f"{strategy}/{design}" in CNN_AFTER_GRU:
+        torch.testing.assert_close(from_trace, without, atol=1e-6, rtol=0)
+        a = analyse(bundle, "To be, or not to be")  # and the analysis takes it from there
+        assert a.influence[1:].max() > 0
+    else:
+        assert from_trace is None
