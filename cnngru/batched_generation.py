@@ -22,6 +22,7 @@ draw falls that close to the edge of a character's interval.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -40,10 +41,11 @@ from .generation import (
 )
 from .models import VARIANTS
 from .models.numpy_step import NumpyState
-from .sampling import SamplingSettings, sample_rows, softmax
+from .sampling import SamplingSettings, sample_rows
 
 MAX_AHEAD = 32  # a row runs at most this many characters ahead of its reader: bounded memory,
 # and a stopped stream yields at most this many more characters
+BURST = 0.01  # seconds a reader steps for everyone before it wakes the others (see Engine.step)
 
 
 @dataclass(eq=False)
@@ -138,17 +140,26 @@ class Engine:
             self._waiting.append(row)
         return Stream(self, row)
 
-    def step(self) -> int:
-        """Advance every row that wants a character by one; returns how many advanced (0 when
-        another thread was stepping: this call then waits for that step to end)."""
+    def step(self, burst: float = 0.0) -> int:
+        """Advance every row that wants a character by one, and go on stepping for ``burst``
+        seconds while any row wants more; returns how many characters were made (0 when another
+        thread was stepping: this call then waits for that to end).
+
+        The waiting readers are woken once, at the end: with 30 readers, waking every one after
+        every character costs about as much as the step itself."""
         with self._changed:
             if self._stepping:
                 while self._stepping:
                     self._changed.wait()
                 return 0
             self._stepping = True
+        made, until = 0, time.perf_counter() + burst
         try:
-            return self._advance()
+            while True:
+                advanced = self._advance()
+                made += advanced
+                if not advanced or time.perf_counter() >= until:
+                    return made
         finally:
             with self._changed:
                 self._stepping = False
@@ -167,7 +178,7 @@ class Engine:
                 if self._stepping:
                     self._changed.wait()
                     continue
-            self.step()
+            self.step(BURST)
 
     # The stepping thread's work: it alone touches the batch while self._stepping is set.
 
@@ -188,7 +199,8 @@ class Engine:
                 self._batch, self._state, self._logits = [], {}, self._logits[:0]
                 self._settings = _settings_arrays([])
             raise
-        steps = [self._step_of(r, i, int(c), trace)
+        explained = _Explained(self._logits) if any(r.diagnostics for r in rows) else None
+        steps = [self._step_of(r, i, int(c), trace, explained)
                  for i, (r, c) in enumerate(zip(rows, choice, strict=True))]
         with self._changed:
             for i, (r, s) in enumerate(zip(rows, steps, strict=True)):
@@ -218,14 +230,14 @@ class Engine:
             return self._fast_step.step(tokens, state)
         return _torch_step(self.bundle)(tokens, state)
 
-    def _step_of(self, row: _Row, i: int, index: int, trace: dict[str, np.ndarray]) -> Step:
+    def _step_of(self, row: _Row, i: int, index: int, trace: dict[str, np.ndarray],
+                 explained: _Explained | None) -> Step:
         step = Step(self.vocab.chars[index], index)
         if row.diagnostics:  # as generate() explains a step, from the logits it sampled
-            probs = softmax(self._logits[i])
-            top = np.argsort(-probs, kind="stable")[:TOP_ALTERNATIVES]
+            probs = explained.probs[i]
             step.probability = float(probs[index])
-            step.entropy = float(-(probs * np.log2(np.maximum(probs, 1e-300))).sum())
-            step.top = [(self.vocab.chars[t], float(probs[t])) for t in top]
+            step.entropy = float(explained.entropy[i])
+            step.top = [(self.vocab.chars[t], float(probs[t])) for t in explained.top[i]]
             step.trace = {k: v[i].copy() for k, v in trace.items()}
         return step
 
@@ -254,6 +266,18 @@ class Engine:
         self._settings = _settings_arrays(self._batch)
         for r in joining:
             r.state = r.logits = None
+
+
+class _Explained:
+    """What ``generate()``'s diagnostics say of each row's next character (its probabilities at
+    temperature 1, their entropy in bits, the likeliest few), computed for the batch at once."""
+
+    def __init__(self, logits: np.ndarray):
+        z = logits.astype(np.float64)
+        p = np.exp(z - z.max(-1, keepdims=True))
+        self.probs = p / p.sum(-1, keepdims=True)  # each row: sampling.softmax of its logits
+        self.entropy = -(self.probs * np.log2(np.maximum(self.probs, 1e-300))).sum(-1)
+        self.top = np.argsort(-self.probs, axis=-1, kind="stable")[:, :TOP_ALTERNATIVES]
 
 
 def _settings_arrays(rows: list[_Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

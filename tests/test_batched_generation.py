@@ -193,7 +193,7 @@ def test_continue_from_a_generation_in_the_engine(shipped):
 
 
 def test_a_closed_or_dropped_stream_frees_its_row(small_bundle):
-    engine = Engine(small_bundle)
+    engine = Engine(small_bundle, max_ahead=1)  # a step makes at most one character per row
     kept = engine.generate("ROMEO.\n", max_new_tokens=50, seed=0)
     closed = engine.generate("KING.\n", max_new_tokens=50, seed=1)
     dropped = engine.generate("E", max_new_tokens=50, seed=2)
@@ -327,3 +327,15 @@ def test_sample_statistics_come_from_the_same_texts_as_one_by_one(small_bundle):
     stats = measures.sample_stats(small_bundle, words, samples=5, length=80)
     assert [stats[k] for k in ("real_word_rate", "distinct_2", "distinct_3", "repetition")] \
         == np.mean(rows, axis=0).tolist()
+
+
+def test_a_burst_steps_until_no_row_wants_more(small_bundle):
+    """``step(burst)`` goes on while rows want characters (up to max_ahead unread each), so the
+    waiting readers are woken once for several characters; ``step()`` makes one per row."""
+    engine = Engine(small_bundle, max_ahead=4)
+    streams = [engine.generate("ROMEO.\n", max_new_tokens=10, seed=s) for s in range(3)]
+    assert engine.step() == 3
+    assert engine.step(burst=60.0) == 3 * 3  # each row up to 4 unread: stops there, not at 60 s
+    assert [len(s._row.ready) for s in streams] == [4, 4, 4]
+    alone = cnngru.generate(small_bundle, "ROMEO.\n", max_new_tokens=10, seed=1)
+    assert "".join(s.char for s in streams[1]) == "".join(s.char for s in alone)
