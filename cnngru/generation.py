@@ -33,6 +33,7 @@ class Step:
     entropy: float | None = None  # of the model's next-character distribution, in bits
     top: list[tuple[str, float]] | None = None  # the most likely characters and their probabilities
     trace: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. the hybrid's attention
+    logits: np.ndarray | None = None  # (vocab,) what it was drawn from, before temperature
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Generation:
                 step.entropy = float(-(probs * np.log2(np.maximum(probs, 1e-300))).sum())
                 step.top = [(vocab.chars[i], float(probs[i])) for i in top]
                 step.trace = {k: v[0] for k, v in trace.items()}  # the trace of this new character
+                step.logits = self._logits
             self._state, self._logits = state, logits[0]
             self._chars.append(step.char)
             yield step

@@ -111,3 +111,46 @@ def test_the_prediction_without_the_cnn_from_one_pass(strategy, design, vocab):
         assert a.influence[1:].max() > 0
     else:
         assert from_trace is None
+
+
+@pytest.mark.parametrize("variant", cnngru.VARIANTS)
+@pytest.mark.parametrize("batched", [False, True], ids=["generate", "engine"])
+def test_a_generations_analysis_from_its_steps_equals_reading_it_again(bundles, variant, batched):
+    """``analyse_generation`` (the start read again, the rest from the steps) equals ``analyse``
+    of the whole text, for a text continued from another, alone or in a batch."""
+    from cnngru.batched_generation import engine_for, read_together
+
+    bundle = bundles[variant]
+    first = cnngru.generate(bundle, "The king ", max_new_tokens=25, seed=1)
+    list(first)
+    settings = dict(max_new_tokens=40, seed=3, temperature=0.9, diagnostics=True,
+                    continue_from=first.continuation)
+    if batched:
+        engine = engine_for(bundle)
+        gen, other = (engine.generate(**settings), engine.generate("O", max_new_tokens=40))
+        steps = []
+        for step in gen:  # the other row steps in the same batch meanwhile
+            steps.append(step)
+            next(other, None)
+    else:
+        gen = cnngru.generate(bundle, **settings)
+        steps = list(gen)
+    quick = diagnostics.analyse_generation(bundle, first.text, steps)
+    whole = analyse(bundle, gen.text)
+    assert quick.text == whole.text == first.text + "".join(s.char for s in steps)
+    np.testing.assert_allclose(quick.probability, whole.probability, rtol=1e-4)
+    np.testing.assert_allclose(quick.entropy, whole.entropy, rtol=1e-4, atol=1e-6)
+    assert (quick.rank == whole.rank).mean() > 0.95 and quick.top_chars[1:5] == whole.top_chars[1:5]
+    for name in ("influence", "attention", "reliance", "split"):
+        mine, theirs = getattr(quick, name), getattr(whole, name)
+        assert (mine is None) == (theirs is None), name
+        if mine is not None:
+            np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def test_a_generations_analysis_needs_its_diagnostics(bundles):
+    steps = list(cnngru.generate(bundles["gru"], "The ", max_new_tokens=5, seed=0))
+    with pytest.raises(ValueError, match="diagnostics"):
+        diagnostics.analyse_generation(bundles["gru"], "The ", steps)
+    with pytest.raises(ValueError, match="a start"):
+        diagnostics.analyse_generation(bundles["gru"], "", steps)

@@ -18,7 +18,7 @@ import gradio as gr
 
 from ..batched_analysis import analyser_for
 from ..batched_generation import engine_for
-from ..diagnostics import Analysis
+from ..diagnostics import Analysis, analyse_generation
 from ..generation import Continuation
 from . import text
 from .coloured_text import coloured_view
@@ -199,8 +199,10 @@ class GenerateHandlers:
         """Read the engine's stream for this session (its row steps in one batch with every
         other visitor's); a closed page closes the generator, which frees the row."""
         started = time.perf_counter()
+        steps = []  # with their logits and traces: the figures' numbers, without reading again
         with gen, Throttle() as throttle:
             for step in gen:
+                steps.append(step)
                 session.probabilities.append(step.probability)
                 if session.stop_requested:
                     gen.stop()  # the row ends after what it has generated already
@@ -217,12 +219,12 @@ class GenerateHandlers:
                   "other visitors' texts)")
         if session.stop_requested:
             status = f"Stopped at {len(session.text):,} characters. " + status
-        yield self._finish(session, status, refine)
+        yield self._finish(session, status, refine, gen.start.text, steps)
 
-    def _finish(self, session: GenerationSession, status: str, refine: bool) -> GenerateOutputs:
+    def _finish(self, session: GenerationSession, status: str, refine: bool, start: str,
+                steps: list) -> GenerateOutputs:
         bundle = session.bundle or self.models.get(session.model)
-        a = analyser_for(bundle).analyse(session.text) if len(session.text) > 1 else None
-        session.analysis = a
+        a = session.analysis = self._analysis(bundle, session.text, start, steps)
         if a is None:
             return GenerateOutputs(text=session.text, status=status, attention=None,
                                    characters=None, numbers=None, diff="", session=session,
@@ -236,6 +238,17 @@ class GenerateHandlers:
                                         view if a.attention is not None else None),
             numbers=None, diff=self._refined(session) if refine else "", session=session,
             coloured=self._final_view(session, bundle))
+
+    @staticmethod
+    def _analysis(bundle, text: str, start: str, steps: list) -> Analysis | None:
+        """The numbers behind the figures: from the generation's own steps when they cover the
+        text (it read the start only), else (a stop left characters unread, no start) from
+        reading it all, batched with the other visitors' (``batched_analysis``)."""
+        if len(text) < 2:
+            return None
+        if start and steps and start + "".join(s.char for s in steps) == text:
+            return analyse_generation(bundle, start, steps)
+        return analyser_for(bundle).analyse(text)
 
     def _final_view(self, session: GenerationSession, bundle) -> str:
         """The finished text in the colouring the page chose (confidence if that cannot be

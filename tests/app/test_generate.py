@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 from tiny_zoo import drain, q_to_k_refiner, tiny_zoo
 
@@ -109,6 +110,29 @@ def test_stop_ends_the_stream_with_figures_of_the_text_so_far(zoo, numbers):
     assert final.status.startswith(f"Stopped at {len(final.text):,} characters")
     assert final.session.analysis.text == final.text and final.attention.data
     handlers.request_stop(None)  # before any generation: nothing to stop, no error
+
+
+@pytest.mark.parametrize("stop", [False, True], ids=["to its end", "stopped"])
+def test_the_figures_numbers_come_from_the_generation_itself(zoo, numbers, monkeypatch, stop):
+    """A text generated to its end is analysed from its own steps (the prompt read again, not
+    the whole text), equal to reading it all; a stopped one, whose last characters were never
+    read from the stream, is read again in full."""
+    from cnngru import diagnostics
+    from cnngru.batched_analysis import Analyser
+
+    read_again = []
+    monkeypatch.setattr(Analyser, "analyse", lambda self, text: read_again.append(text)
+                        or diagnostics.analyse(self.bundle, text))
+    handlers = GenerateHandlers(zoo, numbers)
+    stream = handlers.generate_text("hybrid", "The ", 300, 0.8, 0, 1.0, 5, False, False)
+    first = next(stream)
+    if stop:
+        handlers.request_stop(first.session)
+    final = list(stream)[-1]
+    whole = diagnostics.analyse(zoo.get("hybrid"), final.text)
+    np.testing.assert_allclose(final.session.analysis.probability, whole.probability, rtol=1e-4)
+    np.testing.assert_allclose(final.session.analysis.attention, whole.attention, atol=1e-5)
+    assert read_again == ([final.text] if stop else [])
 
 
 def test_the_position_slider_redraws_from_the_session(zoo, numbers):
