@@ -115,8 +115,9 @@ def study_markdown(table: dict) -> str:
             rungs = ", ".join(f"{_fmt_int(ch)}:&nbsp;{v:.3f}" for ch, v in c["rungs"])
             ok = {True: "yes", False: "no (last rung)", None: "not yet"}[c["converged"]]
             out.append(f"| {_fmt_int(int(params))} | {rungs} | {_fmt_int(c['chars'])} | {ok} |")
-        out.append(f"\nB is the first rung within {table['method']['converged']} validation BPC "
-                   "of the next one.")
+        out.append(f"\nB is the first rung that doubling improves by less than "
+                   f"{table['method']['converged']} validation BPC; a worse next rung (the GRU "
+                   "overfits past B) ends the ladder too.")
     r = table.get("ranking")
     if r:
         same = "the same" if r["same_order"] else "**not** the same"

@@ -8,8 +8,8 @@ point and go on later, on another machine, and a plan of what remains can be pri
                  has a worse neighbour on each side; each strategy keeps its best design;
   2. sweeps      at every scale, each row (the selected designs, and the transformer at the
                  reference scale) gets its own grid, grown the same way, at the sweep budget;
-  3. budget      the GRU at its rate, at B, 2B, 4B ... until two rungs differ by less than
-                 ``converged`` validation BPC: B is the lower one;
+  3. budget      the GRU at its rate, at B, 2B, 4B ... until doubling improves validation BPC
+                 by less than ``converged`` (or makes it worse): B is the lower one;
   4. seeds       every row, every seed, at B; at the reference scale the GRU also runs its
                  neighbouring rates at B, to check the sweep's ranking holds at the full budget.
 
@@ -198,8 +198,9 @@ class Study:
 
     def full_budget(self, params: int, gru: Row, lr: float, assume: bool = False
                     ) -> tuple[list[TrainConfig], dict | None]:
-        """Stage 3: the GRU's convergence ladder; B is the first rung within ``converged`` of
-        the next one (or the last rung, marked not converged)."""
+        """Stage 3: the GRU's convergence ladder; B is the first rung that doubling improves by
+        less than ``converged`` (within it, or worse: past B more characters no longer help),
+        or the last rung, marked not converged."""
         b = self.budget
         first = b.scale(params).full_chars
         ladder = [self.config(gru, params, lr, first * 2**k) for k in range(b.rungs)]
@@ -213,7 +214,7 @@ class Study:
                 return missing, {"chars": rungs[-1][0] if rungs else first, "rungs": rungs,
                                  "converged": None}
             rungs.append([config.max_chars, val])
-            if len(rungs) >= 2 and abs(rungs[-2][1] - rungs[-1][1]) < b.converged:
+            if len(rungs) >= 2 and rungs[-2][1] - rungs[-1][1] < b.converged:
                 return [], {"chars": rungs[-2][0], "rungs": rungs, "converged": True}
         return [], {"chars": rungs[-1][0], "rungs": rungs, "converged": False}
 

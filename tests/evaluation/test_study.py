@@ -63,6 +63,19 @@ def test_the_ladder_stops_at_the_first_rung_within_the_tolerance():
     assert budget["chars"] == chars[first_close] and budget["converged"] is True
 
 
+def test_a_rung_worse_than_the_one_before_ends_the_ladder_there():
+    """Past some budget more characters make the GRU worse (it overfits): that is convergence
+    too, and B is the rung before, not the worse one."""
+    def val(config):  # better up to 4x the first rung, then far worse
+        return 2.5 - 0.1 * min(math.log2(config.max_chars / first), 2) + (
+            0.14 if config.max_chars > 4 * first else 0.0)
+    first = CPU.scale(100_000).full_chars
+    _, budget = Study(CPU, "shakespeare", Records(val)).full_budget(
+        100_000, Row("gru", "one-layer"), 1e-2)
+    assert [c for c, _ in budget["rungs"]] == [first, 2 * first, 4 * first, 8 * first]
+    assert budget["chars"] == 4 * first and budget["converged"] is True
+
+
 def test_a_finished_study_needs_nothing_and_the_reference_scale_has_the_transformer_and_ranking():
     study = Study(CPU, "shakespeare", Records(law()))
     needed, decided = study.walk()
