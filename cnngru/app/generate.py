@@ -279,12 +279,9 @@ class GenerateHandlers:
     def redraw_coloured(self, session, quantity, unit, visitor: gr.Request = None):
         """The coloured view of the session's finished text in ``quantity`` (or a GRU unit); the
         page's next text streams in it."""
-        owner = owner_of(visitor)
-        COLOURINGS.choose(owner, quantity, unit)
+        COLOURINGS.choose(owner_of(visitor), quantity, unit)
         if session is None or session.analysis is None:
             return gr.skip()
-        if owner:  # two quick choices (a quantity, then a unit) run at once, in either order:
-            quantity, unit = COLOURINGS.of(owner)  # each draws the page's latest
         bundle = session.bundle or self.models.get(session.model)
         html, session.shown = text_view(bundle, session.analysis, quantity, unit)
         return html
