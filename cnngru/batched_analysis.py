@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from .checkpoint import Bundle
-from .diagnostics import Analysis, analysis_of, encode, log_probs, log_probs_without_cnn
+from .diagnostics import Analysis, analysis_of, encode, log_probs, log_probs_with_cnn_off
 
 MAX_ROWS = 32  # texts in one forward: bounded memory (rows x length x vocabulary, float64)
 
@@ -86,11 +86,9 @@ class Analyser:
                       if job.influence and self.bundle.variant != "gru"]
             logq = {}
             if wanted:
-                without = log_probs_without_cnn(self.bundle, trace)  # from this pass, if it can
-                if without is None:
-                    without, _ = log_probs(self.bundle, [texts[b] for b in wanted], cnn_off=True)
-                    without = dict(zip(wanted, without, strict=True))
-                logq = {b: without[b] for b in wanted}
+                without = log_probs_with_cnn_off(self.bundle, [texts[b] for b in wanted],
+                                                 {k: v[wanted] for k, v in trace.items()})
+                logq = dict(zip(wanted, without, strict=True))
             for b, job in enumerate(batch):
                 job.result = analysis_of(self.bundle, job.ids, logp[b],
                                          {k: v[b] for k, v in trace.items()}, logq.get(b))

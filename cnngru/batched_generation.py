@@ -32,8 +32,8 @@ import numpy as np
 
 from .checkpoint import Bundle
 from .generation import (
-    TOP_ALTERNATIVES,
     Continuation,
+    Explained,
     Step,
     _torch_step,
     read_prompt,
@@ -199,7 +199,7 @@ class Engine:
                 self._batch, self._state, self._logits = [], {}, self._logits[:0]
                 self._settings = _settings_arrays([])
             raise
-        explained = _Explained(self._logits, choice) if any(r.diagnostics for r in rows) else None
+        explained = Explained(self._logits, choice, self.vocab.chars) if any(r.diagnostics for r in rows) else None
         steps = [self._step_of(r, i, int(c), trace, explained)
                  for i, (r, c) in enumerate(zip(rows, choice, strict=True))]
         with self._changed:
@@ -231,15 +231,11 @@ class Engine:
         return _torch_step(self.bundle)(tokens, state)
 
     def _step_of(self, row: _Row, i: int, index: int, trace: dict[str, np.ndarray],
-                 explained: _Explained | None) -> Step:
+                 explained: Explained | None) -> Step:
         step = Step(self.vocab.chars[index], index)
         if row.diagnostics:  # as generate() explains a step, from the logits it sampled
-            step.probability = explained.chosen[i]
-            step.entropy = explained.entropy[i]
-            step.top = [(self.vocab.chars[t], p)
-                        for t, p in zip(explained.top[i], explained.top_probs[i], strict=True)]
-            step.trace = {k: v[i].copy() for k, v in trace.items()}
-            step.logits = self._logits[i].copy()
+            explained.explain(step, i, {k: v[i].copy() for k, v in trace.items()},
+                              self._logits[i].copy())
         return step
 
     def _regroup(self) -> None:
@@ -267,22 +263,6 @@ class Engine:
         self._settings = _settings_arrays(self._batch)
         for r in joining:
             r.state = r.logits = None
-
-
-class _Explained:
-    """What ``generate()``'s diagnostics say of each row's next character (its probabilities at
-    temperature 1, their entropy in bits, the likeliest few), computed for the batch at once."""
-
-    def __init__(self, logits: np.ndarray, chosen: np.ndarray):
-        """``logits`` (B, vocab) sampled from; ``chosen`` (B,) the characters drawn. Per row,
-        plain Python numbers: what a ``Step`` holds."""
-        z = logits.astype(np.float64)
-        p = np.exp(z - z.max(-1, keepdims=True))
-        probs = p / p.sum(-1, keepdims=True)  # each row: sampling.softmax of its logits
-        top = np.argsort(-probs, axis=-1, kind="stable")[:, :TOP_ALTERNATIVES]
-        self.chosen = probs[np.arange(len(probs)), chosen].tolist()
-        self.entropy = (-(probs * np.log2(np.maximum(probs, 1e-300))).sum(-1)).tolist()
-        self.top, self.top_probs = top.tolist(), np.take_along_axis(probs, top, -1).tolist()
 
 
 def _settings_arrays(rows: list[_Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

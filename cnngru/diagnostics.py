@@ -125,9 +125,7 @@ def analyse(bundle: Bundle, text: str, influence: bool = True, unknown: str = "e
     logp, trace = log_probs(bundle, [ids], cnn_off=False)
     logq = None
     if influence and bundle.variant != "gru":
-        logq = log_probs_without_cnn(bundle, trace)
-        logq = log_probs(bundle, [ids], cnn_off=True)[0] if logq is None else logq
-        logq = logq[0]
+        logq = log_probs_with_cnn_off(bundle, [ids], trace)[0]
     return analysis_of(bundle, ids, logp[0], {k: v[0] for k, v in trace.items()}, logq)
 
 
@@ -143,17 +141,23 @@ def analyse_generation(bundle: Bundle, start: str, steps: list) -> Analysis:
     ids = encode(bundle, start + "".join(s.char for s in steps))
     P = len(start)
     head, head_trace = log_probs(bundle, [ids[:P + 1]], cnn_off=False)  # the start's predictions
-    logits = torch.from_numpy(np.stack([s.logits for s in steps[1:]])) if len(steps) > 1 else None
-    logp = head[0] if logits is None else torch.cat(
-        [head[0], torch.log_softmax(logits.double(), dim=-1)])
-    trace = {k: np.concatenate([v[0, :P], np.stack([s.trace[k] for s in steps[:-1]])])
-             if len(steps) > 1 else v[0, :P] for k, v in head_trace.items()}
+    later = np.array([s.logits for s in steps[1:]], np.float32).reshape(-1, head.shape[-1])
+    logp = torch.cat([head[0], torch.log_softmax(torch.from_numpy(later).double(), dim=-1)])
+    trace = {k: np.concatenate([v[0, :P], np.array([s.trace[k] for s in steps[:-1]],
+                                                   v.dtype).reshape(-1, *v.shape[2:])])
+             for k, v in head_trace.items()}
     logq = None
     if bundle.variant != "gru":
-        batched = {k: v[None] for k, v in trace.items()}
-        without = log_probs_without_cnn(bundle, batched)
-        logq = (without if without is not None else log_probs(bundle, [ids], cnn_off=True)[0])[0]
+        logq = log_probs_with_cnn_off(bundle, [ids], {k: v[None] for k, v in trace.items()})[0]
     return analysis_of(bundle, ids, logp, trace, logq)
+
+
+def log_probs_with_cnn_off(bundle: Bundle, texts: list[torch.Tensor],
+                           trace: dict[str, np.ndarray]) -> torch.Tensor:
+    """``log_probs(bundle, texts, cnn_off=True)``'s log-probabilities: from ``trace`` (the
+    texts' pass with the CNN) where ``log_probs_without_cnn`` can, else a second pass."""
+    without = log_probs_without_cnn(bundle, trace)
+    return without if without is not None else log_probs(bundle, texts, cnn_off=True)[0]
 
 
 def log_probs_without_cnn(bundle: Bundle, trace: dict[str, np.ndarray]) -> torch.Tensor | None:

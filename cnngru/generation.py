@@ -17,7 +17,7 @@ import torch
 from .checkpoint import Bundle
 from .models import VARIANTS
 from .models.numpy_step import NumpyState, to_numpy_state, to_torch_state
-from .sampling import SamplingSettings, inverse_cdf, sampling_distribution, softmax
+from .sampling import SamplingSettings, inverse_cdf, sampling_distribution
 
 PROMPT_CHUNK = 2048  # the prompt is read in pieces of this many characters: bounded memory
 TOP_ALTERNATIVES = 5
@@ -34,6 +34,29 @@ class Step:
     top: list[tuple[str, float]] | None = None  # the most likely characters and their probabilities
     trace: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. the hybrid's attention
     logits: np.ndarray | None = None  # (vocab,) what it was drawn from, before temperature
+
+
+class Explained:
+    """What diagnostics say of each row's next character: its probabilities at temperature 1,
+    their entropy in bits, the likeliest few, computed for a batch of rows at once."""
+
+    def __init__(self, logits: np.ndarray, chosen: np.ndarray, chars: str):
+        """``logits`` (B, vocab) sampled from; ``chosen`` (B,) the characters drawn."""
+        z = logits.astype(np.float64)
+        p = np.exp(z - z.max(-1, keepdims=True))
+        probs = p / p.sum(-1, keepdims=True)  # each row: sampling.softmax of its logits
+        top = np.argsort(-probs, axis=-1, kind="stable")[:, :TOP_ALTERNATIVES]
+        self.chars = chars
+        self.chosen = probs[np.arange(len(probs)), chosen].tolist()  # plain Python numbers
+        self.entropy = (-(probs * np.log2(np.maximum(probs, 1e-300))).sum(-1)).tolist()
+        self.top, self.top_probs = top.tolist(), np.take_along_axis(probs, top, -1).tolist()
+
+    def explain(self, step: Step, i: int, trace: dict[str, np.ndarray], logits: np.ndarray):
+        """Fill row ``i``'s ``step`` with its numbers, the trace of its new character and the
+        logits it was drawn from."""
+        step.probability, step.entropy = self.chosen[i], self.entropy[i]
+        step.top = [(self.chars[t], p) for t, p in zip(self.top[i], self.top_probs[i], strict=True)]
+        step.trace, step.logits = trace, logits
 
 
 @dataclass
@@ -66,13 +89,8 @@ class Generation:
             logits, state, trace = self.step_fn(np.array([index]), self._state)
             step = Step(vocab.chars[index], index)
             if self.diagnostics:
-                probs = softmax(self._logits)
-                top = np.argsort(-probs, kind="stable")[:TOP_ALTERNATIVES]
-                step.probability = float(probs[index])
-                step.entropy = float(-(probs * np.log2(np.maximum(probs, 1e-300))).sum())
-                step.top = [(vocab.chars[i], float(probs[i])) for i in top]
-                step.trace = {k: v[0] for k, v in trace.items()}  # the trace of this new character
-                step.logits = self._logits
+                Explained(self._logits[None], np.array([index]), vocab.chars).explain(
+                    step, 0, {k: v[0] for k, v in trace.items()}, self._logits)
             self._state, self._logits = state, logits[0]
             self._chars.append(step.char)
             yield step

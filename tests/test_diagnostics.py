@@ -154,3 +154,11 @@ def test_a_generations_analysis_needs_its_diagnostics(bundles):
         diagnostics.analyse_generation(bundles["gru"], "The ", steps)
     with pytest.raises(ValueError, match="a start"):
         diagnostics.analyse_generation(bundles["gru"], "", steps)
+
+
+@pytest.mark.parametrize("variant", cnngru.VARIANTS)
+def test_a_one_character_generations_analysis(bundles, variant):
+    bundle = bundles[variant]
+    gen = cnngru.generate(bundle, "The", max_new_tokens=1, seed=0, diagnostics=True)
+    quick = diagnostics.analyse_generation(bundle, "The", list(gen))
+    np.testing.assert_allclose(quick.probability, analyse(bundle, gen.text).probability, rtol=1e-4)
