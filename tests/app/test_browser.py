@@ -14,7 +14,7 @@ import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-from browser_setup import ARGS, CHROMIUM  # noqa: E402
+from browser_setup import ARGS, CHROMIUM, choose  # noqa: E402
 
 from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
 
@@ -78,8 +78,7 @@ def plot_rendered(page, elem_id: str) -> bool:
 
 
 def test_generate_with_the_hybrid_streams_text_and_draws_the_attention(page, shots):
-    page.locator("#strategy input").fill("hybrid")
-    page.locator("#strategy input").press("Enter")
+    choose(page, "strategy", "hybrid")
     page.fill("#prompt textarea", PROMPT)
     set_slider(page, "max-new-tokens", 2000)
     page.locator("#generate-btn").click()

@@ -14,7 +14,7 @@ import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-from browser_setup import ARGS, CHROMIUM  # noqa: E402
+from browser_setup import ARGS, CHROMIUM, choose  # noqa: E402
 
 from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
 
@@ -49,8 +49,7 @@ def page(url, tmp_path_factory):
 
 
 def test_generated_text_is_coloured_with_hover_and_attention_at_2000_characters(page, shots):
-    page.locator("#strategy input").fill("hybrid")
-    page.locator("#strategy input").press("Enter")
+    choose(page, "strategy", "hybrid")
     page.fill("#prompt textarea", PROMPT)
     box = page.locator("#max-new-tokens input[type=number]")
     box.fill("2000")
@@ -86,8 +85,7 @@ def test_generated_text_is_coloured_with_hover_and_attention_at_2000_characters(
 
 
 def test_colouring_follows_the_chosen_quantity(page):
-    page.locator("#colour-by input").fill("CNN weight")
-    page.locator("#colour-by input").press("Enter")
+    choose(page, "colour-by", "CNN weight")
     page.wait_for_function(
         "document.querySelector('#generate-coloured .ct-legend')?.innerText"
         ".startsWith(\"the hybrid's weight on the CNN context\")", timeout=30_000)
@@ -102,8 +100,7 @@ def test_a_line_position_unit_counts_through_each_line_as_the_text_streams(page,
     from cnngru.paths import SHIPPED
 
     unit, r = load_table(SHIPPED / "hybrid").unit_properties["position in line"]["top"][0]
-    page.locator("#colour-by input").fill("GRU unit")
-    page.locator("#colour-by input").press("Enter")
+    choose(page, "colour-by", "GRU unit")
     page.locator("#colour-unit input").fill(str(unit))
     page.locator("#colour-unit input").press("Enter")
     page.wait_for_function(  # the finished text redrawn in the unit: the next one streams in it
@@ -138,8 +135,7 @@ def test_inside_tab_lists_filters_and_shows_a_unit_on_text(page, shots):
     page.locator("#inside-search-btn").click()
     page.wait_for_function(
         "document.querySelectorAll('#inside-found tbody tr').length > 0", timeout=30_000)
-    page.locator("#inside-property input").fill("position in line")
-    page.locator("#inside-property input").press("Enter")
+    choose(page, "inside-property", "position in line")
     page.wait_for_timeout(500)
     first_unit = page.locator("#inside-units label").first
     assert re.match(r"unit \d+ \(r = [+-]0\.\d\d\)", first_unit.inner_text())
