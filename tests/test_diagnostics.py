@@ -118,7 +118,7 @@ def test_the_prediction_without_the_cnn_from_one_pass(strategy, design, vocab):
 def test_a_generations_analysis_from_its_steps_equals_reading_it_again(bundles, variant, batched):
     """``analyse_generation`` (the start read again, the rest from the steps) equals ``analyse``
     of the whole text, for a text continued from another, alone or in a batch."""
-    from cnngru.batched_generation import engine_for, read_together
+    from cnngru.batched_generation import engine_for
 
     bundle = bundles[variant]
     first = cnngru.generate(bundle, "The king ", max_new_tokens=25, seed=1)

@@ -40,8 +40,8 @@ from . import (  # noqa: E402
 )
 from .address import server_address  # noqa: E402
 from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
-from .loaded_models import Models, configure_threads, load_models  # noqa: E402
 from .lean_gradio import skip_cheaply, use_lazy_session_configs  # noqa: E402
+from .loaded_models import Models, configure_threads, load_models  # noqa: E402
 from .session_models import SessionModels  # noqa: E402
 
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")  # local fonts only: works offline

@@ -95,7 +95,8 @@ def skip_cheaply(demo: gr.Blocks) -> None:
     async def skipping_cheaply(block_fn, predictions, state):
         if not isinstance(predictions, list | tuple) or len(block_fn.outputs) < 2:
             return await postprocess_data(block_fn, predictions, state)
-        skipped = [i for i, (value, block) in enumerate(zip(predictions, block_fn.outputs))
+        pairs = zip(predictions, block_fn.outputs, strict=False)  # a wrong count: Gradio says so
+        skipped = [i for i, (value, block) in enumerate(pairs)
                    if value == SKIP and not block.stateful]
         passed = [FINISHED if i in skipped else value for i, value in enumerate(predictions)]
         output = await postprocess_data(block_fn, passed, state)

@@ -54,12 +54,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(port: int) -> tuple[subprocess.Popen, float]:
-    """Start ``python app.py`` on ``port``; return the process and seconds until it served."""
+def start_app(port: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, float]:
+    """Start ``python app.py`` on ``port`` (``env``: more environment variables); return the
+    process and seconds until it served."""
     started = time.perf_counter()
     log = tempfile.TemporaryFile("w+")  # not a pipe: a long-running app would fill it and stall
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT,
-                            env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1",
+                            env={**os.environ, **(env or {}), "GRADIO_SERVER_NAME": "127.0.0.1",
                                  "GRADIO_SERVER_PORT": str(port)},
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}/"

@@ -7,50 +7,36 @@ to a temporary folder.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pytest
 
-playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-from browser_setup import ARGS, CHROMIUM, choose  # noqa: E402
-
-from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
+from browser_setup import choose, chromium, open_demo, served, skip_without_chromium  # noqa: E402
 
 pytestmark = pytest.mark.slow
 VARIANTS = ("gru", "cnn-pre", "cnn-post", "hybrid")
 PROMPT = "ROMEO\n"  # the corpus's layout: the speaker's name on its own line
 
-if not shutil.which(CHROMIUM):
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
 def url():
-    """``python app.py`` as a user starts it (its own process, its thread settings)."""
-    port = free_port()
-    app, _seconds = start_app(port)
-    yield f"http://127.0.0.1:{port}/"
-    stop_app(app)
+    with served() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
-            args=ARGS, viewport={"width": 1400, "height": 1000})
+    with chromium(tmp_path_factory.mktemp("profile")) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture
 def page(browser, url):
-    page = browser.new_page()
-    page.goto(url)
-    page.wait_for_selector("#generate-btn")
+    page = open_demo(browser, url)
     yield page
     page.close()
 

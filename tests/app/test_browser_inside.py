@@ -8,44 +8,30 @@ to a temporary folder.
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-from browser_setup import ARGS, CHROMIUM, choose  # noqa: E402
-
-from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
+from browser_setup import choose, chromium, open_demo, served, skip_without_chromium  # noqa: E402
 
 pytestmark = pytest.mark.slow
 PROMPT = "ROMEO\n"
 CHARS = "#generate-coloured .ct-text i"
 
-if not shutil.which(CHROMIUM):
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
 def url():
-    port = free_port()
-    app, _seconds = start_app(port)
-    yield f"http://127.0.0.1:{port}/"
-    stop_app(app)
+    with served() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(url, tmp_path_factory):
-    with playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
-            args=ARGS, viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector("#generate-btn")
-        yield page
-        context.close()
+    with chromium(tmp_path_factory.mktemp("profile")) as context:
+        yield open_demo(context, url)
 
 
 def test_generated_text_is_coloured_with_hover_and_attention_at_2000_characters(page, shots):

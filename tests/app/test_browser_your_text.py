@@ -9,57 +9,35 @@ budget on the page. The screenshot goes to ``assets/your-text.png`` when
 
 from __future__ import annotations
 
-import os
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
-playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-from browser_setup import ARGS, CHROMIUM  # noqa: E402
+from browser_setup import chromium, open_demo, served, skip_without_chromium  # noqa: E402
 
 import cnngru  # noqa: E402
-from cnngru.bench.demo import free_port, start_app, stop_app  # noqa: E402
 
 pytestmark = pytest.mark.slow
 GPL = Path("/usr/share/common-licenses/GPL-3")
 
-if not shutil.which(CHROMIUM):
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+skip_without_chromium()
 if not GPL.is_file():
     pytest.skip("Debian's copy of the GNU GPL is not here", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def url():
-    port = free_port()
-    old = os.environ.get("CNNGRU_TEST_BUDGET")
-    os.environ["CNNGRU_TEST_BUDGET"] = "1"  # start_app passes the environment on
-    try:
-        app, _seconds = start_app(port)
-    finally:
-        if old is None:
-            del os.environ["CNNGRU_TEST_BUDGET"]
-        else:
-            os.environ["CNNGRU_TEST_BUDGET"] = old
-    yield f"http://127.0.0.1:{port}/"
-    stop_app(app)
+    with served({"CNNGRU_TEST_BUDGET": "1"}) as url:  # the page offers the 3 s budget
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory, url):
-    with playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
-            args=ARGS, viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector("#generate-btn")
-        yield page
-        context.close()
+    with chromium(tmp_path_factory.mktemp("profile"), accept_downloads=True) as context:
+        yield open_demo(context, url)
 
 
 def test_paste_train_watch_download_and_generate_with_your_model(page, shots, tmp_path):

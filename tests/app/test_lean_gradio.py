@@ -4,19 +4,17 @@ sends it, without the rebuild."""
 
 from __future__ import annotations
 
+import asyncio
+
+import gradio as gr
 import pytest
 from gradio import state_holder
 from gradio.blocks import BlocksConfig
 from gradio.state_holder import StateHolder
+from tiny_zoo import tiny_zoo
 
 from cnngru.app import build_demo
-import asyncio
-
-import gradio as gr
-
 from cnngru.app.lean_gradio import SKIP, LazySessionState
-
-from tiny_zoo import tiny_zoo
 
 GRADIOS = state_holder.SessionState.__mro__[-2]  # Gradio's SessionState, whatever is installed
 
