@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -45,7 +46,7 @@ class Analysis:
     split: np.ndarray | None = None  # (N, 1 + S) a split gate's weights (None: no split gate)
     split_columns: tuple[str, ...] = ()  # what each weighs: "gru" (its state), then the sources
 
-    @property
+    @cached_property  # read per character by the hover texts: computed once
     def surprisal(self) -> np.ndarray:
         """Bits per character: -log2 p (NaN at i = 0)."""
         with np.errstate(divide="ignore"):
