@@ -116,8 +116,8 @@ def study_markdown(table: dict) -> str:
             ok = {True: "yes", False: "no (last rung)", None: "not yet"}[c["converged"]]
             out.append(f"| {_fmt_int(int(params))} | {rungs} | {_fmt_int(c['chars'])} | {ok} |")
         out.append(f"\nB is the first rung that doubling improves by less than "
-                   f"{table['method']['converged']} validation BPC; a worse next rung (the GRU "
-                   "overfits past B) ends the ladder too.")
+                   f"{table['method']['converged']} validation BPC; a worse next rung ends "
+                   "the ladder too (more characters at the same rate did not help).")
     r = table.get("ranking")
     if r:
         same = "the same" if r["same_order"] else "**not** the same"

@@ -64,8 +64,8 @@ def test_the_ladder_stops_at_the_first_rung_within_the_tolerance():
 
 
 def test_a_rung_worse_than_the_one_before_ends_the_ladder_there():
-    """Past some budget more characters make the GRU worse (it overfits): that is convergence
-    too, and B is the rung before, not the worse one."""
+    """Past some budget more characters at the same rate make the GRU worse: doubling no longer
+    helps, and B is the rung before, not the worse one."""
     def val(config):  # better up to 4x the first rung, then far worse
         return 2.5 - 0.1 * min(math.log2(config.max_chars / first), 2) + (
             0.14 if config.max_chars > 4 * first else 0.0)
