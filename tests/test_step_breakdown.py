@@ -1,13 +1,14 @@
 """The step breakdown counts the weights a step really multiplies."""
 
 from cnngru import load
-from cnngru.bench.step_breakdown import breakdown, table, weight_matrices
+from cnngru.bench.step_breakdown import breakdown, table, weight_products
+from cnngru.models.half_product import kernel
 
 
 def test_the_gru_step_reads_its_recurrent_weights_and_head():
     bundle = load("gru")
     h = bundle.model.config.hidden
-    sizes = sorted(m.size for m in weight_matrices(bundle.fast_step.stepper))
+    sizes = sorted(p.w.size for p in weight_products(bundle.fast_step.stepper))
     assert sizes == sorted([h * 3 * h, h * len(bundle.vocab.chars)])  # input: a table lookup
 
 
@@ -15,11 +16,13 @@ def test_every_variant_reads_about_its_parameters_minus_its_tables():
     for name in ("cnn-pre", "cnn-post", "hybrid"):
         bundle = load(name)
         params = sum(p.numel() for p in bundle.model.parameters())
-        floats = sum(m.size for m in weight_matrices(bundle.fast_step.stepper))
+        floats = sum(p.w.size for p in weight_products(bundle.fast_step.stepper))
         assert 0.5 * params < floats <= params, name
 
 
 def test_breakdown_row_and_table():
     row = breakdown(load("hybrid"), loops=2, calls=5)
-    assert row["step_us"] > 0 and row["products_alone_us"] > 0 and 3 < row["weight_mb"] < 4.5
+    assert row["step_us"] > 0 and row["products_alone_us"] > 0
+    # the shipped weights are float16 numbers: stored as float16 where the kernel builds here
+    assert 1.5 < row["weight_mb"] < 2.3 if kernel() is not None else 3 < row["weight_mb"] < 4.5
     assert "| hybrid |" in table([row])

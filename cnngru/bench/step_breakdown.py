@@ -1,7 +1,8 @@
 """``cnngru bench --breakdown``: where one generated character's time goes, per variant.
 
 At batch 1 a step multiplies one row by every weight matrix of the model, so its floor is the
-time to read ~4 MB of float32 weights. This prints, per variant on one core: the whole fused step;
+time to read its weights: ~3.7 MB in float32, half that where they are stored as float16
+(``models/half_product.py``). This prints, per variant on one core: the whole fused step;
 its GRU recurrence, output head and the rest (CNN, attention, refinement, gates) each timed alone;
 the same weight products with nothing else around them (the memory floor) and the bytes they
 read; and the sampling of one character. Each figure is the best of several timed loops, so
@@ -35,8 +36,9 @@ def best_microseconds(fn, loops: int = LOOPS, calls: int = CALLS) -> float:
     return best * 1e6
 
 
-def weight_matrices(stepper) -> list[np.ndarray]:
-    """Every matrix a step multiplies a row by (per-character tables are looked up: left out)."""
+def weight_products(stepper) -> list[Dense]:
+    """Every product a step makes with a weight matrix (per-character tables are looked up: left
+    out)."""
     found, seen = [], set()
 
     def visit(obj, depth=0):
@@ -44,27 +46,28 @@ def weight_matrices(stepper) -> list[np.ndarray]:
             return
         seen.add(id(obj))
         if isinstance(obj, Dense):
-            found.append(obj.w)
+            found.append(obj)
         elif isinstance(obj, GRUStepper):
             for layer in obj.layers:
-                found.append(layer.w_hh)
+                found.append(layer.hidden)
                 if layer is not obj.layers[0]:
-                    found.append(layer.w_ih)
+                    found.append(layer.input)
         elif isinstance(obj, list | tuple):
             for item in obj:
                 visit(item, depth + 1)
         elif hasattr(obj, "__dict__"):
             for name, value in vars(obj).items():
-                if isinstance(value, np.ndarray):
-                    if name == "embedding_w" and getattr(obj, "depthwise", None) is None:
-                        continue  # without the short convolution, a per-character table serves
-                    if name in ("down", "feature_w", "embedding_w") and value.ndim == 2:
-                        found.append(value)  # bare matrices multiplied every step
-                else:
-                    visit(value, depth + 1)
+                if name == "embedding_in" and getattr(obj, "depthwise", None) is None:
+                    continue  # without the short convolution, a per-character table serves
+                visit(value, depth + 1)
 
     visit(stepper)
     return found
+
+
+def bytes_read(product: Dense) -> int:
+    """The weight bytes one product reads: float16 where the step stores them so."""
+    return product.w.nbytes if product.half is None else product.half.panels.nbytes
 
 
 def breakdown(bundle, loops: int = LOOPS, calls: int = CALLS) -> dict:
@@ -85,19 +88,19 @@ def breakdown(bundle, loops: int = LOOPS, calls: int = CALLS) -> dict:
     gru = timed(lambda: stepper.gru(gru_in, state["gru"]))
     top = state["gru"][:, -1]
     head = timed(lambda: stepper.head(top))
-    matrices = weight_matrices(stepper)
-    rows = [np.ones((1, m.shape[0]), np.float32) for m in matrices]
+    products_made = weight_products(stepper)
+    rows = [np.ones((1, p.w.shape[0]), np.float32) for p in products_made]
 
     def products():
-        for row, m in zip(rows, matrices, strict=True):
-            row @ m
+        for row, product in zip(rows, products_made, strict=True):
+            product(row)
 
     logits = np.linspace(-3, 3, len(bundle.vocab.chars)).astype(np.float32)
     settings = SamplingSettings()  # generate()'s defaults, as the speed bench samples
     return {"model": bundle.name, "step_us": round(step, 1), "gru_us": round(gru, 1),
             "head_us": round(head, 1), "rest_us": round(max(step - gru - head, 0), 1),
             "products_alone_us": round(timed(products), 1),
-            "weight_mb": round(sum(m.nbytes for m in matrices) / 1e6, 2),
+            "weight_mb": round(sum(bytes_read(p) for p in products_made) / 1e6, 2),
             "sampling_us": round(timed(lambda: sample(logits, settings, 0.5)), 1)}
 
 

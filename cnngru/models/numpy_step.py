@@ -3,7 +3,8 @@
 At batch size 1 a PyTorch step costs mostly per-op dispatch (~5-10 us an op), and a model's
 forward is dozens of small ops. Here every weight is prepared once: input projections become
 per-character tables, convolutions become one matrix product over the stacked window, gates are
-fused.
+fused. Where a matrix's values are float16 numbers, as in every saved checkpoint, it is
+also kept in float16 for a compiled product that reads half the bytes (``half_product.py``).
 
 The code mirrors the modules one to one, so a change to a model has one obvious place to go here:
 a stepper per layer (``GRUStepper``, ``CharCNNStepper``, ``DepthwiseCausalConvStepper``,
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .half_product import HalfMatrix
 from .layers import CharCNN, DepthwiseCausalConv, GatedCausalConv, SplitGate, WindowAttention
 from .recurrent import WINDOW_STATE, CNNPost, CNNPre, GRUModel, Hybrid
 from .registry import State
@@ -39,38 +41,43 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings, same value
 
 
-# Products of a batch of rows with a weight matrix. At one row NumPy's matrix-vector product is
+# Products of a batch of rows with a weight matrix, by the fastest route for the shape. Float16-
+# stored weights win up to HALF_ROWS rows. Otherwise, at one row NumPy's matrix-vector product is
 # the fastest here; from two rows on, OpenBLAS's small-matrix product reads a large matrix several
 # times over (436 x 1308: 52 us for one row, 202 us for two), where torch's GEMM (oneDNN) takes
 # 69 us, and from eight rows on torch wins for every matrix of these models.
+HALF_ROWS = 16  # rows below which the float16-stored product is used
 MANY_ROWS, LARGE = 8, 400_000  # rows from which torch multiplies any matrix; elements of a large one
-
-
-def product(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``x @ w`` for rows ``x`` (B, in) and a float32 matrix ``w`` (in, out), by the faster
-    library for its shape (see above); equal up to float32 rounding."""
-    rows = len(x)
-    if rows >= MANY_ROWS or (rows > 1 and w.size >= LARGE):
-        return torch.mm(torch.from_numpy(x), torch.from_numpy(w)).numpy()
-    return x @ w
 
 
 # Prepared weights: named fields, laid out for row-major batches (x @ w).
 
 
-@dataclass(frozen=True, slots=True)
 class Dense:
-    """An affine map ``x @ w + b``: an ``nn.Linear`` (weight stored transposed) or a fused conv."""
+    """An affine map ``x @ w (+ b)``: an ``nn.Linear`` (weight stored transposed), a fused conv,
+    or a slice of a layer's input projection. Equal to the float32 product up to rounding."""
 
-    w: np.ndarray  # (in, out)
-    b: np.ndarray  # (out,)
+    __slots__ = ("w", "b", "half")
+
+    def __init__(self, w: np.ndarray, b: np.ndarray | None = None):
+        self.w = np.ascontiguousarray(w, dtype=np.float32)  # (in, out)
+        self.b = b  # (out,) or None
+        self.half = HalfMatrix.of(self.w, b)  # None unless every weight is a float16 number
 
     @classmethod
     def of(cls, linear: nn.Linear) -> Dense:
-        return cls(_np(linear.weight).T.copy(), _np(linear.bias))
+        return cls(_np(linear.weight).T, _np(linear.bias))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return product(x, self.w) + self.b
+        """Rows x (B, in) -> (B, out)."""
+        rows = len(x)
+        if self.half is not None and rows < HALF_ROWS:
+            return self.half(x)
+        if rows >= MANY_ROWS or (rows > 1 and self.w.size >= LARGE):
+            y = torch.mm(torch.from_numpy(x), torch.from_numpy(self.w)).numpy()
+        else:
+            y = x @ self.w
+        return y if self.b is None else y + self.b
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +99,8 @@ class Norm:
 class GRULayer:
     """One layer of an ``nn.GRU``; the 3H columns are torch's gates in order (r, z, n)."""
 
-    w_ih: np.ndarray  # (in, 3H)
-    b_ih: np.ndarray
-    w_hh: np.ndarray  # (H, 3H)
-    b_hh: np.ndarray
+    input: Dense  # x @ w_ih + b_ih: (in, 3H)
+    hidden: Dense  # h @ w_hh + b_hh: (H, 3H)
 
 
 def layer_norm(x: np.ndarray, norm: Norm) -> np.ndarray:
@@ -153,10 +158,10 @@ class GRUStepper:
     def __init__(self, gru: nn.GRU):
         self.hidden = gru.hidden_size
         self.layers = [
-            GRULayer(w_ih=_np(getattr(gru, f"weight_ih_l{i}")).T.copy(),
-                     b_ih=_np(getattr(gru, f"bias_ih_l{i}")),
-                     w_hh=_np(getattr(gru, f"weight_hh_l{i}")).T.copy(),
-                     b_hh=_np(getattr(gru, f"bias_hh_l{i}")))
+            GRULayer(input=Dense(_np(getattr(gru, f"weight_ih_l{i}")).T,
+                                 _np(getattr(gru, f"bias_ih_l{i}"))),
+                     hidden=Dense(_np(getattr(gru, f"weight_hh_l{i}")).T,
+                                  _np(getattr(gru, f"bias_hh_l{i}"))))
             for i in range(gru.num_layers)
         ]
 
@@ -170,8 +175,8 @@ class GRUStepper:
         gi = gi0
         for i, layer in enumerate(self.layers):
             if i > 0:
-                gi = product(new[:, i - 1], layer.w_ih) + layer.b_ih
-            gh = product(h[:, i], layer.w_hh) + layer.b_hh
+                gi = layer.input(new[:, i - 1])
+            gh = layer.hidden(h[:, i])
             rz = sigmoid(gi[:, :2 * H] + gh[:, :2 * H])
             n = np.tanh(gi[:, 2 * H:] + rz[:, :H] * gh[:, 2 * H:])
             new[:, i] = n + rz[:, H:] * (h[:, i] - n)  # (1 - z) * n + z * h
@@ -238,7 +243,7 @@ class WindowAttentionStepper:
         self.window = attn.window
         self.query = Dense.of(attn.query)
         self.key_value = Dense(  # keys and values of the features in one product
-            np.concatenate([_np(attn.key.weight), _np(attn.value.weight)]).T.copy(),
+            np.concatenate([_np(attn.key.weight), _np(attn.value.weight)]).T,
             np.concatenate([_np(attn.key.bias), _np(attn.value.bias)]))
         self.distance_bias = _np(attn.distance_bias)[::-1].copy()  # oldest first
         self.scale = attn.scale
@@ -276,12 +281,12 @@ class SplitGateStepper:
 
     def __init__(self, gate: SplitGate):
         w = _np(gate.proj.weight).T  # ((1 + S) * C, 1 + S)
-        self.parts = [p.copy() for p in np.split(w, 1 + gate.contexts)]
+        self.parts = [Dense(p) for p in np.split(w, 1 + gate.contexts)]
         self.bias = _np(gate.proj.bias)
 
     def __call__(self, parts: list[np.ndarray], dropped: np.ndarray | None = None) -> np.ndarray:
         """parts: the GRU state and each context (B, C); dropped: (1 + S,) bool or None."""
-        logits = self.bias + sum(product(p, w) for p, w in zip(parts, self.parts, strict=True))
+        logits = self.bias + sum(w(p) for p, w in zip(parts, self.parts, strict=True))
         if dropped is not None:
             logits = np.where(dropped, -np.inf, logits)
         split = np.exp(logits - logits.max(-1, keepdims=True))
@@ -328,9 +333,8 @@ class CNNPreStepper(GRUModelStepper):
         E = c.embed_dim if c.concat_embedding or not c.ngram else 0
         super().__init__(model, E)
         w_ih = _np(model.gru.weight_ih_l0)  # (3H, GRU input)
-        self.embedding_w = w_ih[:, :E].T.copy()  # (E, 3H)
-        self.feature_w = w_ih[:, E:].T.copy()  # (F, 3H)
-        self.bias_ih = _np(model.gru.bias_ih_l0)
+        self.embedding_in = Dense(w_ih[:, :E].T, _np(model.gru.bias_ih_l0))  # (E, 3H)
+        self.feature_in = Dense(w_ih[:, E:].T)  # (F, 3H)
         self.cnn = CharCNNStepper(model.cnn) if model.cnn is not None else None
         self.depthwise = (DepthwiseCausalConvStepper(model.depthwise)
                           if model.depthwise is not None else None)
@@ -342,13 +346,13 @@ class CNNPreStepper(GRUModelStepper):
         e = x = self.embed[tokens]  # (B, E)
         if self.depthwise is not None:
             x, new["depthwise"] = self.depthwise(e, state.get("depthwise"))
-            gi = product(e if cnn_off else x, self.embedding_w) + self.bias_ih
+            gi = self.embedding_in(e if cnn_off else x)
         else:
             gi = self.input_table[tokens]
         if self.cnn is not None:
             f, new["cnn"] = self.cnn(x, state.get("cnn"))
             if not cnn_off:
-                gi = gi + product(f, self.feature_w)
+                gi = gi + self.feature_in(f)
         new["gru"] = h = self.gru(gi, state.get("gru"))
         return self.head(h[:, -1]), new, {"units": h[:, -1]}
 
@@ -360,10 +364,10 @@ class CNNPostStepper(GRUModelStepper):
 
     def __init__(self, model: CNNPost):
         super().__init__(model)
-        down = Dense.of(model.down)  # (E + H, R) or (H, R)
-        E = down.w.shape[0] - model.config.hidden
-        self.down_table = self.embed[:, :E] @ down.w[:E] + down.b  # (vocab, R); E = 0: the bias
-        self.down = down.w[E:].copy()  # (H, R)
+        down, down_bias = _np(model.down.weight).T, _np(model.down.bias)  # (E + H, R) or (H, R)
+        E = down.shape[0] - model.config.hidden
+        self.down_table = self.embed[:, :E] @ down[:E] + down_bias  # (vocab, R); E = 0: the bias
+        self.down = Dense(down[E:])  # (H, R)
         self.refine = [GatedCausalConvStepper(layer) for layer in model.refine]
         self.up = Dense.of(model.up)
 
@@ -373,7 +377,7 @@ class CNNPostStepper(GRUModelStepper):
         h = self.gru(self.input_table[tokens], state.get("gru"))
         g = h[:, -1]
         new: NumpyState = {"gru": h}
-        u = product(g, self.down) + self.down_table[tokens]
+        u = self.down(g) + self.down_table[tokens]
         for i, layer in enumerate(self.refine):
             u, new[f"post.{i}"] = layer(u, state.get(f"post.{i}"))
         out = g if cnn_off else g + self.up(u)

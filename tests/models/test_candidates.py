@@ -7,8 +7,10 @@ import pytest
 import torch
 from conftest import SMALL
 
+from cnngru.bench.step_breakdown import weight_products
 from cnngru.models import BUDGET_TOLERANCE, VARIANTS, build_model, count_params
 from cnngru.models.designs import CANDIDATES, SHIPPED, candidates, design_overrides
+from cnngru.models.half_product import kernel
 from cnngru.models.layers import DepthwiseCausalConv, SplitGate
 from cnngru.models.numpy_step import FastStep, split_states, stack_states, to_numpy_state
 from cnngru.models.recurrent import GRUModel
@@ -219,9 +221,16 @@ def test_cnn_off_changes_nothing_without_a_cnn(vocab):
 
 
 @torch.no_grad()
+@pytest.mark.parametrize("weights", ["float32", "float16"])
 @pytest.mark.parametrize("cnn_off", [False, True])
-def test_numpy_step_equals_forward_for_a_batch_of_rows(model, design, vocab, cnn_off):
-    """Texts shorter and longer than the windows step together, each as its own forward."""
+def test_numpy_step_equals_forward_for_a_batch_of_rows(model, design, vocab, cnn_off, weights):
+    """Texts shorter and longer than the windows step together, each as its own forward; with
+    float16-valued weights (as loaded from a checkpoint) the step takes the float16 products."""
+    if weights == "float16":
+        for p in model.parameters():
+            p.copy_(p.half().float())
+        if kernel() is not None:
+            assert any(d.half is not None for d in weight_products(FastStep(model).stepper))
     torch.manual_seed(5)
     prompts, steps = (3, 17, longest_window(design[2]) + 9), 8
     texts = [torch.randint(0, len(vocab), (1, n + steps)) for n in prompts]

@@ -1,0 +1,125 @@
+"""Products with float16-stored weights for the NumPy step: half the bytes per character.
+
+A batch-1 step reads every weight once per character, so its time is the time to fetch them. A
+1M-parameter model's ~3.7 MB of float32 weights exceed a core's 2 MB L2 cache and stream from L3
+each step; the checkpoints are saved in float16, so every weight is a float16 number and storing
+it as float16 loses nothing. ``half_product.c`` widens the weights to float32 as it reads them and
+computes in float32, so the product equals NumPy's up to summation order.
+
+The kernel is compiled here, once per machine and source, with the machine's own vector width
+(``-march=native``), into a cache folder. Where that cannot happen (no C compiler, a CPU without
+AVX and F16C, ``CNNGRU_HALF_PRODUCT=0``), or a matrix holds values float16 cannot, ``HalfMatrix.of``
+returns None and the float32 product serves.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from functools import cache, partial
+from pathlib import Path
+
+import numpy as np
+
+SOURCE = Path(__file__).with_name("half_product.c")
+PANEL = 64  # output columns per stored panel, as in half_product.c
+FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
+SWITCH = "CNNGRU_HALF_PRODUCT"  # "0" turns the kernel off (the float32 product serves)
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "cnngru"
+
+
+def _machine_key() -> str:
+    """What the compiled library depends on: the source, flags and this CPU's features."""
+    cpu = ""
+    try:
+        cpu = next((line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("flags")), "")
+    except OSError:
+        pass
+    parts = (SOURCE.read_bytes(), " ".join(FLAGS).encode(), platform.machine().encode(),
+             cpu.encode())
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
+def _compile(target: Path) -> bool:
+    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if compiler is None:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        built = Path(scratch) / target.name
+        done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built)],
+                              capture_output=True, timeout=120)
+        if done.returncode != 0:
+            return False
+        os.replace(built, target)  # atomic: another process may be compiling the same
+    return True
+
+
+@cache
+def kernel():
+    """The compiled ``half_product`` function, or None where it cannot be built here."""
+    if os.environ.get(SWITCH, "1") == "0" or platform.machine() not in ("x86_64", "AMD64"):
+        return None
+    library = _cache_dir() / f"half_product-{_machine_key()}.so"
+    try:
+        if not library.exists() and not _compile(library):
+            return None
+        function = ctypes.CDLL(str(library)).half_product
+    except (OSError, subprocess.SubprocessError):
+        return None
+    pointer, count = ctypes.c_void_p, ctypes.c_int
+    # (panels, bias, in, panels count, out, x, y, rows): addresses and sizes, see half_product.c
+    function.argtypes = [pointer, pointer, count, count, count, pointer, pointer, count]
+    function.restype = None
+    return function
+
+
+class HalfMatrix:
+    """``x @ w + bias`` for a float32 matrix (in, out) whose values are all float16 numbers,
+    stored as float16 panels; the bias stays float32."""
+
+    __slots__ = ("panels", "bias", "columns", "_call")
+
+    def __init__(self, panels: np.ndarray, bias: np.ndarray, columns: int):
+        self.panels = panels  # (out / PANEL, in, PANEL) float16, out padded with zero columns
+        self.bias = bias  # (padded out,) float32
+        self.columns = columns  # the matrix's own output columns
+        count, rows, _ = panels.shape
+        self._call = partial(kernel(), panels.ctypes.data, bias.ctypes.data, rows, count, columns)
+
+    @classmethod
+    def of(cls, w: np.ndarray, bias: np.ndarray | None = None) -> HalfMatrix | None:
+        """The float16 form of ``w``, or None if it would change a value or no kernel is here."""
+        if kernel() is None or w.size == 0:
+            return None
+        with np.errstate(over="ignore"):  # a value beyond float16's range fails the test below
+            half = w.astype(np.float16)
+        if not np.array_equal(half.astype(np.float32), w):
+            return None
+        rows, columns = w.shape
+        padded = -(-columns // PANEL) * PANEL
+        stored = np.zeros((rows, padded), np.float16)
+        stored[:, :columns] = half
+        panels = np.ascontiguousarray(stored.reshape(rows, -1, PANEL).transpose(1, 0, 2))
+        full_bias = np.zeros(padded, np.float32)
+        if bias is not None:
+            full_bias[:columns] = bias
+        return cls(panels, full_bias, columns)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Rows x (B, in) -> (B, out), float32."""
+        if x.dtype != np.float32 or not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x, dtype=np.float32)
+        y = np.empty((len(x), self.columns), np.float32)
+        self._call(x.ctypes.data, y.ctypes.data, len(x))
+        return y

@@ -1,0 +1,98 @@
+"""The float16-stored product equals the float32 one, is used where it can be, and steps aside
+where it cannot."""
+
+import platform
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import cnngru
+from cnngru.bench.step_breakdown import weight_products
+from cnngru.models import half_product
+from cnngru.models.half_product import HalfMatrix, kernel
+from cnngru.models.numpy_step import FastStep
+
+
+def float16_valued(rng, shape) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float16).astype(np.float32)
+
+
+def cpu_flags() -> set[str]:
+    try:
+        return set(next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                        if line.startswith("flags")).split())
+    except (OSError, StopIteration):
+        return set()
+
+
+def test_the_kernel_builds_on_a_machine_that_can_run_it():
+    """Where a C compiler and an AVX + F16C x86 CPU are present (CI's machine), the fast path is
+    really taken, not silently replaced by the float32 product."""
+    if platform.machine() != "x86_64" or not {"avx", "f16c"} <= cpu_flags() or not (
+            shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no x86 compiler and CPU for the kernel here")
+    assert kernel() is not None
+
+
+needs_kernel = pytest.mark.skipif(kernel() is None, reason="the kernel cannot be built here")
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 8, 17])
+@pytest.mark.parametrize("n_in, n_out", [(1, 1), (7, 63), (64, 64), (531, 1593), (300, 65)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_it_equals_the_float32_product(rows, n_in, n_out, with_bias):
+    rng = np.random.default_rng(rows * 1000 + n_out)
+    w = float16_valued(rng, (n_in, n_out))
+    bias = rng.standard_normal(n_out).astype(np.float32) if with_bias else None
+    x = rng.standard_normal((rows, n_in)).astype(np.float32)
+    expected = x.astype(np.float64) @ w.astype(np.float64) + (0 if bias is None else bias)
+    got = HalfMatrix.of(w, bias)(x)
+    assert got.shape == (rows, n_out) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.sqrt(n_in))
+
+
+@needs_kernel
+def test_a_row_view_with_strides_is_read_correctly():
+    rng = np.random.default_rng(1)
+    w = float16_valued(rng, (40, 70))
+    h = rng.standard_normal((3, 2, 40)).astype(np.float32)  # a two-layer GRU state: (B, layers, H)
+    np.testing.assert_allclose(HalfMatrix.of(w)(h[:, 1]), h[:, 1] @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_a_matrix_float16_cannot_hold_keeps_float32():
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((8, 8)).astype(np.float32)  # float32 values: rounding would change them
+    assert HalfMatrix.of(w) is None
+    assert HalfMatrix.of(np.full((4, 4), 1e5, np.float32)) is None  # an integer beyond its range
+
+
+@needs_kernel
+@pytest.mark.parametrize("name", cnngru.VARIANTS)
+def test_the_shipped_checkpoints_take_the_float16_products(name):
+    stepper = cnngru.load(name, device="cpu").fast_step.stepper
+    products = weight_products(stepper)
+    assert products and all(p.half is not None for p in products)
+
+
+def test_switched_off_the_step_is_still_exact(monkeypatch):
+    """CNNGRU_HALF_PRODUCT=0 (or no compiler) leaves the float32 products, still equal to forward."""
+    monkeypatch.setenv(half_product.SWITCH, "0")
+    kernel.cache_clear()
+    try:
+        assert kernel() is None
+        bundle = cnngru.load("hybrid", device="cpu")
+        stepper = FastStep(bundle.model)
+        assert all(p.half is None for p in weight_products(stepper.stepper))
+        ids = bundle.vocab.encode_tensor("ROMEO.\nBut soft, what light")[None]
+        with torch.no_grad():
+            full = bundle.model(ids).logits[0].numpy()
+        state = None
+        for t in range(ids.shape[1]):
+            logits, state, _ = stepper.step(ids[:, t].numpy(), state)
+            np.testing.assert_allclose(logits[0], full[t], atol=2e-5, rtol=1e-4)
+    finally:
+        kernel.cache_clear()
