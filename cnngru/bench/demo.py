@@ -213,6 +213,12 @@ def load_phases(url: str, clients: int, strategy: str, tokens: int) -> dict[str,
             "final response": statistics.median(s[-1] for s in stamps)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process (all its threads) has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def _quantile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -349,7 +355,9 @@ def main(argv: list[str] | None = None) -> None:
         say(f"one request alone, {args.tokens} characters ({args.strategy}): {alone:.2f} s "
             "(median of 3)")
         stats = client_for(url).predict(api_name="/engine_stats")[args.strategy]
+        server_cpu = cpu_seconds(proc.pid)
         load = load_run(url, args.clients, args.strategy, args.tokens)
+        server_cpu = cpu_seconds(proc.pid) - server_cpu
         after = client_for(url).predict(api_name="/engine_stats")[args.strategy]
         batch = (after["characters"] - stats["characters"]) / max(after["steps"] - stats["steps"], 1)
         say(f"load, {args.clients} simultaneous clients x {args.tokens} characters "
@@ -357,6 +365,13 @@ def main(argv: list[str] | None = None) -> None:
               f"other clear errors {load['error']}, lost {load['lost']}; latency of the "
               f"completed p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s "
               f"({load['p95'] / alone:.1f} x alone); the engine's mean batch {batch:.1f} rows")
+        # By the p95 time, 95% of the identical requests have finished, and so has their work:
+        # even with every core busy throughout, p95 cannot come sooner than this.
+        cores = os.cpu_count() or 1
+        floor = 0.95 * server_cpu / cores
+        say(f"load, the server's CPU time: {server_cpu:.2f} s ({server_cpu / args.clients * 1000:.0f}"
+            f" ms a request); on {cores} cores p95 cannot be under 95% of it / {cores} = "
+            f"{floor:.2f} s ({floor / alone:.1f} x alone)")
         if args.phases:
             phases = load_phases(url, args.clients, args.strategy, args.tokens)
             say(f"load phases, {args.clients} clients (medians from submitting): "
