@@ -30,6 +30,41 @@ STREAMS = 16  # concurrent streams of one model in the batching figure
 STREAM_LENGTH = 1000  # characters per stream there
 
 
+def selected_designs() -> list[str]:
+    """``variant:design`` for each design the study selected that is not shipped yet
+    (``results/results.json`` "candidates"), so the bench covers the forms about to ship."""
+    from ..models.designs import SHIPPED
+
+    path = RESULTS_DIR / "results.json"
+    candidates = json.loads(path.read_text()).get("candidates", {}) if path.is_file() else {}
+    return [f"{variant}:{row['design']}" for variant, rows in candidates.items() for row in rows
+            if row.get("selected") and SHIPPED.get(variant) != row["design"]]
+
+
+def bundle_for(name: str, device: str = "cpu"):
+    """A shipped name or a checkpoint folder, or ``variant:design``: that design at the shipped
+    size, untrained, its weights rounded to float16 as a saved checkpoint holds them (a step's
+    speed does not depend on what the weights learned), with the shipped vocabulary."""
+    import torch
+
+    from ..checkpoint import Bundle, load
+    from ..models import build_model
+    from ..models.designs import design_overrides
+
+    if ":" not in name:
+        return load(name, device=device)
+    variant, design = name.split(":", 1)
+    shipped = load(variant, device=device)
+    torch.manual_seed(0)
+    model = build_model(variant, len(shipped.vocab), params=shipped.metadata.get("params", 1_000_000),
+                        **design_overrides(variant, design))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(parameter.half().float())
+    return Bundle(model.to(device).eval(), shipped.vocab,
+                  {"name": f"{variant} ({design}, untrained)"})
+
+
 def measure(bundle, length: int, diagnostics: bool, repeats: int,
             fast: bool | None = None) -> float:
     """Median characters per second of ``repeats`` generations of ``length`` characters."""
@@ -47,12 +82,10 @@ def measure(bundle, length: int, diagnostics: bool, repeats: int,
 
 
 def run(models: list[str], devices: list[str], repeats: int) -> list[dict]:
-    from ..checkpoint import load
-
     rows = []
     for device in devices:
         for name in models:
-            bundle = load(name, device=device)
+            bundle = bundle_for(name, device)
             # the NumPy step computes on the CPU whatever the model's device: only there it counts
             paths = list(PATHS) if device == "cpu" else ["forward"]
             for path in paths:
@@ -96,12 +129,11 @@ def measure_streams(bundle, streams: int, length: int, repeats: int,
 
 def run_batching(models: list[str], repeats: int) -> list[dict]:
     """Per model: the batch-1 fused step's rate, then 16 streams together (one reader; threads)."""
-    from ..checkpoint import load
     from ..models import VARIANTS
 
     rows = []
     for name in models:
-        bundle = load(name, device="cpu")
+        bundle = bundle_for(name)
         if bundle.variant not in VARIANTS:
             continue
         measure(bundle, 200, False, 1, True)  # warm-up
@@ -164,7 +196,9 @@ def main(argv: list[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(prog="cnngru bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=list(VARIANTS), help="names or folders")
+    p.add_argument("--models", nargs="+", default=[*VARIANTS, *selected_designs()],
+                   help="names, folders or variant:design (default: the shipped models and the "
+                   "study's selected designs not shipped yet)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads (BLAS and torch)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", default=None, help="also write the rows to this file")

@@ -46,7 +46,8 @@ def weight_products(stepper) -> list[Dense]:
             return
         seen.add(id(obj))
         if isinstance(obj, Dense):
-            found.append(obj)
+            if obj.w.size:  # an empty slice (no n-gram features) is never multiplied
+                found.append(obj)
         elif isinstance(obj, GRUStepper):
             for layer in obj.layers:
                 found.append(layer.hidden)
@@ -118,19 +119,20 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..checkpoint import load
     from ..models import VARIANTS
     from ..threads import pinned
+    from .generation_speed import bundle_for, selected_designs
 
     p = argparse.ArgumentParser(prog="cnngru bench --breakdown", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--models", nargs="+", default=list(VARIANTS), help="names or folders")
+    p.add_argument("--models", nargs="+", default=[*VARIANTS, *selected_designs()],
+                   help="names, folders or variant:design (as cnngru bench)")
     p.add_argument("--write", action="store_true", help=f"write results/{RESULT} and the "
                    "README's benchmark block")
     args = p.parse_args(argv)
     with pinned(1):
-        md = table([breakdown(load(name, device="cpu")) for name in args.models])
+        md = table([breakdown(bundle_for(name)) for name in args.models])
     print(md)
     if args.write:
         from ..paths import RESULTS_DIR

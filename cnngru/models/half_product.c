@@ -30,7 +30,9 @@ static inline vf widen(const uint16_t *w)
 #define LANES ((int)(sizeof(vf) / sizeof(float)))
 #define PANEL 64 /* output columns per panel: must match half_product.py */
 #define V (PANEL / LANES)
-#define ROWS 4
+#ifndef ROWS
+#define ROWS 4 /* rows that share each weight read: 4 x V accumulators stay in registers */
+#endif
 
 static inline vf load(const float *p)
 {
