@@ -28,6 +28,8 @@ LENGTHS = (250, 1000, 4000)
 PATHS = {"numpy": True, "forward": False}  # path name -> generate(fast=...)
 STREAMS = 16  # concurrent streams of one model in the batching figure
 STREAM_LENGTH = 1000  # characters per stream there
+# The time-budget benchmarks in the README: file name -> (its heading, seconds per variant)
+TRAINING_BUDGETS = {"100s": ("A 100-second", 100), "15min": ("A 15-minute", 900)}
 
 
 def selected_designs() -> list[str]:
@@ -246,11 +248,12 @@ def write_readme_block() -> None:
     if train.is_file():
         parts.append("Training (`cnngru bench --train --write results/bench-train.md`):\n\n"
                      + train.read_text().strip())
-    budget = RESULTS_DIR / "cpu-budget-100s.md"
-    if budget.is_file():
-        parts.append("A 100-second training budget per variant (`python -m cnngru.bench."
-                     "time_budget --seconds 100 --write results/cpu-budget-100s.json`):\n\n"
-                     + budget.read_text().strip())
+    for name, (label, seconds) in TRAINING_BUDGETS.items():
+        budget = RESULTS_DIR / f"cpu-budget-{name}.md"
+        if budget.is_file():
+            parts.append(f"{label} training budget per variant (`python -m cnngru.bench."
+                         f"time_budget --seconds {seconds} --write results/cpu-budget-{name}"
+                         ".json`):\n\n" + budget.read_text().strip())
     app = RESULTS_DIR / "bench-app.txt"
     if app.is_file():
         parts.append("The demo (`python -m cnngru.bench.demo --out results/bench-app.txt`):\n\n```\n"
