@@ -49,17 +49,13 @@ def weight_products(stepper) -> list[Dense]:
             if obj.w.size:  # an empty slice (no n-gram features) is never multiplied
                 found.append(obj)
         elif isinstance(obj, GRUStepper):
-            for layer in obj.layers:
-                found.append(layer.hidden)
-                if layer is not obj.layers[0]:
-                    found.append(layer.input)
+            for layer in obj.layers:  # layer 0's input projection is a per-character table
+                found.extend(d for d in (layer.input, layer.hidden) if d is not None)
         elif isinstance(obj, list | tuple):
             for item in obj:
                 visit(item, depth + 1)
         elif hasattr(obj, "__dict__"):
-            for name, value in vars(obj).items():
-                if name == "embedding_in" and getattr(obj, "depthwise", None) is None:
-                    continue  # without the short convolution, a per-character table serves
+            for value in vars(obj).values():
                 visit(value, depth + 1)
 
     visit(stepper)
@@ -68,7 +64,7 @@ def weight_products(stepper) -> list[Dense]:
 
 def bytes_read(product: Dense) -> int:
     """The weight bytes one product reads: float16 where the step stores them so."""
-    return product.w.nbytes if product.half is None else product.half.panels.nbytes
+    return product.w.nbytes if product.half is None else product.half.nbytes
 
 
 def breakdown(bundle, loops: int = LOOPS, calls: int = CALLS) -> dict:

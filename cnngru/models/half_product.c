@@ -30,8 +30,12 @@ static inline vf widen(const uint16_t *w)
 #define LANES ((int)(sizeof(vf) / sizeof(float)))
 #define PANEL 64 /* output columns per panel: must match half_product.py */
 #define V (PANEL / LANES)
-#ifndef ROWS
-#define ROWS 4 /* rows that share each weight read: 4 x V accumulators stay in registers */
+#ifndef ROWS /* rows that share each weight read, as many as keep ROWS x V sums in registers */
+#if defined(__AVX512F__)
+#define ROWS 4 /* 16 of 32 registers */
+#else
+#define ROWS 1 /* 8 of 16 registers */
+#endif
 #endif
 
 static inline vf load(const float *p)

@@ -29,7 +29,8 @@ import numpy as np
 SOURCE = Path(__file__).with_name("half_product.c")
 PANEL = 64  # output columns per stored panel, as in half_product.c
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
-SWITCH = "CNNGRU_HALF_PRODUCT"  # "0" turns the kernel off (the float32 product serves)
+# "0" turns the kernel off (the float32 product serves); read once, at the first model prepared
+SWITCH = "CNNGRU_HALF_PRODUCT"
 
 
 def _cache_dir() -> Path:
@@ -37,7 +38,7 @@ def _cache_dir() -> Path:
     return Path(root) / "cnngru"
 
 
-def _machine_key() -> str:
+def _machine_key(flags: tuple[str, ...]) -> str:
     """What the compiled library depends on: the source, flags and this CPU's features."""
     cpu = ""
     try:
@@ -45,19 +46,20 @@ def _machine_key() -> str:
                     if line.startswith("flags")), "")
     except OSError:
         pass
-    parts = (SOURCE.read_bytes(), " ".join(FLAGS).encode(), platform.machine().encode(),
+    parts = (SOURCE.read_bytes(), " ".join(flags).encode(), platform.machine().encode(),
              cpu.encode())
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
 
-def _compile(target: Path) -> bool:
+def build(target: Path, flags: tuple[str, ...] = FLAGS) -> bool:
+    """Compile the kernel into ``target``; False where no compiler is found or it fails."""
     compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     if compiler is None:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         built = Path(scratch) / target.name
-        done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built)],
+        done = subprocess.run([compiler, *flags, str(SOURCE), "-o", str(built)],
                               capture_output=True, timeout=120)
         if done.returncode != 0:
             return False
@@ -65,59 +67,79 @@ def _compile(target: Path) -> bool:
     return True
 
 
-@cache
-def kernel():
-    """The compiled ``half_product`` function, or None where it cannot be built here."""
-    if os.environ.get(SWITCH, "1") == "0" or platform.machine() not in ("x86_64", "AMD64"):
-        return None
-    library = _cache_dir() / f"half_product-{_machine_key()}.so"
-    try:
-        if not library.exists() and not _compile(library):
-            return None
-        function = ctypes.CDLL(str(library)).half_product
-    except (OSError, subprocess.SubprocessError):
-        return None
+def load(library: Path):
+    """The ``half_product`` function of a compiled library, its arguments declared."""
+    function = ctypes.CDLL(str(library)).half_product
     pointer, count = ctypes.c_void_p, ctypes.c_int
-    # (panels, bias, in, panels count, out, x, y, rows): addresses and sizes, see half_product.c
+    # (panels, bias, n_in, n_panels, n_out, x, y, rows): addresses and sizes, see half_product.c
     function.argtypes = [pointer, pointer, count, count, count, pointer, pointer, count]
     function.restype = None
     return function
+
+
+@cache
+def kernel(flags: tuple[str, ...] = FLAGS):
+    """The compiled ``half_product`` function, or None where it cannot be built here."""
+    if os.environ.get(SWITCH, "1") == "0" or platform.machine() not in ("x86_64", "AMD64"):
+        return None
+    try:
+        library = _cache_dir() / f"half_product-{_machine_key(flags)}.so"
+        if not library.exists() and not build(library, flags):
+            return None
+        try:
+            return load(library)
+        except OSError:  # a damaged file in the cache: build it again, once
+            library.unlink(missing_ok=True)
+            return load(library) if build(library, flags) else None
+    except (OSError, RuntimeError, subprocess.SubprocessError):  # RuntimeError: no home folder
+        return None
 
 
 class HalfMatrix:
     """``x @ w + bias`` for a float32 matrix (in, out) whose values are all float16 numbers,
     stored as float16 panels; the bias stays float32."""
 
-    __slots__ = ("panels", "bias", "columns", "_call")
+    __slots__ = ("_panels", "_bias", "n_in", "columns", "_call")
 
-    def __init__(self, panels: np.ndarray, bias: np.ndarray, columns: int):
-        self.panels = panels  # (out / PANEL, in, PANEL) float16, out padded with zero columns
-        self.bias = bias  # (padded out,) float32
+    def __init__(self, panels: np.ndarray, bias: np.ndarray, columns: int, function=None):
+        # The kernel is bound to the arrays' addresses: they are kept here, and never replaced.
+        self._panels = panels  # (n_panels, n_in, PANEL) float16, columns padded with zeros
+        self._bias = bias  # (n_panels * PANEL,) float32
+        n_panels, self.n_in, _ = panels.shape
         self.columns = columns  # the matrix's own output columns
-        count, rows, _ = panels.shape
-        self._call = partial(kernel(), panels.ctypes.data, bias.ctypes.data, rows, count, columns)
+        self._call = partial(function or kernel(), panels.ctypes.data, bias.ctypes.data,
+                             self.n_in, n_panels, columns)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes a product reads: the stored weights."""
+        return self._panels.nbytes
 
     @classmethod
-    def of(cls, w: np.ndarray, bias: np.ndarray | None = None) -> HalfMatrix | None:
-        """The float16 form of ``w``, or None if it would change a value or no kernel is here."""
-        if kernel() is None or w.size == 0:
+    def of(cls, w: np.ndarray, bias: np.ndarray | None = None, function=None
+           ) -> HalfMatrix | None:
+        """The float16 form of ``w``, or None if it would change a value or no kernel is here.
+        ``function``: another build of the kernel (tests build more than one)."""
+        if (function or kernel()) is None or w.size == 0:
             return None
         with np.errstate(over="ignore"):  # a value beyond float16's range fails the test below
             half = w.astype(np.float16)
         if not np.array_equal(half.astype(np.float32), w):
             return None
-        rows, columns = w.shape
+        n_in, columns = w.shape
         padded = -(-columns // PANEL) * PANEL
-        stored = np.zeros((rows, padded), np.float16)
+        stored = np.zeros((n_in, padded), np.float16)
         stored[:, :columns] = half
-        panels = np.ascontiguousarray(stored.reshape(rows, -1, PANEL).transpose(1, 0, 2))
+        panels = np.ascontiguousarray(stored.reshape(n_in, -1, PANEL).transpose(1, 0, 2))
         full_bias = np.zeros(padded, np.float32)
         if bias is not None:
             full_bias[:columns] = bias
-        return cls(panels, full_bias, columns)
+        return cls(panels, full_bias, columns, function)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Rows x (B, in) -> (B, out), float32."""
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(f"expected rows of {self.n_in} values, got shape {x.shape}")
         if x.dtype != np.float32 or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=np.float32)
         y = np.empty((len(x), self.columns), np.float32)

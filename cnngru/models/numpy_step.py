@@ -99,7 +99,7 @@ class Norm:
 class GRULayer:
     """One layer of an ``nn.GRU``; the 3H columns are torch's gates in order (r, z, n)."""
 
-    input: Dense  # x @ w_ih + b_ih: (in, 3H)
+    input: Dense | None  # x @ w_ih + b_ih: (in, 3H); None in layer 0, whose caller projects
     hidden: Dense  # h @ w_hh + b_hh: (H, 3H)
 
 
@@ -159,7 +159,7 @@ class GRUStepper:
         self.hidden = gru.hidden_size
         self.layers = [
             GRULayer(input=Dense(_np(getattr(gru, f"weight_ih_l{i}")).T,
-                                 _np(getattr(gru, f"bias_ih_l{i}"))),
+                                 _np(getattr(gru, f"bias_ih_l{i}"))) if i else None,
                      hidden=Dense(_np(getattr(gru, f"weight_hh_l{i}")).T,
                                   _np(getattr(gru, f"bias_hh_l{i}"))))
             for i in range(gru.num_layers)
@@ -333,11 +333,13 @@ class CNNPreStepper(GRUModelStepper):
         E = c.embed_dim if c.concat_embedding or not c.ngram else 0
         super().__init__(model, E)
         w_ih = _np(model.gru.weight_ih_l0)  # (3H, GRU input)
-        self.embedding_in = Dense(w_ih[:, :E].T, _np(model.gru.bias_ih_l0))  # (E, 3H)
-        self.feature_in = Dense(w_ih[:, E:].T)  # (F, 3H)
-        self.cnn = CharCNNStepper(model.cnn) if model.cnn is not None else None
-        self.depthwise = (DepthwiseCausalConvStepper(model.depthwise)
-                          if model.depthwise is not None else None)
+        self.cnn = self.feature_in = self.depthwise = self.embedding_in = None
+        if model.cnn is not None:
+            self.cnn = CharCNNStepper(model.cnn)
+            self.feature_in = Dense(w_ih[:, E:].T)  # (F, 3H)
+        if model.depthwise is not None:  # the convolved embedding: a product, not a table
+            self.depthwise = DepthwiseCausalConvStepper(model.depthwise)
+            self.embedding_in = Dense(w_ih[:, :E].T, _np(model.gru.bias_ih_l0))  # (E, 3H)
 
     def step(self, tokens: np.ndarray, state: NumpyState | None = None, cnn_off: bool = False
              ) -> tuple[np.ndarray, NumpyState, Trace]:

@@ -1,6 +1,7 @@
 """The float16-stored product equals the float32 one, is used where it can be, and steps aside
 where it cannot."""
 
+import os
 import platform
 import shutil
 from pathlib import Path
@@ -34,7 +35,23 @@ def test_the_kernel_builds_on_a_machine_that_can_run_it():
     if platform.machine() != "x86_64" or not {"avx", "f16c"} <= cpu_flags() or not (
             shutil.which("cc") or shutil.which("gcc")):
         pytest.skip("no x86 compiler and CPU for the kernel here")
+    if os.environ.get(half_product.SWITCH) == "0":
+        pytest.skip(f"{half_product.SWITCH}=0 turns the kernel off")
     assert kernel() is not None
+
+
+def test_the_step_really_calls_it(monkeypatch):
+    """Every product of a shipped model's step goes through the float16 kernel at a few rows."""
+    if kernel() is None:
+        pytest.skip("the kernel cannot be built here")
+    calls = []
+    real = HalfMatrix.__call__
+    monkeypatch.setattr(HalfMatrix, "__call__", lambda self, x: calls.append(self) or real(self, x))
+    stepper = cnngru.load("hybrid", device="cpu").fast_step.stepper
+    _, state, _ = stepper.step(np.array([3, 4, 5]))
+    calls.clear()
+    stepper.step(np.array([6, 7, 8]), state)
+    assert {id(m) for m in calls} == {id(p.half) for p in weight_products(stepper)}
 
 
 needs_kernel = pytest.mark.skipif(kernel() is None, reason="the kernel cannot be built here")
@@ -53,6 +70,33 @@ def test_it_equals_the_float32_product(rows, n_in, n_out, with_bias):
     got = HalfMatrix.of(w, bias)(x)
     assert got.shape == (rows, n_out) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.sqrt(n_in))
+
+
+@pytest.mark.parametrize("vectors", ["-mno-avx512f", ""], ids=["avx2", "native"])
+def test_each_vector_width_builds_and_equals_the_float32_product(tmp_path, vectors):
+    """The AVX2 branch of half_product.c is compiled and checked even on an AVX-512 machine."""
+    if platform.machine() != "x86_64" or "f16c" not in cpu_flags() or not (
+            shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no x86 compiler and F16C CPU here")
+    flags = (*half_product.FLAGS, vectors) if vectors else half_product.FLAGS
+    assert half_product.build(tmp_path / "kernel.so", flags)
+    function = half_product.load(tmp_path / "kernel.so")
+    rng = np.random.default_rng(3)
+    for rows, n_in, n_out in [(1, 531, 1593), (3, 40, 65), (6, 7, 130)]:
+        w, bias = float16_valued(rng, (n_in, n_out)), rng.standard_normal(n_out).astype(np.float32)
+        x = rng.standard_normal((rows, n_in)).astype(np.float32)
+        np.testing.assert_allclose(HalfMatrix.of(w, bias, function)(x), x @ w + bias,
+                                   rtol=1e-5, atol=1e-4)
+
+
+def test_rows_of_the_wrong_width_are_refused():
+    if kernel() is None:
+        pytest.skip("the kernel cannot be built here")
+    matrix = HalfMatrix.of(np.ones((8, 3), np.float32))
+    with pytest.raises(ValueError, match="rows of 8 values"):
+        matrix(np.ones((2, 5), np.float32))
+    with pytest.raises(ValueError, match="rows of 8 values"):
+        matrix(np.ones(8, np.float32))
 
 
 @needs_kernel
