@@ -5,7 +5,7 @@
    model's weights then fit a core's 2 MB L2 cache instead of streaming from L3 every character.
 
    w is stored in panels of PANEL output columns, each an (n_in, PANEL) block, so a panel is read
-   front to back; ROWS rows share every weight read. Compiled on the machine that runs it
+   front to back; up to MOST_ROWS rows share every weight read. Compiled on the machine that runs it
    (half_product.py), with the widest vectors it has. */
 #include <immintrin.h>
 #include <stdint.h>
@@ -30,12 +30,10 @@ static inline vf widen(const uint16_t *w)
 #define LANES ((int)(sizeof(vf) / sizeof(float)))
 #define PANEL 64 /* output columns per panel: must match half_product.py */
 #define V (PANEL / LANES)
-#ifndef ROWS /* rows that share each weight read, as many as keep ROWS x V sums in registers */
 #if defined(__AVX512F__)
-#define ROWS 4 /* 16 of 32 registers */
+#define MOST_ROWS 8 /* rows that share each weight read: 8 x V sums fill 32 of 32 registers */
 #else
-#define ROWS 1 /* 8 of 16 registers */
-#endif
+#define MOST_ROWS 1 /* 8 of 16 registers */
 #endif
 
 static inline vf load(const float *p)
@@ -54,6 +52,31 @@ static inline void store(float *row, int column, int end, vf v)
         memcpy(row + column, &v, (size_t)(end - column) * sizeof(float));
 }
 
+/* Rows r .. r + R - 1 of one panel: every weight is read once for the R rows. R is a constant
+   at each call, so each block size compiles to its own loop with its sums in registers. */
+static inline __attribute__((always_inline)) void
+block(const int R, const uint16_t *w, const float *bias, int n_in, int n_out, int column,
+      const float *x, float *y)
+{
+    vf acc[R][V];
+    for (int k = 0; k < R; k++)
+        for (int v = 0; v < V; v++)
+            acc[k][v] = load(bias + column + v * LANES);
+    for (int i = 0; i < n_in; i++) {
+        vf wi[V];
+        for (int v = 0; v < V; v++)
+            wi[v] = widen(w + (long)i * PANEL + v * LANES);
+        for (int k = 0; k < R; k++) {
+            const float xi = x[(long)k * n_in + i];
+            for (int v = 0; v < V; v++)
+                acc[k][v] += xi * wi[v];
+        }
+    }
+    for (int k = 0; k < R; k++)
+        for (int v = 0; v < V; v++)
+            store(y + (long)k * n_out, column + v * LANES, n_out, acc[k][v]);
+}
+
 /* y (rows, n_out) = x (rows, n_in) @ w + bias; w and bias padded to n_panels * PANEL columns.
    The matrix's arguments come first, so the caller binds them once. */
 void half_product(const uint16_t *panels, const float *bias, int n_in, int n_panels, int n_out,
@@ -61,34 +84,17 @@ void half_product(const uint16_t *panels, const float *bias, int n_in, int n_pan
 {
     for (int p = 0; p < n_panels; p++) {
         const uint16_t *w = panels + (long)p * n_in * PANEL;
-        for (int r = 0; r < rows; r += ROWS) {
-            const int block = rows - r < ROWS ? rows - r : ROWS;
-            vf acc[ROWS][V];
-            for (int k = 0; k < ROWS; k++)
-                for (int v = 0; v < V; v++)
-                    acc[k][v] = load(bias + p * PANEL + v * LANES);
-            if (block == ROWS) { /* the common case, unrolled over the rows */
-                for (int i = 0; i < n_in; i++) {
-                    vf wi[V];
-                    for (int v = 0; v < V; v++)
-                        wi[v] = widen(w + (long)i * PANEL + v * LANES);
-                    for (int k = 0; k < ROWS; k++) {
-                        const float xi = x[(long)(r + k) * n_in + i];
-                        for (int v = 0; v < V; v++)
-                            acc[k][v] += xi * wi[v];
-                    }
+        int r = 0;
+        for (; r + MOST_ROWS <= rows; r += MOST_ROWS)
+            block(MOST_ROWS, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out);
+        for (int R = MOST_ROWS / 2; R >= 1; R /= 2) /* what is left, in halving blocks */
+            if (rows - r >= R) {
+                switch (R) {
+                case 4: block(4, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out); break;
+                case 2: block(2, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out); break;
+                default: block(1, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out);
                 }
-            } else {
-                for (int k = 0; k < block; k++) {
-                    const float *xr = x + (long)(r + k) * n_in;
-                    for (int i = 0; i < n_in; i++)
-                        for (int v = 0; v < V; v++)
-                            acc[k][v] += xr[i] * widen(w + (long)i * PANEL + v * LANES);
-                }
+                r += R;
             }
-            for (int k = 0; k < block; k++)
-                for (int v = 0; v < V; v++)
-                    store(y + (long)(r + k) * n_out, p * PANEL + v * LANES, n_out, acc[k][v]);
-        }
     }
 }
