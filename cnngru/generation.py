@@ -45,11 +45,12 @@ class Explained:
         z = logits.astype(np.float64)
         p = np.exp(z - z.max(-1, keepdims=True))
         probs = p / p.sum(-1, keepdims=True)  # each row: sampling.softmax of its logits
+        rows = np.arange(len(probs))
         top = np.argsort(-probs, axis=-1, kind="stable")[:, :TOP_ALTERNATIVES]
         self.chars = chars
-        self.chosen = probs[np.arange(len(probs)), chosen].tolist()  # plain Python numbers
+        self.chosen = probs[rows, chosen].tolist()  # plain Python numbers
         self.entropy = (-(probs * np.log2(np.maximum(probs, 1e-300))).sum(-1)).tolist()
-        self.top, self.top_probs = top.tolist(), np.take_along_axis(probs, top, -1).tolist()
+        self.top, self.top_probs = top.tolist(), probs[rows[:, None], top].tolist()
 
     def explain(self, step: Step, i: int, trace: dict[str, np.ndarray], logits: np.ndarray):
         """Fill row ``i``'s ``step`` with its numbers, the trace of its new character and the
