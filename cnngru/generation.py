@@ -31,9 +31,19 @@ class Step:
     index: int  # vocabulary id
     probability: float | None = None  # the model's probability of this character (temperature 1)
     entropy: float | None = None  # of the model's next-character distribution, in bits
-    top: list[tuple[str, float]] | None = None  # the most likely characters and their probabilities
     trace: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. the hybrid's attention
     logits: np.ndarray | None = None  # (vocab,) what it was drawn from, before temperature
+    # the likeliest characters' ids, their probabilities and the vocabulary's characters: ``top``
+    alternatives: tuple[list[int], list[float], str] | None = None
+
+    @property
+    def top(self) -> list[tuple[str, float]] | None:
+        """The most likely characters and their probabilities, made when read: a crowd's
+        generations make thousands of steps a second, and few are ever looked at this way."""
+        if self.alternatives is None:
+            return None
+        ids, probs, chars = self.alternatives
+        return [(chars[i], p) for i, p in zip(ids, probs, strict=True)]
 
 
 class Explained:
@@ -56,7 +66,7 @@ class Explained:
         """Fill row ``i``'s ``step`` with its numbers, the trace of its new character and the
         logits it was drawn from."""
         step.probability, step.entropy = self.chosen[i], self.entropy[i]
-        step.top = [(self.chars[t], p) for t, p in zip(self.top[i], self.top_probs[i], strict=True)]
+        step.alternatives = (self.top[i], self.top_probs[i], self.chars)
         step.trace, step.logits = trace, logits
 
 

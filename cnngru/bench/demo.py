@@ -153,12 +153,16 @@ def response_sizes(url: str, strategy: str) -> list[tuple[str, int]]:
     return sizes
 
 
-def load_run(url: str, clients: int, strategy: str, tokens: int) -> dict:
-    """``clients`` clients submit at once; count how each request ends."""
+def load_run(url: str, clients: int, strategy: str, tokens: int,
+             server_pid: int | None = None) -> dict:
+    """``clients`` clients submit at once; count how each request ends. With ``server_pid``,
+    also the server's CPU seconds from the moment every client is connected (each fetched the
+    page's config) to the last request's end: what the requests themselves cost it."""
     from gradio_client.exceptions import AppError
     from gradio_client.utils import QueueError
 
     pool = [client_for(url) for _ in range(clients)]
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
     outcomes: list[tuple[str, float]] = [("lost", 0.0)] * clients
     barrier = threading.Barrier(clients)
 
@@ -184,7 +188,8 @@ def load_run(url: str, clients: int, strategy: str, tokens: int) -> dict:
     kinds = [kind for kind, _ in outcomes]
     done = sorted(s for kind, s in outcomes if kind == "completed")
     return {kind: kinds.count(kind) for kind in ("completed", "busy", "error", "lost")} | {
-        "p50": _quantile(done, 0.5), "p95": _quantile(done, 0.95)}
+        "p50": _quantile(done, 0.5), "p95": _quantile(done, 0.95),
+        "server_cpu": None if server_pid is None else cpu_seconds(server_pid) - cpu_before}
 
 
 def load_phases(url: str, clients: int, strategy: str, tokens: int) -> dict[str, float]:
@@ -355,9 +360,8 @@ def main(argv: list[str] | None = None) -> None:
         say(f"one request alone, {args.tokens} characters ({args.strategy}): {alone:.2f} s "
             "(median of 3)")
         stats = client_for(url).predict(api_name="/engine_stats")[args.strategy]
-        server_cpu = cpu_seconds(proc.pid)
-        load = load_run(url, args.clients, args.strategy, args.tokens)
-        server_cpu = cpu_seconds(proc.pid) - server_cpu
+        load = load_run(url, args.clients, args.strategy, args.tokens, server_pid=proc.pid)
+        server_cpu = load["server_cpu"]
         after = client_for(url).predict(api_name="/engine_stats")[args.strategy]
         batch = (after["characters"] - stats["characters"]) / max(after["steps"] - stats["steps"], 1)
         say(f"load, {args.clients} simultaneous clients x {args.tokens} characters "
