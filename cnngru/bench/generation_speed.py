@@ -168,7 +168,10 @@ def batching_table(rows: list[dict], threads: int) -> str:
 
 
 def table(rows: list[dict], threads: int) -> str:
-    out = [f"generation at batch 1 ({threads} CPU thread(s) for the CPU rows)",
+    from ..models.half_product import describe
+
+    out = [f"generation at batch 1 ({threads} CPU thread(s) for the CPU rows; the NumPy step "
+           f"with {describe()})",
            "| model | device | path | diagnostics | "
            + " | ".join(f"chars/s @{n}" for n in LENGTHS)
            + " | cost/char 4000 vs 250 |", "|---" * (5 + len(LENGTHS)) + "|"]

@@ -102,8 +102,11 @@ def breakdown(bundle, loops: int = LOOPS, calls: int = CALLS) -> dict:
 
 
 def table(rows: list[dict]) -> str:
+    from ..models.half_product import describe
+
     out = ["where a batch-1 step's time goes, one core, microseconds (best of "
-           f"{LOOPS} loops of {CALLS}); 'rest' = CNN, attention, refinement and gates",
+           f"{LOOPS} loops of {CALLS}); 'rest' = CNN, attention, refinement and gates; "
+           f"{describe()}",
            "| model | step | GRU alone | head alone | rest | weight products alone | weights read "
            "| sampling | floor chars/s |", "|---" * 9 + "|"]
     for r in rows:

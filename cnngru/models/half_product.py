@@ -38,16 +38,19 @@ def _cache_dir() -> Path:
     return Path(root) / "cnngru"
 
 
+def _cpu_flags() -> str:
+    """The CPU's feature flags as /proc/cpuinfo lists them ("" where it cannot be read)."""
+    try:
+        return next((line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")), "")
+    except OSError:
+        return ""
+
+
 def _machine_key(flags: tuple[str, ...]) -> str:
     """What the compiled library depends on: the source, flags and this CPU's features."""
-    cpu = ""
-    try:
-        cpu = next((line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("flags")), "")
-    except OSError:
-        pass
     parts = (SOURCE.read_bytes(), " ".join(flags).encode(), platform.machine().encode(),
-             cpu.encode())
+             _cpu_flags().encode())
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
 
@@ -93,6 +96,14 @@ def kernel(flags: tuple[str, ...] = FLAGS):
             return load(library) if build(library, flags) else None
     except (OSError, RuntimeError, subprocess.SubprocessError):  # RuntimeError: no home folder
         return None
+
+
+def describe() -> str:
+    """Which product the NumPy step uses here, for benchmark headers."""
+    if kernel() is None:
+        return "float32 weights (NumPy's product: the float16 kernel is not available here)"
+    width = "AVX-512" if "avx512f" in _cpu_flags().split() else "AVX2"
+    return f"float16-stored weights (the compiled {width} product)"
 
 
 class HalfMatrix:

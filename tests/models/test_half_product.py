@@ -140,3 +140,13 @@ def test_switched_off_the_step_is_still_exact(monkeypatch):
             np.testing.assert_allclose(logits[0], full[t], atol=2e-5, rtol=1e-4)
     finally:
         kernel.cache_clear()
+
+
+def test_benchmarks_say_which_product_ran(monkeypatch):
+    assert ("float16" in half_product.describe()) == (kernel() is not None)
+    monkeypatch.setenv(half_product.SWITCH, "0")
+    kernel.cache_clear()
+    try:
+        assert half_product.describe().startswith("float32 weights")
+    finally:
+        kernel.cache_clear()
