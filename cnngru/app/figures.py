@@ -16,6 +16,8 @@ and a step rather than as a list, and a template holding only the layout this pa
 
 from __future__ import annotations
 
+from math import isfinite
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import make_colorscale, sequential
@@ -38,10 +40,11 @@ def rounded(values, decimals: int | None = None, significant: int | None = None)
     """``values`` (any shape) as nested lists of floats rounded to ``decimals`` places or to
     ``significant`` digits; NaN and infinities become None (a gap in a plot)."""
     a = np.asarray(values, dtype=np.float64)
-    if significant is not None:
-        flat = [float(f"{v:.{significant}g}") if np.isfinite(v) else None for v in a.ravel()]
+    if significant is not None:  # Python floats: NumPy scalars format and test far slower
+        flat = [float(f"{v:.{significant}g}") if isfinite(v) else None
+                for v in a.ravel().tolist()]
     else:
-        flat = [float(v) if np.isfinite(v) else None for v in np.round(a.ravel(), decimals)]
+        flat = [v if isfinite(v) else None for v in np.round(a.ravel(), decimals).tolist()]
     if a.ndim <= 1:
         return flat
     out = np.empty(len(flat), dtype=object)
