@@ -150,3 +150,22 @@ def test_benchmarks_say_which_product_ran(monkeypatch):
         assert half_product.describe().startswith("float32 weights")
     finally:
         kernel.cache_clear()
+
+
+def test_a_damaged_library_in_the_cache_is_built_again(monkeypatch, tmp_path):
+    if platform.machine() != "x86_64" or "f16c" not in cpu_flags() or not (
+            shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no x86 compiler and F16C CPU here")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv(half_product.SWITCH, raising=False)
+    library = tmp_path / "cnngru" / f"half_product-{half_product._machine_key(half_product.FLAGS)}.so"
+    library.parent.mkdir(parents=True)
+    library.write_bytes(b"not a library")  # e.g. a disk that filled up mid-write
+    kernel.cache_clear()
+    try:
+        assert kernel() is not None
+        w = float16_valued(np.random.default_rng(5), (9, 70))
+        np.testing.assert_allclose(HalfMatrix.of(w)(np.ones((1, 9), np.float32)),
+                                   np.ones((1, 9)) @ w, rtol=1e-5, atol=1e-5)
+    finally:
+        kernel.cache_clear()
