@@ -2,7 +2,8 @@
 
    For weights whose values are float16 numbers (checkpoints are saved in float16), this gives
    the float32 product exactly up to summation order, while reading half the bytes: a 1M-parameter
-   model's weights then fit a core's 2 MB L2 cache instead of streaming from L3 every character.
+   model's ~3.7 MB of weights become ~1.9 MB, about a core's 2 MB L2 cache, instead of streaming
+   from L3 every character.
 
    w is stored in panels of PANEL output columns, each an (n_in, PANEL) block, so a panel is read
    front to back; up to MOST_ROWS rows share every weight read. Compiled on the machine that runs it
@@ -85,16 +86,12 @@ void half_product(const uint16_t *panels, const float *bias, int n_in, int n_pan
     for (int p = 0; p < n_panels; p++) {
         const uint16_t *w = panels + (long)p * n_in * PANEL;
         int r = 0;
+#define BLOCK(R) block(R, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out)
         for (; r + MOST_ROWS <= rows; r += MOST_ROWS)
-            block(MOST_ROWS, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out);
-        for (int R = MOST_ROWS / 2; R >= 1; R /= 2) /* what is left, in halving blocks */
-            if (rows - r >= R) {
-                switch (R) {
-                case 4: block(4, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out); break;
-                case 2: block(2, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out); break;
-                default: block(1, w, bias, n_in, n_out, p * PANEL, x + (long)r * n_in, y + (long)r * n_out);
-                }
-                r += R;
-            }
+            BLOCK(MOST_ROWS);
+        if (rows - r >= 4) { BLOCK(4); r += 4; } /* what is left: fewer than MOST_ROWS */
+        if (rows - r >= 2) { BLOCK(2); r += 2; }
+        if (rows - r >= 1) BLOCK(1);
+#undef BLOCK
     }
 }
