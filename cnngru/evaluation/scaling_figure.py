@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 MARKERS = "osD^v"
+DODGE = 0.04  # relative x offset between neighbouring rows, so their intervals do not overlap
+MARGIN = 1.6  # the x axis reaches this factor beyond the smallest and largest scale
 
 
 def plot_scaling(table: dict, path: Path) -> bool:
@@ -25,7 +27,8 @@ def plot_scaling(table: dict, path: Path) -> bool:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
     for k, name in enumerate(names):
         points = [(s["params"], r) for s in scales for r in s["rows"] if r["name"] == name]
-        x = np.array([p for p, _ in points], dtype=float)
+        dodge = 1 + DODGE * (k - (len(names) - 1) / 2)  # rows side by side at each scale
+        x = np.array([p for p, _ in points], dtype=float) * dodge
         y = np.array([r["test_bpc"] for _, r in points])
         err = np.array([[r["test_bpc"] - r["test_bpc_ci"][0], r["test_bpc_ci"][1] - r["test_bpc"]]
                         for _, r in points]).T
@@ -33,13 +36,14 @@ def plot_scaling(table: dict, path: Path) -> bool:
         left.errorbar(x, y, yerr=err, **style)
         deltas = [(p, r["delta_vs_gru"]) for p, r in points if r.get("delta_vs_gru")]
         if deltas:
-            dx = np.array([p for p, _ in deltas], dtype=float) * (1 + 0.04 * (k - 2))  # side by side
+            dx = np.array([p for p, _ in deltas], dtype=float) * dodge
             dy = np.array([d["mean"] for _, d in deltas])
             derr = np.array([[d["mean"] - d["lo"], d["hi"] - d["mean"]] for _, d in deltas]).T
             right.errorbar(dx, dy, yerr=derr, **style)
     ticks = [s["params"] for s in scales]
     for ax in (left, right):
         ax.set_xscale("log")
+        ax.set_xlim(ticks[0] / MARGIN, ticks[-1] * MARGIN)  # one scale alone keeps its width
         ax.set_xticks(ticks, [f"{p / 1e6:g}M" if p >= 1e6 else f"{p / 1e3:g}k" for p in ticks])
         ax.minorticks_off()
         ax.set_xlabel("parameters")
