@@ -131,8 +131,8 @@ class Engine:
                 or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be a whole number >= 0, not {max_new_tokens!r}")
         bundle = self.bundle
-        start = read_prompt(bundle, prompt, continue_from, unknown) if prompt or not continue_from \
-            else continue_from
+        start = read_prompt(bundle, prompt, continue_from, unknown, keep_reading=diagnostics) \
+            if prompt or not continue_from else continue_from
         row = _Row(start, settings, draws if draws is not None else uniform_draws(seed),
                    diagnostics, int(max_new_tokens), start.state, start.logits)
         row.finished = row.remaining == 0
@@ -199,8 +199,12 @@ class Engine:
                 self._batch, self._state, self._logits = [], {}, self._logits[:0]
                 self._settings = _settings_arrays([])
             raise
-        explained = Explained(self._logits, choice, self.vocab.chars) if any(r.diagnostics for r in rows) else None
-        steps = [self._step_of(r, i, int(c), trace, explained)
+        explained = sampled = None
+        if any(r.diagnostics for r in rows):  # one copy of the batch's numbers, rows view it
+            explained = Explained(self._logits, choice, self.vocab.chars)
+            trace = {k: np.array(v) for k, v in trace.items()}
+            sampled = np.array(self._logits)
+        steps = [self._step_of(r, i, int(c), trace, sampled, explained)
                  for i, (r, c) in enumerate(zip(rows, choice, strict=True))]
         with self._changed:
             for i, (r, s) in enumerate(zip(rows, steps, strict=True)):
@@ -231,11 +235,10 @@ class Engine:
         return _torch_step(self.bundle)(tokens, state)
 
     def _step_of(self, row: _Row, i: int, index: int, trace: dict[str, np.ndarray],
-                 explained: Explained | None) -> Step:
+                 sampled: np.ndarray | None, explained: Explained | None) -> Step:
         step = Step(self.vocab.chars[index], index)
         if row.diagnostics:  # as generate() explains a step, from the logits it sampled
-            explained.explain(step, i, {k: v[i].copy() for k, v in trace.items()},
-                              self._logits[i].copy())
+            explained.explain(step, i, {k: v[i] for k, v in trace.items()}, sampled[i])
         return step
 
     def _regroup(self) -> None:

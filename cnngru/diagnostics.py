@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .checkpoint import Bundle
+from .generation import Reading
 from .models.recurrent import CNNPost, Hybrid
 
 CHUNK = 1024  # characters per forward: the hybrid's attention scores grow with chunk length²
@@ -131,21 +132,30 @@ def analyse(bundle: Bundle, text: str, influence: bool = True, unknown: str = "e
 
 
 @torch.inference_mode()
-def analyse_generation(bundle: Bundle, start: str, steps: list) -> Analysis:
+def analyse_generation(bundle: Bundle, start: str, steps: list,
+                       reading: Reading | None = None) -> Analysis:
     """``analyse(bundle, start + the steps' characters)``, from what a generation with
     diagnostics computed: each step's logits predict its character, and its trace belongs to the
     next prediction. Only ``start`` is read again (one forward, and no second one where
     ``log_probs_without_cnn`` can tell the influence), so a finished text costs a short forward
-    instead of two over all of it. Equal to ``analyse`` up to the step's rounding (~1e-6)."""
+    instead of two over all of it; not even that when ``reading`` (the ``Reading`` of ``start``,
+    kept by ``read_prompt``) is given. Equal to ``analyse`` up to the step's rounding (~1e-6)."""
     if not start or not steps or any(s.logits is None for s in steps):
         raise ValueError("analyse_generation needs a start and steps generated with diagnostics")
     ids = encode(bundle, start + "".join(s.char for s in steps))
     P = len(start)
-    head, head_trace = log_probs(bundle, [ids[:P + 1]], cnn_off=False)  # the start's predictions
+    if reading is None:  # the start's predictions, the last of them its first new character's
+        head, head_trace = log_probs(bundle, [ids[:P + 1]], cnn_off=False)
+        head, head_trace = head[0], {k: v[0, :P] for k, v in head_trace.items()}
+    else:
+        if len(reading.log_probs) != P:
+            raise ValueError(f"the reading covers {len(reading.log_probs)} characters, the start "
+                             f"{P}")
+        head, head_trace = reading.log_probs, reading.trace
     later = np.array([s.logits for s in steps[1:]], np.float32).reshape(-1, head.shape[-1])
-    logp = torch.cat([head[0], torch.log_softmax(torch.from_numpy(later).double(), dim=-1)])
-    trace = {k: np.concatenate([v[0, :P], np.array([s.trace[k] for s in steps[:-1]],
-                                                   v.dtype).reshape(-1, *v.shape[2:])])
+    logp = torch.cat([head, torch.log_softmax(torch.from_numpy(later).double(), dim=-1)])
+    trace = {k: np.concatenate([v, np.array([s.trace[k] for s in steps[:-1]],
+                                            v.dtype).reshape(-1, *v.shape[1:])])
              for k, v in head_trace.items()}
     logq = None
     if bundle.variant != "gru":

@@ -71,12 +71,23 @@ class Explained:
 
 
 @dataclass
+class Reading:
+    """What reading a text predicted at each of its positions: the numbers a per-character
+    analysis needs, kept from reading a prompt so that analysing its generation does not read
+    the prompt a second time."""
+
+    log_probs: torch.Tensor  # (T, vocab) float64: position t's prediction of character t + 1
+    trace: dict[str, np.ndarray]  # each (T, ...): what the model did at position t
+
+
+@dataclass
 class Continuation:
     """Where a text stopped: the state after its last character and the logits for the next."""
 
     state: NumpyState
     logits: np.ndarray  # (vocab,)
     text: str  # everything so far, for display
+    reading: Reading | None = None  # of the whole text, when it was read from its start
 
 
 class Generation:
@@ -137,20 +148,30 @@ def _torch_step(bundle: Bundle):
 
 @torch.inference_mode()
 def read_prompt(bundle: Bundle, prompt: str, start: Continuation | None = None,
-                unknown: str = "error") -> Continuation:
-    """Feed ``prompt`` (after ``start``, if given) in batched chunks; return where it ends."""
+                unknown: str = "error", keep_reading: bool = False) -> Continuation:
+    """Feed ``prompt`` (after ``start``, if given) in batched chunks; return where it ends.
+    ``keep_reading`` (without ``start``) keeps the ``Reading`` of the prompt in the result."""
     ids = bundle.vocab.encode(prompt, unknown)
     if start is None and not ids:
         raise ValueError("the prompt is empty: give at least one character to start from")
+    keep_reading = keep_reading and start is None
     device = bundle.device
     state = to_torch_state(start.state, device) if start else None
     logits = start.logits if start else None
+    log_probs, traces = [], {}
     for i in range(0, len(ids), PROMPT_CHUNK):
         chunk = torch.tensor([ids[i:i + PROMPT_CHUNK]], device=device)
         out = bundle.model(chunk, state)
         state, logits = out.state, out.logits[0, -1].float().cpu().numpy()
+        if keep_reading:
+            log_probs.append(torch.log_softmax(out.logits[0].double(), dim=-1).cpu())
+            for k, v in out.trace.items():
+                traces.setdefault(k, []).append(v[0].float().cpu().numpy())
     np_state = to_numpy_state(state) if state is not None else start.state
-    return Continuation(np_state, logits, (start.text if start else "") + bundle.vocab.decode(ids))
+    reading = Reading(torch.cat(log_probs), {k: np.concatenate(v) for k, v in traces.items()}) \
+        if keep_reading else None
+    return Continuation(np_state, logits, (start.text if start else "") + bundle.vocab.decode(ids),
+                        reading)
 
 
 def uniform_draws(seed: int | None) -> Iterator[float]:

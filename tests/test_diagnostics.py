@@ -148,6 +148,35 @@ def test_a_generations_analysis_from_its_steps_equals_reading_it_again(bundles, 
             np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("variant", cnngru.VARIANTS)
+def test_a_prompts_kept_reading_stands_in_for_reading_it_again(bundles, variant):
+    """The engine keeps the prompt's reading when diagnostics are on; the analysis built on it
+    equals the one that reads the prompt again, and ``analyse`` of the whole text."""
+    from cnngru.batched_generation import engine_for
+
+    bundle = bundles[variant]
+    prompt = "ROMEO:\nBut soft, what light "
+    gen = engine_for(bundle).generate(prompt, max_new_tokens=30, seed=2, diagnostics=True)
+    steps = list(gen)
+    reading = gen.start.reading
+    assert reading is not None and reading.log_probs.shape[0] == len(prompt)
+    kept = diagnostics.analyse_generation(bundle, prompt, steps, reading)
+    again = diagnostics.analyse_generation(bundle, prompt, steps)
+    whole = analyse(bundle, gen.text)
+    for quick in (kept, again):
+        np.testing.assert_allclose(quick.probability, whole.probability, rtol=1e-4)
+        np.testing.assert_allclose(quick.entropy, whole.entropy, rtol=1e-4, atol=1e-6)
+    for name in ("influence", "attention", "reliance", "split"):
+        mine, theirs = getattr(kept, name), getattr(again, name)
+        assert (mine is None) == (theirs is None), name
+        if mine is not None:
+            np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6, err_msg=name)
+    with pytest.raises(ValueError, match="the reading covers"):
+        diagnostics.analyse_generation(bundle, prompt + "x", steps, reading)
+    without = engine_for(bundle).generate(prompt, max_new_tokens=3, seed=2)
+    assert without.start.reading is None  # no diagnostics: nothing kept
+
+
 def test_a_generations_analysis_needs_its_diagnostics(bundles):
     steps = list(cnngru.generate(bundles["gru"], "The ", max_new_tokens=5, seed=0))
     with pytest.raises(ValueError, match="diagnostics"):

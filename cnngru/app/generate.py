@@ -219,10 +219,10 @@ class GenerateHandlers:
                   "other visitors' texts)")
         if session.stop_requested:
             status = f"Stopped at {len(session.text):,} characters. " + status
-        yield self._finish(session, status, refine, gen.start.text, steps)
+        yield self._finish(session, status, refine, gen.start, steps)
 
-    def _finish(self, session: GenerationSession, status: str, refine: bool, start: str,
-                steps: list) -> GenerateOutputs:
+    def _finish(self, session: GenerationSession, status: str, refine: bool,
+                start: Continuation, steps: list) -> GenerateOutputs:
         bundle = session.bundle or self.models.get(session.model)
         a = session.analysis = self._analysis(bundle, session.text, start, steps)
         if a is None:
@@ -240,14 +240,15 @@ class GenerateHandlers:
             coloured=self._final_view(session, bundle))
 
     @staticmethod
-    def _analysis(bundle, text: str, start: str, steps: list) -> Analysis | None:
+    def _analysis(bundle, text: str, start: Continuation, steps: list) -> Analysis | None:
         """The numbers behind the figures: from the generation's own steps when they cover the
-        text (it read the start only), else (a stop left characters unread, no start) from
-        reading it all, batched with the other visitors' (``batched_analysis``)."""
+        text (and from the prompt's reading, when it was kept), else (a stop left characters
+        unread, no start) from reading it all, batched with the other visitors'
+        (``batched_analysis``)."""
         if len(text) < 2:
             return None
-        if start and steps and start + "".join(s.char for s in steps) == text:
-            return analyse_generation(bundle, start, steps)
+        if start.text and steps and start.text + "".join(s.char for s in steps) == text:
+            return analyse_generation(bundle, start.text, steps, start.reading)
         return analyser_for(bundle).analyse(text)
 
     def _final_view(self, session: GenerationSession, bundle) -> str:
