@@ -199,13 +199,13 @@ class Engine:
                 self._batch, self._state, self._logits = [], {}, self._logits[:0]
                 self._settings = _settings_arrays([])
             raise
-        explained = sampled = None
-        if any(r.diagnostics for r in rows):  # one copy of the batch's numbers, rows view it
-            explained = Explained(self._logits, choice, self.vocab.chars)
-            trace = {k: np.array(v) for k, v in trace.items()}
-            sampled = np.array(self._logits)
-        steps = [self._step_of(r, i, int(c), trace, sampled, explained)
-                 for i, (r, c) in enumerate(zip(rows, choice, strict=True))]
+        explained = None
+        if any(r.diagnostics for r in rows):  # one copy of the batch's numbers, rows read it
+            explained = Explained(self._logits.copy(), choice, self.vocab.chars,
+                                  {k: v.copy() for k, v in trace.items()})
+        chars = self.vocab.chars
+        steps = [Step(chars[c], c, explained if r.diagnostics else None, i)
+                 for i, (r, c) in enumerate(zip(rows, choice.tolist(), strict=True))]
         with self._changed:
             for i, (r, s) in enumerate(zip(rows, steps, strict=True)):
                 if r.error:
@@ -233,13 +233,6 @@ class Engine:
         if self._fast_step is not None:
             return self._fast_step.step(tokens, state)
         return _torch_step(self.bundle)(tokens, state)
-
-    def _step_of(self, row: _Row, i: int, index: int, trace: dict[str, np.ndarray],
-                 sampled: np.ndarray | None, explained: Explained | None) -> Step:
-        step = Step(self.vocab.chars[index], index)
-        if row.diagnostics:  # as generate() explains a step, from the logits it sampled
-            explained.explain(step, i, {k: v[i] for k, v in trace.items()}, sampled[i])
-        return step
 
     def _regroup(self) -> None:
         """Rows join and leave: the batch becomes the rows that want a character now. Called with
@@ -302,6 +295,24 @@ class Stream:
             raise StopIteration
         self._chars.append(step.char)
         return step
+
+    def take_ready(self) -> list[Step]:
+        """Every step generated and not read yet, without stepping: for a caller that steps the
+        engine itself (``Engine.step``) and hands out what each row made."""
+        row = self._row
+        with self.engine._changed:
+            steps = list(row.ready)
+            row.ready.clear()
+            if not steps and row.error is not None:
+                raise row.error
+        self._chars.extend(s.char for s in steps)
+        return steps
+
+    @property
+    def finished(self) -> bool:
+        """Its row has ended (length reached, stopped or failed) and every step has been read."""
+        row = self._row
+        return not row.ready and (row.finished or row.error is not None)
 
     def stop(self) -> None:
         self._row.stop_requested = True

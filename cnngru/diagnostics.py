@@ -154,7 +154,8 @@ def analyse_generation(bundle: Bundle, start: str, steps: list,
         head, head_trace = reading.log_probs, reading.trace
     later = np.array([s.logits for s in steps[1:]], np.float32).reshape(-1, head.shape[-1])
     logp = torch.cat([head, torch.log_softmax(torch.from_numpy(later).double(), dim=-1)])
-    trace = {k: np.concatenate([v, np.array([s.trace[k] for s in steps[:-1]],
+    step_traces = [s.trace for s in steps[:-1]]  # each built once, not once per key
+    trace = {k: np.concatenate([v, np.array([t[k] for t in step_traces],
                                             v.dtype).reshape(-1, *v.shape[1:])])
              for k, v in head_trace.items()}
     logq = None

@@ -9,7 +9,8 @@ CPU, the model's own forward elsewhere).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -23,51 +24,83 @@ PROMPT_CHUNK = 2048  # the prompt is read in pieces of this many characters: bou
 TOP_ALTERNATIVES = 5
 
 
-@dataclass
+class Explained:
+    """What diagnostics keep of one batched step: the logits each row drew from, the trace of
+    its new character, and what the logits say at temperature 1. Only the drawn character's
+    probability is computed at once (a stream shows it as it goes); the entropy and the likeliest
+    few wait until a step asks, for the whole batch: a crowd's generations make thousands of
+    steps a second, and few are ever looked at that way."""
+
+    def __init__(self, logits: np.ndarray, chosen: np.ndarray, chars: str,
+                 trace: dict[str, np.ndarray]):
+        """``logits`` (B, vocab) sampled from; ``chosen`` (B,) the characters drawn; ``trace``
+        (each (B, ...)) what the step did. The arrays are kept, not copied."""
+        self.logits, self.trace, self.chars = logits, trace, chars
+        z = logits.astype(np.float64)
+        self._exp = np.exp(z - z.max(-1, keepdims=True))
+        self._sum = self._exp.sum(-1, keepdims=True)
+        rows = np.arange(len(z))
+        self.chosen = (self._exp[rows, chosen] / self._sum[:, 0]).tolist()  # plain Python numbers
+
+    @cached_property
+    def probabilities(self) -> np.ndarray:
+        """(B, vocab): each row's ``sampling.softmax`` of its logits."""
+        return self._exp / self._sum
+
+    @cached_property
+    def entropy(self) -> list[float]:
+        p = self.probabilities
+        return (-(p * np.log2(np.maximum(p, 1e-300))).sum(-1)).tolist()
+
+    @cached_property
+    def top(self) -> tuple[list[list[int]], list[list[float]]]:
+        """Each row's likeliest ``TOP_ALTERNATIVES`` ids and their probabilities."""
+        p = self.probabilities
+        top = np.argsort(-p, axis=-1, kind="stable")[:, :TOP_ALTERNATIVES]
+        return top.tolist(), p[np.arange(len(p))[:, None], top].tolist()
+
+
+@dataclass(slots=True)
 class Step:
-    """One generated character and, when diagnostics are on, why it was chosen."""
+    """One generated character and, when diagnostics are on, why it was chosen: row ``row`` of
+    its batched step's ``Explained``, read when asked for."""
 
     char: str
     index: int  # vocabulary id
-    probability: float | None = None  # the model's probability of this character (temperature 1)
-    entropy: float | None = None  # of the model's next-character distribution, in bits
-    trace: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. the hybrid's attention
-    logits: np.ndarray | None = None  # (vocab,) what it was drawn from, before temperature
-    # the likeliest characters' ids, their probabilities and the vocabulary's characters: ``top``
-    alternatives: tuple[list[int], list[float], str] | None = None
+    explained: Explained | None = None
+    row: int = 0
+
+    @property
+    def probability(self) -> float | None:
+        """The model's probability of this character (at temperature 1)."""
+        return None if self.explained is None else self.explained.chosen[self.row]
+
+    @property
+    def entropy(self) -> float | None:
+        """Of the model's next-character distribution, in bits."""
+        return None if self.explained is None else self.explained.entropy[self.row]
 
     @property
     def top(self) -> list[tuple[str, float]] | None:
-        """The most likely characters and their probabilities, made when read: a crowd's
-        generations make thousands of steps a second, and few are ever looked at this way."""
-        if self.alternatives is None:
+        """The most likely characters and their probabilities."""
+        if self.explained is None:
             return None
-        ids, probs, chars = self.alternatives
-        return [(chars[i], p) for i, p in zip(ids, probs, strict=True)]
+        ids, probs = self.explained.top
+        chars = self.explained.chars
+        return [(chars[i], p) for i, p in zip(ids[self.row], probs[self.row], strict=True)]
 
+    @property
+    def trace(self) -> dict[str, np.ndarray]:
+        """What the step did for this character, e.g. the hybrid's attention ({} without
+        diagnostics)."""
+        if self.explained is None:
+            return {}
+        return {k: v[self.row] for k, v in self.explained.trace.items()}
 
-class Explained:
-    """What diagnostics say of each row's next character: its probabilities at temperature 1,
-    their entropy in bits, the likeliest few, computed for a batch of rows at once."""
-
-    def __init__(self, logits: np.ndarray, chosen: np.ndarray, chars: str):
-        """``logits`` (B, vocab) sampled from; ``chosen`` (B,) the characters drawn."""
-        z = logits.astype(np.float64)
-        p = np.exp(z - z.max(-1, keepdims=True))
-        probs = p / p.sum(-1, keepdims=True)  # each row: sampling.softmax of its logits
-        rows = np.arange(len(probs))
-        top = np.argsort(-probs, axis=-1, kind="stable")[:, :TOP_ALTERNATIVES]
-        self.chars = chars
-        self.chosen = probs[rows, chosen].tolist()  # plain Python numbers
-        self.entropy = (-(probs * np.log2(np.maximum(probs, 1e-300))).sum(-1)).tolist()
-        self.top, self.top_probs = top.tolist(), probs[rows[:, None], top].tolist()
-
-    def explain(self, step: Step, i: int, trace: dict[str, np.ndarray], logits: np.ndarray):
-        """Fill row ``i``'s ``step`` with its numbers, the trace of its new character and the
-        logits it was drawn from."""
-        step.probability, step.entropy = self.chosen[i], self.entropy[i]
-        step.alternatives = (self.top[i], self.top_probs[i], self.chars)
-        step.trace, step.logits = trace, logits
+    @property
+    def logits(self) -> np.ndarray | None:
+        """(vocab,) what it was drawn from, before temperature."""
+        return None if self.explained is None else self.explained.logits[self.row]
 
 
 @dataclass
@@ -111,8 +144,8 @@ class Generation:
             logits, state, trace = self.step_fn(np.array([index]), self._state)
             step = Step(vocab.chars[index], index)
             if self.diagnostics:
-                Explained(self._logits[None], np.array([index]), vocab.chars).explain(
-                    step, 0, {k: v[0] for k, v in trace.items()}, self._logits)
+                step.explained = Explained(self._logits[None], np.array([index]), vocab.chars,
+                                           trace)
             self._state, self._logits = state, logits[0]
             self._chars.append(step.char)
             yield step

@@ -41,7 +41,12 @@ from . import (  # noqa: E402
 from .address import server_address  # noqa: E402
 from .common import CONCURRENCY, QUEUE_SIZE, NumbersFiles  # noqa: E402
 from .lean_gradio import skip_cheaply, use_lazy_session_configs  # noqa: E402
-from .loaded_models import Models, configure_threads, load_models  # noqa: E402
+from .loaded_models import (  # noqa: E402
+    Models,
+    configure_threads,
+    load_models,
+    serve_generations_apart,
+)
 from .session_models import SessionModels  # noqa: E402
 
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")  # local fonts only: works offline
@@ -59,6 +64,7 @@ def build_demo(models: Models | None = None, results_dir: str | Path | None = No
     """The whole demo as a ``gr.Blocks``, its queue set up (``queue_size`` requests may wait);
     ``models`` default to every shipped and ``CNNGRU_CHECKPOINTS`` checkpoint, loaded now."""
     models = models or load_models()
+    serve_generations_apart(models)  # unless CNNGRU_GENERATION_PROCESS=0
     configure_threads(CONCURRENCY)
     numbers = NumbersFiles()
     own = SessionModels()  # each visitor's models from the "Your text" tab

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ..batched_analysis import analyser_for
-from ..batched_generation import engine_for
+from ..diagnostics import Analysis
 from ..sample_quality import real_word_rate
 from . import text
 from .common import Throttle, wire, with_clear_errors
@@ -95,9 +95,7 @@ class CompareHandlers:
         refine = flag(refine, "refine")
         if refine and models.refiner is None:
             raise InputError(f"Refine with CNN is not available: {models.refiner_note}")
-        gens = [engine_for(b).generate(p, max_new_tokens=request.max_new_tokens,
-                                       temperature=request.temperature, top_k=request.top_k,
-                                       top_p=request.top_p, seed=request.seed)
+        gens = [models.generations.stream(b, p, **vars(request))
                 for b, p in zip(bundles, prompts, strict=True)]  # each joins its model's batch
         spent = [0.0] * len(gens)
         new = [""] * len(gens)
@@ -115,7 +113,8 @@ class CompareHandlers:
                 if throttle.ready():  # the texts alone: the rest waits for the end
                     yield CompareOutputs(texts=new, stats=[gr.skip()] * n, figures=[gr.skip()] * n,
                                          diffs=[gr.skip()] * n, run=run).flat()
-        yield self._finish(gens, prompts, new, spent, refine, run, models).flat()
+            finished = self._finish(gens, prompts, new, spent, refine, run, models)
+        yield finished.flat()
 
     def request_stop(self, run) -> None:
         """Ask the running comparison to end; it then draws the figures of what it wrote."""
@@ -126,13 +125,23 @@ class CompareHandlers:
         models = models or self.models
         stats, figures, diffs = [], [], []
         for gen, prompt, generated, seconds in zip(gens, prompts, new, spent, strict=True):
-            a = analyser_for(gen.bundle).analyse(gen.text)
+            a = self._analysis(gen, run)
             mean_log2p = -a.bits_per_char(start=len(prompt))
             rate = real_word_rate(generated, models.words) if models.words else None
             stats.append(column_stats(len(generated), seconds, mean_log2p, rate))
             figures.append(character_figure(a, len(prompt), compact=True))
             diffs.append(refined_diff(models.refiner, generated) if refine else "")
         return CompareOutputs(texts=new, stats=stats, figures=figures, diffs=diffs, run=run)
+
+
+    @staticmethod
+    def _analysis(gen, run: CompareRun) -> Analysis:
+        """The column's numbers, from its generation's own; a stopped comparison shows each
+        text as far as it was read, which is read again (the rows made a few more)."""
+        if not run.stop_requested:
+            return gen.analysis()
+        gen.stop()
+        return analyser_for(gen.bundle).analyse(gen.text)
 
 
 def render(models: Models, own: SessionModels | None = None):

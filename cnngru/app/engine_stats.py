@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..batched_generation import engine_for
 from .common import wire
 from .loaded_models import Models
 
 
 def engine_stats(models: Models) -> dict:
     """Per loaded variant: batched steps run, characters they made, their mean batch size and
-    the rows running now."""
-    out = {}
-    for name in models.variants:
-        engine = engine_for(models.get(name))
-        out[name] = {"steps": engine.steps, "characters": engine.row_steps,
-                     "mean_batch_size": round(engine.mean_batch_size, 2),
-                     "active_rows": engine.active_rows}
-    return out
+    the rows running now (in the helper process, where generations run there)."""
+    return models.generations.stats({name: models.get(name) for name in models.variants})
 
 
 def render_api(models: Models) -> None:

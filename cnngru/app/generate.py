@@ -16,9 +16,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from ..batched_analysis import analyser_for
-from ..batched_generation import engine_for
-from ..diagnostics import Analysis, analyse_generation
+from ..diagnostics import Analysis
 from ..generation import Continuation
 from . import text
 from .coloured_text import coloured_view
@@ -58,7 +56,7 @@ class GenerationSession:
 
     model: str
     prompt_chars: int
-    continuation: Continuation  # where the text stood when its last stream ended
+    continuation: Continuation | None  # where the text stood when its last stream ended
     request: GenerationRequest
     streamed: str | None = None  # the text so far while a stream runs (None once it has ended)
     analysis: Analysis | None = None
@@ -118,19 +116,15 @@ class GenerateHandlers:
         prompt = known_characters(prompt, bundle.vocab, "prompt",
                                   flag(replace_unknown, "replace_unknown"))
         refine = self._check_refine(refine)
-        gen = engine_for(bundle).generate(prompt, max_new_tokens=request.max_new_tokens,
-                                          temperature=request.temperature, top_k=request.top_k,
-                                          top_p=request.top_p, seed=request.seed,
-                                          diagnostics=True)
-        session = GenerationSession(strategy, len(prompt), gen.start, request,
-                                    bundle=bundle if own else None,
-                                    owner=owner_of(visitor))
+        gen = models.generations.stream(bundle, prompt, **vars(request))
+        session = GenerationSession(strategy, len(prompt), None, request, streamed=gen.start_text,
+                                    bundle=bundle if own else None, owner=owner_of(visitor))
         yield from self._stream(gen, session, refine)
 
     def continue_text(self, session, max_new_tokens, temperature, top_k, top_p, seed, refine,
                       visitor: gr.Request = None):
         """Stream more of the session's text, from the state where it stopped."""
-        if session is None:
+        if session is None or session.continuation is None:
             raise InputError("There is nothing to continue yet: generate a text first.")
         bundle = session.bundle or self.models.get(session.model)
         request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
@@ -141,13 +135,10 @@ class GenerateHandlers:
                              f"keeps up to {MAX_TEXT_CHARS:,}: continue by at most {max(room, 0):,}"
                              " characters, or start a new text.")
         refine = self._check_refine(refine)
-        gen = engine_for(bundle).generate(continue_from=session.continuation,
-                                          max_new_tokens=request.max_new_tokens,
-                                          temperature=request.temperature, top_k=request.top_k,
-                                          top_p=request.top_p, seed=request.seed,
-                                          diagnostics=True)
-        session = GenerationSession(session.model, session.prompt_chars, gen.start, request,
-                                    bundle=session.bundle,
+        gen = self.models.generations.stream(bundle, continue_from=session.continuation,
+                                             **vars(request))
+        session = GenerationSession(session.model, session.prompt_chars, None, request,
+                                    streamed=gen.start_text, bundle=session.bundle,
                                     owner=owner_of(visitor))
         yield from self._stream(gen, session, refine)
 
@@ -196,13 +187,11 @@ class GenerateHandlers:
         return refine
 
     def _stream(self, gen, session: GenerationSession, refine: bool):
-        """Read the engine's stream for this session (its row steps in one batch with every
+        """Read the generation's stream for this session (its row steps in one batch with every
         other visitor's); a closed page closes the generator, which frees the row."""
         started = time.perf_counter()
-        steps = []  # with their logits and traces: the figures' numbers, without reading again
         with gen, Throttle() as throttle:
             for step in gen:
-                steps.append(step)
                 session.probabilities.append(step.probability)
                 if session.stop_requested:
                     gen.stop()  # the row ends after what it has generated already
@@ -212,19 +201,20 @@ class GenerateHandlers:
                     yield skipping(GenerateOutputs, text=session.text, session=session,
                                    coloured=self._streaming_view(session))
             session.continuation, session.streamed = gen.continuation, None
-        count = len(session.text) - len(gen.start.text)
-        took = time.perf_counter() - started
+            took = time.perf_counter() - started
+            analysis = gen.analysis()
+        count = len(session.text) - len(gen.start_text)
         status = (f"**{session.model}** · seed {session.request.seed} · {count:,} characters in "
                   f"{took:.2f} s ({count / max(took, 1e-9):,.0f} characters/s, batched with the "
                   "other visitors' texts)")
         if session.stop_requested:
             status = f"Stopped at {len(session.text):,} characters. " + status
-        yield self._finish(session, status, refine, gen.start, steps)
+        yield self._finish(session, status, refine, analysis)
 
     def _finish(self, session: GenerationSession, status: str, refine: bool,
-                start: Continuation, steps: list) -> GenerateOutputs:
+                analysis: Analysis | None) -> GenerateOutputs:
         bundle = session.bundle or self.models.get(session.model)
-        a = session.analysis = self._analysis(bundle, session.text, start, steps)
+        a = session.analysis = analysis
         if a is None:
             return GenerateOutputs(text=session.text, status=status, attention=None,
                                    characters=None, numbers=None, diff="", session=session,
@@ -238,18 +228,6 @@ class GenerateHandlers:
                                         view if a.attention is not None else None),
             numbers=None, diff=self._refined(session) if refine else "", session=session,
             coloured=self._final_view(session, bundle))
-
-    @staticmethod
-    def _analysis(bundle, text: str, start: Continuation, steps: list) -> Analysis | None:
-        """The numbers behind the figures: from the generation's own steps when they cover the
-        text (and from the prompt's reading, when it was kept), else (a stop left characters
-        unread, no start) from reading it all, batched with the other visitors'
-        (``batched_analysis``)."""
-        if len(text) < 2:
-            return None
-        if start.text and steps and start.text + "".join(s.char for s in steps) == text:
-            return analyse_generation(bundle, start.text, steps, start.reading)
-        return analyser_for(bundle).analyse(text)
 
     def _final_view(self, session: GenerationSession, bundle) -> str:
         """The finished text in the colouring the page chose (confidence if that cannot be

@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 
 from .. import VARIANTS, CheckpointError, load
+from ..analysed_generation import AnalysedGenerations
 from ..checkpoint import META, Bundle, checkpoint_dirs, default_device
+from ..generation_process import GenerationProcess
 from ..paths import SHIPPED
 from ..sample_quality import load_words
 from ..threads import limit_blas_threads
@@ -34,6 +36,9 @@ class Models:
     refiner_note: str = ""  # why there is no refiner, shown on the page
     problems: list[str] = field(default_factory=list)  # checkpoints that failed to load
     device: str = "cpu"
+    # where their generations run: here, or in a helper process (``serve_generations_apart``)
+    generations: AnalysedGenerations | GenerationProcess = field(
+        default_factory=AnalysedGenerations)
 
     @property
     def names(self) -> list[str]:
@@ -114,6 +119,17 @@ def load_models(device: str | None = None, refiner: bool = True) -> Models:
     if refiner:
         models.refiner, models.refiner_note = load_optional_refiner(device)
     return models
+
+
+def serve_generations_apart(models: Models) -> bool:
+    """Run the models' generations in a helper process (``cnngru.generation_process``: the
+    server's threads then leave the models' work to another core), unless they are not on the
+    CPU or ``CNNGRU_GENERATION_PROCESS=0``; returns whether they run there."""
+    if os.environ.get("CNNGRU_GENERATION_PROCESS", "1") == "0" or models.device != "cpu":
+        return False
+    if not isinstance(models.generations, GenerationProcess):
+        models.generations = GenerationProcess(models.bundles)
+    return True
 
 
 def find_words() -> frozenset[str]:

@@ -1,5 +1,8 @@
 """The figures: the attention window, per-character panels, differences and training curves."""
 
+import json
+
+import gradio as gr
 import numpy as np
 import pytest
 from tiny_zoo import tiny_zoo
@@ -100,4 +103,7 @@ def test_every_figure_is_valid_plotly(zoo):
              figures.character_figure(gru, compact=True), figures.difference_figure(hybrid, gru),
              figures.curves_figure({"gru": [[1000, 3.0], [2000, 2.5]]}), figures.note_figure("x")]
     for fig in built:
-        go.Figure(fig.to_dict())  # raises ValueError on any unknown or ill-typed property
+        go.Figure(dict(fig))  # raises ValueError on any unknown or ill-typed property
+        assert json.loads(fig.to_json()) == json.loads(json.dumps(dict(fig)))  # as built
+        sent = gr.Plot().postprocess(fig)  # what the page gets: that JSON, as a plotly figure
+        assert sent.type == "plotly" and sent.plot == fig.to_json()
