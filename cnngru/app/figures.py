@@ -138,10 +138,11 @@ def attention_figure(a: Analysis, start: int, end: int) -> Figure:
 def _hover_rows(a: Analysis, alternatives: int = 3) -> list[str]:
     """Per predicted character (text[1:]): it, its surprisal, the likeliest alternatives."""
     rows = []
-    for i in range(1, len(a.text)):
+    surprisal, top_probs = a.surprisal.tolist(), a.top_probs[:, :alternatives].tolist()
+    for i in range(1, len(a.text)):  # Python floats: NumPy scalars format several times slower
         alts = ", ".join(f"{show_char(c)} {p:.2f}".replace(" 0.", " .") for c, p in
-                         zip(a.top_chars[i][:alternatives], a.top_probs[i], strict=False))
-        rows.append(f"{show_char(a.text[i])!r} {a.surprisal[i]:.2f} bits; top: {alts}")
+                         zip(a.top_chars[i][:alternatives], top_probs[i], strict=False))
+        rows.append(f"{show_char(a.text[i])!r} {surprisal[i]:.2f} bits; top: {alts}")
     return rows
 
 

@@ -7,7 +7,9 @@ visitor's stream waits behind them (py-spy, 30 visitors at once: ~1.4 s and ~1.1
    the config of every block of the page (178 here, an ``inspect.signature`` per component) so
    that a deep link could recreate the page: ~12 ms a session alone, ~45 ms beside generation
    threads. ``LazySessionState`` builds each one on its first read, from the same block, so
-   whatever reads it sees what it would have seen.
+   whatever reads it sees what it would have seen; an update's new value waits in an unbuilt
+   config until then (Gradio builds one per output to store it: 14% of the server's time under
+   a crowd of new sessions).
 2. **A skipped output rebuilt.** ``gr.skip()`` leaves an output as it is, but Gradio still makes
    a new component for it and rebuilds its config, for every update (~1.5 ms each). A streamed
    update here skips four or five outputs. ``skip_cheaply(demo)`` sends the same
@@ -42,19 +44,36 @@ class ConfigsOnRead(MutableMapping):
     def __init__(self, blocks_config, ids: list[int]):
         self._blocks_config = blocks_config
         self._configs: dict[int, Any] = dict.fromkeys(ids, _UNBUILT)
+        self._values: dict[int, Any] = {}  # the latest value set in an unbuilt config
 
     def __getitem__(self, key: int) -> dict:
         config = self._configs[key]
         if config is _UNBUILT:
             block = self._blocks_config.blocks[key]
             config = self._configs[key] = self._blocks_config.config_for_block(key, [], block)
+            if key in self._values and "props" in config:
+                config["props"]["value"] = self._values.pop(key)
         return config
 
     def __setitem__(self, key: int, value: dict) -> None:
         self._configs[key] = value
+        self._values.pop(key, None)
 
     def __delitem__(self, key: int) -> None:
         del self._configs[key]
+        self._values.pop(key, None)
+
+    def set_value(self, key: int, value: Any) -> bool:
+        """Give the config of ``key`` this value, as an event's update does; an unbuilt config
+        takes it when it is built. False: ``key`` is not here."""
+        config = self._configs.get(key, _UNBUILT if key in self._configs else None)
+        if config is None:
+            return False
+        if config is _UNBUILT:
+            self._values[key] = value
+        elif "props" in config:
+            config["props"]["value"] = value
+        return True
 
     def __contains__(self, key: object) -> bool:
         return key in self._configs
@@ -77,6 +96,12 @@ class LazySessionState(SessionState):
         self._state_ttl = {}
         self.is_closed = False
         self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+    def _update_value_in_config(self, key: int, value: Any):
+        """Gradio's, without building the block's config to hold the value (every output of
+        every update of a new session would build one)."""
+        if not self.config_values.set_value(key, value):
+            super()._update_value_in_config(key, value)
 
 
 def use_lazy_session_configs() -> None:

@@ -70,9 +70,17 @@ def test_a_read_builds_that_config_only(demo, built):
     assert built == [key]
 
 
-def test_updates_change_a_config_as_gradios_do(demo):
+def test_updates_change_a_config_as_gradios_do(demo, built):
     lazy, eager = LazySessionState(demo), GRADIOS(demo)
     textbox = next(k for k, b in demo.blocks.items() if type(b).__name__ == "Textbox")
+    built.clear()
+    lazy._update_value_in_config(textbox, "a first value")
+    lazy._update_value_in_config(textbox, "a value set by an event")
+    assert built == []  # the value waits for the config to be read
+    eager._update_value_in_config(textbox, "a value set by an event")
+    assert lazy.config_values[textbox] == eager.config_values[textbox]
+    lazy._update_value_in_config(textbox, "once built, set in it")
+    assert lazy.config_values[textbox]["props"]["value"] == "once built, set in it"
     for state in (lazy, eager):
         state._update_value_in_config(textbox, "a value set by an event")
     assert lazy.config_values[textbox] == eager.config_values[textbox]
