@@ -39,6 +39,7 @@ from .generation import Continuation
 
 LOST = "the generation process stopped ({}); try again: a new one is starting"
 READY_WITHIN = 120  # seconds a request waits for a starting child to load the models
+ANSWER_WITHIN = 30  # seconds to wait for the child's figures
 
 
 class GenerationProcess:
@@ -74,9 +75,15 @@ class GenerationProcess:
 
     def stats(self, bundles: dict[str, Bundle]) -> dict[str, dict]:
         """``AnalysedGenerations.stats``, the served models' figures from the child."""
-        inbox = queue.SimpleQueue()
-        self._send(lambda rid: ("stats", rid), inbox)
-        served = _value(inbox.get(timeout=30))
+        served = {}
+        if not self.failed:
+            inbox = queue.SimpleQueue()
+            self._send(lambda rid: ("stats", rid), inbox)
+            try:
+                served = _value(inbox.get(timeout=ANSWER_WITHIN))
+            except queue.Empty:
+                raise RuntimeError("the generation process did not answer within "
+                                   f"{ANSWER_WITHIN} s") from None
         return {name: served[name] if name in served else engine_stats(engine_for(bundle))
                 for name, bundle in bundles.items()}
 

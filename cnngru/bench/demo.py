@@ -87,6 +87,9 @@ def stop_app(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+_OPEN: list = []  # every client made: each holds a heartbeat stream open until it is closed
+
+
 def client_for(url: str):
     """A ``gradio_client`` client of the local app. Without ``ssl_verify=False`` every request
     loads the system's certificate store (httpx makes an SSL context per request, even for
@@ -94,7 +97,15 @@ def client_for(url: str):
     against ~0.3 s, and the bench measures its own clients more than the app."""
     from gradio_client import Client
 
-    return Client(url, analytics_enabled=False, verbose=False, ssl_verify=False)
+    client = Client(url, analytics_enabled=False, verbose=False, ssl_verify=False)
+    _OPEN.append(client)
+    return client
+
+
+def close_clients() -> None:
+    """Close every client made so far: a load is then measured with its own clients only."""
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 def generate_args(strategy: str, tokens: int, seed: int) -> tuple:
@@ -384,6 +395,7 @@ def main(argv: list[str] | None = None) -> None:
         say(f"one request alone, {args.tokens} characters ({args.strategy}): {alone:.2f} s "
             "(median of 3)")
         stats = client_for(url).predict(api_name="/engine_stats")[args.strategy]
+        close_clients()
         load = load_run(url, args.clients, args.strategy, args.tokens, server_pid=proc.pid)
         cpu = load["cpu"]
         after = client_for(url).predict(api_name="/engine_stats")[args.strategy]
@@ -403,6 +415,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{total / args.clients * 1000:.0f} ms a request in all; on {cores} cores p95 cannot "
             f"be under 95% of it / {cores} = {floor:.2f} s ({floor / alone:.1f} x alone)")
         if args.phases:
+            close_clients()
             phases = load_phases(url, args.clients, args.strategy, args.tokens)
             say(f"load phases, {args.clients} clients (medians from submitting): "
                 + ", ".join(f"{name} {t:.2f} s" for name, t in phases.items()))
