@@ -95,3 +95,60 @@ void half_product(const uint16_t *panels, const float *bias, int n_in, int n_pan
 #undef BLOCK
     }
 }
+
+#ifdef CNNGRU_PYTHON_MODULE
+/* The kernel as a Python function, when built with Python's headers (half_product.py tries this
+   first): a call costs ~0.4 us, against ~4 us through ctypes, which converts every address from
+   Python; a batch-1 step makes 5-10 such calls. x and y are read through the buffer protocol,
+   their sizes checked against rows; the lock is released while the kernel runs, as ctypes does.
+
+   product(panels_address, bias_address, n_in, n_panels, n_out, x, y, rows) -> None */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *product(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError,
+                        "product(panels, bias, n_in, n_panels, n_out, x, y, rows) takes 8 arguments");
+        return NULL;
+    }
+    const uint16_t *panels = PyLong_AsVoidPtr(args[0]);
+    const float *bias = PyLong_AsVoidPtr(args[1]);
+    long n_in = PyLong_AsLong(args[2]), n_panels = PyLong_AsLong(args[3]);
+    long n_out = PyLong_AsLong(args[4]), rows = PyLong_AsLong(args[7]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_buffer x, y;
+    if (PyObject_GetBuffer(args[5], &x, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[6], &y, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    if (rows < 0 || x.len < rows * n_in * (Py_ssize_t)sizeof(float) ||
+        y.len < rows * n_out * (Py_ssize_t)sizeof(float)) {
+        PyBuffer_Release(&x);
+        PyBuffer_Release(&y);
+        PyErr_SetString(PyExc_ValueError, "x or y holds fewer than rows rows");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    half_product(panels, bias, (int)n_in, (int)n_panels, (int)n_out, x.buf, y.buf, (int)rows);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&y);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"product", (PyCFunction)(void (*)(void))product, METH_FASTCALL, "y = x @ w + bias"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef definition = {PyModuleDef_HEAD_INIT, "half_product_module", NULL, -1,
+                                        methods};
+
+PyMODINIT_FUNC PyInit_half_product_module(void) { return PyModule_Create(&definition); }
+#endif

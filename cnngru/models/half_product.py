@@ -7,7 +7,10 @@ it as float16 loses nothing. ``half_product.c`` widens the weights to float32 as
 computes in float32, so the product equals NumPy's up to summation order.
 
 The kernel is compiled here, once per machine and source, with the machine's own vector width
-(``-march=native``), into a cache folder. Where that cannot happen (no C compiler, a CPU without
+(``-march=native``), into a cache folder: as a Python extension where Python's headers are
+installed (a call then costs ~1 us, against ~4 us through ctypes, which converts every address
+from Python: 5-10 calls a batch-1 step, 20% of a hybrid's step), else as a library that ctypes
+calls. Where that cannot happen (no C compiler, a CPU without
 AVX and F16C, ``CNNGRU_HALF_PRODUCT=0``), or a matrix holds values float16 cannot, ``HalfMatrix.of``
 returns None and the float32 product serves.
 """
@@ -16,10 +19,13 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.util
 import os
 import platform
 import shutil
 import subprocess
+import sys
+import sysconfig
 import tempfile
 from functools import cache, partial
 from pathlib import Path
@@ -50,7 +56,7 @@ def _cpu_flags() -> str:
 def _machine_key(flags: tuple[str, ...]) -> str:
     """What the compiled library depends on: the source, flags and this CPU's features."""
     parts = (SOURCE.read_bytes(), " ".join(flags).encode(), platform.machine().encode(),
-             _cpu_flags().encode())
+             _cpu_flags().encode(), sys.version.encode())
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
 
@@ -71,31 +77,67 @@ def build(target: Path, flags: tuple[str, ...] = FLAGS) -> bool:
 
 
 def load(library: Path):
-    """The ``half_product`` function of a compiled library, its arguments declared."""
+    """The ``half_product`` function of a library compiled with ``FLAGS``, called through ctypes:
+    ``(panels_address, bias_address, n_in, n_panels, n_out, x, y, rows)``, x and y arrays."""
     function = ctypes.CDLL(str(library)).half_product
     pointer, count = ctypes.c_void_p, ctypes.c_int
     # (panels, bias, n_in, n_panels, n_out, x, y, rows): addresses and sizes, see half_product.c
     function.argtypes = [pointer, pointer, count, count, count, pointer, pointer, count]
     function.restype = None
-    return function
+
+    def product(panels, bias, n_in, n_panels, n_out, x, y, rows):
+        function(panels, bias, n_in, n_panels, n_out, x.ctypes.data, y.ctypes.data, rows)
+
+    return product
+
+
+def module_flags(flags: tuple[str, ...] = FLAGS) -> tuple[str, ...]:
+    """``flags`` for the kernel built as a Python extension module (``load_module``)."""
+    return (*flags, "-DCNNGRU_PYTHON_MODULE", f"-I{sysconfig.get_paths()['include']}")
+
+
+def load_module(library: Path):
+    """The ``product`` function of the kernel built as a Python extension (``module_flags``):
+    the same arguments as ``load``'s, a tenth of its overhead per call."""
+    spec = importlib.util.spec_from_file_location("half_product_module", library)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{library} is not an extension module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.product
+
+
+def library_path(flags: tuple[str, ...]) -> Path:
+    """Where the kernel built with ``flags`` is cached."""
+    return _cache_dir() / f"half_product-{_machine_key(flags)}.so"
 
 
 @cache
 def kernel(flags: tuple[str, ...] = FLAGS):
-    """The compiled ``half_product`` function, or None where it cannot be built here."""
+    """The compiled kernel, ``load``'s signature: as a Python extension where Python's headers
+    are here, else through ctypes; None where it cannot be built here."""
     if os.environ.get(SWITCH, "1") == "0" or platform.machine() not in ("x86_64", "AMD64"):
         return None
     try:
-        library = _cache_dir() / f"half_product-{_machine_key(flags)}.so"
-        if not library.exists() and not build(library, flags):
-            return None
-        try:
-            return load(library)
-        except OSError:  # a damaged file in the cache: build it again, once
-            library.unlink(missing_ok=True)
-            return load(library) if build(library, flags) else None
+        for build_flags, loader in ((module_flags(flags), load_module), (flags, load)):
+            function = _built(library_path(build_flags), build_flags, loader)
+            if function is not None:
+                return function
     except (OSError, RuntimeError, subprocess.SubprocessError):  # RuntimeError: no home folder
+        pass
+    return None
+
+
+def _built(library: Path, flags: tuple[str, ...], loader):
+    """``loader(library)``, building it first where it is missing, and again where the cached
+    file is damaged; None where it cannot be built."""
+    if not library.exists() and not build(library, flags):
         return None
+    try:
+        return loader(library)
+    except (OSError, ImportError):  # a damaged file in the cache: build it again, once
+        library.unlink(missing_ok=True)
+        return loader(library) if build(library, flags) else None
 
 
 def describe() -> str:
@@ -103,7 +145,9 @@ def describe() -> str:
     if kernel() is None:
         return "float32 weights (NumPy's product: the float16 kernel is not available here)"
     width = "AVX-512" if "avx512f" in _cpu_flags().split() else "AVX2"
-    return f"float16-stored weights (the compiled {width} product)"
+    route = ("a Python extension" if getattr(kernel(), "__module__", None) == "half_product_module"
+             else "called through ctypes")
+    return f"float16-stored weights (the compiled {width} product, {route})"
 
 
 class HalfMatrix:
@@ -119,7 +163,7 @@ class HalfMatrix:
         n_panels, self.n_in, _ = panels.shape
         self.columns = columns  # the matrix's own output columns
         self._call = partial(function or kernel(), panels.ctypes.data, bias.ctypes.data,
-                             self.n_in, n_panels, columns)
+                             self.n_in, n_panels, columns)  # (x, y, rows) -> y filled
 
     @property
     def nbytes(self) -> int:
@@ -154,5 +198,5 @@ class HalfMatrix:
         if x.dtype != np.float32 or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=np.float32)
         y = np.empty((len(x), self.columns), np.float32)
-        self._call(x.ctypes.data, y.ctypes.data, len(x))
+        self._call(x, y, len(x))
         return y

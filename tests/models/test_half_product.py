@@ -158,10 +158,10 @@ def test_a_damaged_library_in_the_cache_is_built_again(monkeypatch, tmp_path):
         pytest.skip("no x86 compiler and F16C CPU here")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv(half_product.SWITCH, raising=False)
-    library = tmp_path / "cnngru" / f"half_product-{half_product._machine_key(half_product.FLAGS)}.so"
+    kernel.cache_clear()
+    library = half_product.library_path(half_product.module_flags())  # the build tried first
     library.parent.mkdir(parents=True)
     library.write_bytes(b"not a library")  # e.g. a disk that filled up mid-write
-    kernel.cache_clear()
     try:
         assert kernel() is not None
         w = float16_valued(np.random.default_rng(5), (9, 70))
@@ -169,3 +169,32 @@ def test_a_damaged_library_in_the_cache_is_built_again(monkeypatch, tmp_path):
                                    np.ones((1, 9)) @ w, rtol=1e-5, atol=1e-5)
     finally:
         kernel.cache_clear()
+
+
+def test_the_python_extension_and_the_ctypes_build_agree(tmp_path):
+    """Both routes to the kernel give the same products (bit for bit: one kernel), and the
+    extension refuses buffers too small for the rows it is told of."""
+    if platform.machine() != "x86_64" or "f16c" not in cpu_flags() or not (
+            shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no x86 compiler and F16C CPU here")
+    assert half_product.build(tmp_path / "ext.so", half_product.module_flags())
+    extension = half_product.load_module(tmp_path / "ext.so")
+    assert half_product.build(tmp_path / "lib.so")
+    through_ctypes = half_product.load(tmp_path / "lib.so")
+    rng = np.random.default_rng(4)
+    w, bias = float16_valued(rng, (70, 130)), rng.standard_normal(130).astype(np.float32)
+    x = rng.standard_normal((5, 70)).astype(np.float32)
+    a, b = HalfMatrix.of(w, bias, extension), HalfMatrix.of(w, bias, through_ctypes)
+    assert np.array_equal(a(x), b(x))
+    np.testing.assert_allclose(a(x), x @ w + bias, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="fewer than rows"):
+        a._call(x[:2], np.empty((5, 130), np.float32), 5)
+
+
+def test_the_extension_is_what_the_step_uses_where_python_headers_are():
+    if kernel() is None:
+        pytest.skip("the kernel cannot be built here")
+    import sysconfig
+
+    has_headers = Path(sysconfig.get_paths()["include"], "Python.h").is_file()
+    assert (getattr(kernel(), "__module__", None) == "half_product_module") == has_headers
