@@ -9,8 +9,8 @@ one interpreter lock) leave the models' work to another core.
 
     generations = AnalysedGenerations()
     with generations.stream(bundle, "ROMEO:\\n", max_new_tokens=400, seed=0) as gen:
-        text = "".join(c.char for c in gen)
-    figures_from(gen.analysis())
+        text = "".join(c.char for c in gen)  # as it streams
+    analysis = gen.analysis()  # the per-character numbers of the whole text
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ class AnalysedGenerations:
     """Analysed generations in this process, batched per model by its engine."""
 
     def stream(self, bundle: Bundle, prompt: str = "", *, continue_from: Continuation | None = None,
-               max_new_tokens: int, temperature: float, top_k: int, top_p: float,
-               seed: int | None) -> AnalysedStream:
+               max_new_tokens: int = 200, temperature: float = 1.0, top_k: int = 0,
+               top_p: float = 1.0, seed: int | None = None) -> AnalysedStream:
         """A new generation (the arguments are ``cnngru.generate``'s), with diagnostics."""
         return AnalysedStream(engine_for(bundle).generate(
             prompt, continue_from=continue_from, max_new_tokens=max_new_tokens,

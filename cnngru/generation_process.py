@@ -9,7 +9,7 @@ behind ``analysed_generation``'s interface:
     generations = GenerationProcess(models)  # {name: Bundle}, loaded from checkpoint folders
     with generations.stream(bundle, "ROMEO:\\n", max_new_tokens=400, seed=0) as gen:
         text = "".join(c.char for c in gen)
-    gen.analysis()
+    analysis = gen.analysis()
 
 The child has one thread. Between batched steps it takes requests; it steps every model that has
 rows for a burst, then sends every row's new characters in one message, and at a row's end its
@@ -18,7 +18,7 @@ continuation and analysis. Rows of one model from every request share one batch,
 did not load (a visitor's own) runs in this process instead.
 
 If the child dies, every open stream ends with a clear error and the next request starts a new
-child.
+child; if it cannot load the models, they all run in this process (``failed`` says why).
 """
 
 from __future__ import annotations
