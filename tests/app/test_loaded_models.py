@@ -50,3 +50,29 @@ def test_threads_are_shared_out_between_concurrent_requests(monkeypatch):
         assert loaded_models.configure_threads(16) == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_generations_run_in_a_helper_process_unless_switched_off(zoo, monkeypatch):
+    """The demo's models generate in a helper process by default; ``CNNGRU_GENERATION_PROCESS=0``
+    or models off the CPU keep them in the server's process."""
+    from cnngru.analysed_generation import AnalysedGenerations
+    from cnngru.generation_process import GenerationProcess, RemoteStream
+
+    monkeypatch.setenv("CNNGRU_GENERATION_PROCESS", "0")
+    assert not loaded_models.serve_generations_apart(zoo)
+    assert isinstance(zoo.generations, AnalysedGenerations)
+    monkeypatch.delenv("CNNGRU_GENERATION_PROCESS")
+    elsewhere = loaded_models.Models(zoo.bundles, device="cuda")
+    assert not loaded_models.serve_generations_apart(elsewhere)
+    try:
+        assert loaded_models.serve_generations_apart(zoo)
+        served = zoo.generations
+        assert isinstance(served, GenerationProcess) and served.pid is not None
+        assert loaded_models.serve_generations_apart(zoo) and zoo.generations is served  # once
+        gen = served.stream(zoo.get("gru"), "The ", max_new_tokens=20, seed=0)
+        assert isinstance(gen, RemoteStream)  # the zoo's checkpoints, served by the child
+        with gen:
+            assert len("".join(c.char for c in gen)) == 20
+    finally:
+        zoo.generations.close()
+        zoo.generations = AnalysedGenerations()
