@@ -118,8 +118,11 @@ def kernel(flags: tuple[str, ...] = FLAGS):
     are here, else through ctypes; None where it cannot be built here."""
     if os.environ.get(SWITCH, "1") == "0" or platform.machine() not in ("x86_64", "AMD64"):
         return None
+    routes = [(flags, load)]
+    if Path(sysconfig.get_paths()["include"], "Python.h").is_file():
+        routes.insert(0, (module_flags(flags), load_module))
     try:
-        for build_flags, loader in ((module_flags(flags), load_module), (flags, load)):
+        for build_flags, loader in routes:
             function = _built(library_path(build_flags), build_flags, loader)
             if function is not None:
                 return function
