@@ -133,7 +133,6 @@ class CompareHandlers:
             diffs.append(refined_diff(models.refiner, generated) if refine else "")
         return CompareOutputs(texts=new, stats=stats, figures=figures, diffs=diffs, run=run)
 
-
     @staticmethod
     def _analysis(gen, run: CompareRun) -> Analysis:
         """The column's numbers, from its generation's own; a stopped comparison shows each

@@ -67,7 +67,7 @@ class Figure(dict):
     def to_json(self) -> str:
         return pio.to_json(dict(self), validate=False)  # orjson, where it is installed
 
-    def validated(self) -> Figure:
+    def validated(self) -> go.Figure:
         """The figure as plotly's object, every property checked: a wrong one raises."""
         return go.Figure(dict(self))
 
