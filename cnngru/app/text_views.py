@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from math import isfinite
 
 import numpy as np
 import torch
@@ -186,6 +187,6 @@ def text_view(bundle, a: Analysis, quantity: str, unit=None) -> tuple[str, dict]
         raise InputError(f"{a.model} has no {quantity}: choose one of "
                          f"{', '.join((*available(a), UNIT))}.")
     values = quantity_values(a, quantity) * (-1 if SCALES[quantity].flip else 1)
-    shown = [None if not np.isfinite(v) else round(float(v), 4) for v in values]
+    shown = [round(v, 4) if isfinite(v) else None for v in values.tolist()]  # Python floats
     return analysis_html(a, quantity, hold_attention(a, bundle)), {"quantity": quantity,
                                                                   "values": shown}
