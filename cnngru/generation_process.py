@@ -23,6 +23,7 @@ child; if it cannot load the models, they all run in this process (``failed`` sa
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import pickle
@@ -285,6 +286,8 @@ def serve(conn, paths: dict[str, str]) -> None:
     except Exception as e:  # noqa: BLE001 - told to the parent, which serves them itself
         conn.send(("failed", f"{type(e).__name__}: {e}"))
         return
+    gc.collect()
+    gc.freeze()  # the models live as long as the child: full collections need not walk them
     conn.send(("ready",))
     generations = AnalysedGenerations()
     runs: dict[int, AnalysedStream] = {}

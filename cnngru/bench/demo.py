@@ -25,6 +25,7 @@ Timings swing when anything else runs on the machine; check it is idle first.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -396,6 +397,10 @@ def main(argv: list[str] | None = None) -> None:
             "(median of 3)")
         stats = client_for(url).predict(api_name="/engine_stats")[args.strategy]
         close_clients()
+        # The clients stand for visitors on other machines: what the sections above left in
+        # this process (a loaded model among it) must not stall them in a full collection.
+        gc.collect()
+        gc.freeze()
         load = load_run(url, args.clients, args.strategy, args.tokens, server_pid=proc.pid)
         cpu = load["cpu"]
         after = client_for(url).predict(api_name="/engine_stats")[args.strategy]
