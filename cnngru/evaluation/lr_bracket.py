@@ -19,9 +19,9 @@ def rates_to_add(scores: dict[float, float], ratio: float = RATIO) -> list[float
     grid = sorted(scores)
     best = best_rate(scores)
     if best == grid[0]:
-        return [_round(best / ratio)]
+        return [clean_rate(best / ratio)]
     if best == grid[-1]:
-        return [_round(best * ratio)]
+        return [clean_rate(best * ratio)]
     return []
 
 
@@ -29,5 +29,5 @@ def is_bracketed(scores: dict[float, float]) -> bool:
     return len(scores) >= 3 and not rates_to_add(scores)
 
 
-def _round(lr: float) -> float:
+def clean_rate(lr: float) -> float:
     return float(f"{lr:.4g}")  # a clean number in names and tables

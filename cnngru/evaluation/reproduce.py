@@ -27,6 +27,7 @@ from pathlib import Path
 from ..paths import RESULTS_DIR, SHIPPED
 from ..training import TrainConfig
 from .run_records import Records, code_version, data_version, precision_of
+from .stability import climb
 from .study import CPU, SMOKE, Study, StudyBudget
 
 
@@ -81,22 +82,63 @@ def evaluate_run(folder: Path, corpus, test_chars: int | None) -> dict:
 
 def train_and_record(config: TrainConfig, folder: Path, records: Records, test_chars: int | None,
                      threads: int, keep: bool) -> dict:
-    """Train (or resume) one run, record it, and keep its checkpoint only if ``keep``."""
+    """Train (or resume) one run, record it, and keep its checkpoint only if ``keep``. The run is
+    checked at every validation, and stopped and recorded as unstable once its curve climbs
+    (``stability``): the study then trains that row at a lower rate."""
     import torch
 
     from ..corpus import load_corpus
-    from ..training import train
+    from ..training.trainer import INTERRUPTED, PAUSED, STOPPED_EARLY, language_model_run
 
     torch.set_num_threads(threads)
+    record = records.read(config)
+    if record is not None:
+        return record
     corpus = load_corpus(config.corpus)
-    summary = train(config, folder, progress=False, corpus=corpus)
-    if summary.get("interrupted"):
-        raise KeyboardInterrupt
-    record = records.read(config) or json.loads(records.write(config, evaluate_run(
-        folder, corpus, test_chars)).read_text())
+    trainer = language_model_run(config, folder, progress=False, corpus=corpus)
+    trainer.prepare()
+    while True:
+        outcome = trainer.run(until_step=trainer.step + config.eval_every)
+        if outcome == INTERRUPTED:
+            raise KeyboardInterrupt
+        rise = climb(validation_curve(folder))
+        if rise is not None:
+            record = json.loads(records.write(config, unstable_figures(trainer, folder, rise)).read_text())
+            break
+        if outcome != PAUSED:
+            trainer.finish(outcome == STOPPED_EARLY)
+            record = json.loads(records.write(config, evaluate_run(
+                folder, corpus, test_chars)).read_text())
+            break
     if not keep:
         shutil.rmtree(folder, ignore_errors=True)
     return record
+
+
+def validation_curve(folder: Path) -> list[list[float]]:
+    """A run's periodic validations so far, from its log: ``[[chars, val_bpc], ...]``."""
+    log = (folder / "log.jsonl").read_text().splitlines()
+    return [[r["chars"], r["val_bpc"]] for r in map(json.loads, log) if "val_bpc" in r]
+
+
+def unstable_figures(trainer, folder: Path, rise: dict) -> dict:
+    """What a record keeps of a run stopped as unstable: where it climbed, its curve, how far it
+    got (no test figures: it has no model worth measuring)."""
+    import torch
+
+    from ..models import count_params
+
+    return {
+        "unstable": rise,
+        "curve": validation_curve(folder),
+        "train": {"params": count_params(trainer.model),
+                  "steps": trainer.step, "chars": trainer.chars, "time": round(trainer.elapsed, 1),
+                  "chars_per_s": round(trainer.chars / max(trainer.elapsed, 1e-9)),
+                  "device": str(trainer.device)},
+        "machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                    "threads": torch.get_num_threads(), "torch": torch.__version__},
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 class Reproduction:
@@ -153,6 +195,12 @@ class Reproduction:
 
     def _done(self, record: dict) -> None:
         t = record["train"]
+        if "unstable" in record:
+            u = record["unstable"]
+            self.log(f"  {record['name']}: unstable, stopped: validation {u['val_bpc']:.4f} at "
+                     f"{u['chars']:,} chars, best {u['best_val_bpc']:.4f} ({t['chars']:,} chars "
+                     f"in {t['time']:.0f} s)")
+            return
         self.log(f"  {record['name']}: val {record['val_bpc']:.4f}, test {record['test_bpc']:.4f} "
                  f"({t['chars']:,} chars in {t['time']:.0f} s)")
 

@@ -13,6 +13,10 @@ point and go on later, on another machine, and a plan of what remains can be pri
   4. seeds       every row, every seed, at B; at the reference scale the GRU also runs its
                  neighbouring rates at B, to check the sweep's ranking holds at the full budget.
 
+A rate chosen from short sweep runs can be too high for the long ones: a run of stage 3 or 4 that
+turns unstable (``stability``) moves its row (the whole ladder, or all the row's seeds) to the next
+lower rate, and the unstable run is reported.
+
 Each run is a ``TrainConfig``; it is done when ``run_records`` holds its record.
 """
 
@@ -25,6 +29,7 @@ from ..models import VARIANTS, candidates
 from ..training import TrainConfig
 from ..training.cpu_recipe import cpu_recipe, warmup_for
 from .lr_bracket import best_rate, rates_to_add
+from .stability import is_unstable, lower_rate
 
 REFERENCE = "transformer"
 
@@ -121,8 +126,14 @@ class Study:
                            eval_every=b.eval_every, eval_chars=b.eval_chars)
 
     def val(self, config: TrainConfig) -> float | None:
+        """A run's validation BPC: None before it is recorded, infinite if it was unstable."""
         record = self.figures(config)
-        return None if record is None else record["val_bpc"]
+        if record is None:
+            return None
+        return float("inf") if is_unstable(record) else record["val_bpc"]
+
+    def unstable(self, config: TrainConfig) -> bool:
+        return is_unstable(self.figures(config))
 
     # ---- the stages -------------------------------------------------------------------------
     def _grown(self, runs_for: Callable[[list[float]], dict], assume: bool, shared: bool
@@ -196,14 +207,31 @@ class Study:
         missing, _, scores = self._grown(runs_for, assume, shared=False)
         return missing, scores
 
-    def full_budget(self, params: int, gru: Row, lr: float, assume: bool = False
-                    ) -> tuple[list[TrainConfig], dict | None]:
+    def full_budget(self, params: int, gru: Row, lr: float, assume: bool = False,
+                    grid: list[float] = ()) -> tuple[list[TrainConfig], dict | None]:
         """Stage 3: the GRU's convergence ladder; B is the first rung that doubling improves by
         less than ``converged`` (within it, or worse: past B more characters no longer help),
-        or the last rung, marked not converged."""
+        or the last rung, marked not converged. An unstable rung moves the whole ladder to the
+        next lower rate (of ``grid``, the GRU's sweep grid), so B and 2B share one stable rate."""
         b = self.budget
         first = b.scale(params).full_chars
-        ladder = [self.config(gru, params, lr, first * 2**k) for k in range(b.rungs)]
+        unstable = []
+        while True:
+            ladder = [self.config(gru, params, lr, first * 2**k) for k in range(b.rungs)]
+            shaky = [c for c in ladder if self.unstable(c)]
+            if not shaky:
+                break
+            unstable += shaky
+            lr = lower_rate(lr, list(grid))
+        missing, budget = self._climb(ladder, assume)
+        if budget is not None:
+            budget.update(lr=lr, unstable=unstable)
+        return missing, budget
+
+    def _climb(self, ladder: list[TrainConfig], assume: bool) -> tuple[list[TrainConfig], dict | None]:
+        """Up the ladder's rungs as far as the records and ``converged`` say."""
+        b = self.budget
+        first = ladder[0].max_chars
         rungs = []
         for k, config in enumerate(ladder):
             val = self.val(config)
@@ -218,11 +246,23 @@ class Study:
                 return [], {"chars": rungs[-2][0], "rungs": rungs, "converged": True}
         return [], {"chars": rungs[-1][0], "rungs": rungs, "converged": False}
 
-    def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int
-                  ) -> dict[Row, list[TrainConfig]]:
-        """Stage 4: every row's seeds at the full budget."""
-        return {row: [self.config(row, params, lrs[row], chars, seed) for seed in self.budget.seeds]
-                for row in rows}
+    def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int,
+                  grids: dict[Row, list[float]] | None = None
+                  ) -> tuple[dict[Row, list[TrainConfig]], list[TrainConfig]]:
+        """Stage 4: every row's seeds at the full budget, at the highest rate not above its
+        sweep's choice at which none of them is unstable; and the unstable runs met on the way."""
+        seeds, unstable = {}, []
+        for row in rows:
+            lr = lrs[row]
+            while True:
+                runs = [self.config(row, params, lr, chars, seed) for seed in self.budget.seeds]
+                shaky = [c for c in runs if self.unstable(c)]
+                if not shaky:
+                    break
+                unstable += shaky
+                lr = lower_rate(lr, list((grids or {}).get(row, ())))
+            seeds[row] = runs
+        return seeds, unstable
 
     def ranking_runs(self, gru: Row, scores: dict[float, float], chars: int) -> list[TrainConfig]:
         """The GRU's chosen rate and its neighbours at the full budget (reference scale)."""
@@ -252,13 +292,15 @@ class Study:
             lrs = {row: best_rate(s) for row, s in scores.items()}
             here["lrs"] = lrs
             gru = rows[0]
-            missing, budget = self.full_budget(params, gru, lrs[gru], assume)
+            missing, budget = self.full_budget(params, gru, lrs[gru], assume, sorted(scores[gru]))
             needed += missing
             if budget is None or (missing and not assume):
                 continue
             here["budget"] = budget
-            seeds = self.seed_runs(params, rows, lrs, budget["chars"])
+            seeds, unstable = self.seed_runs(params, rows, lrs, budget["chars"],
+                                             {row: sorted(s) for row, s in scores.items()})
             here["seeds"] = seeds
+            here["unstable"] = budget["unstable"] + unstable
             needed += [c for cs in seeds.values() for c in cs]
             if params == self.budget.reference_params:
                 here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])

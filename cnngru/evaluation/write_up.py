@@ -32,6 +32,7 @@ from .lr_bracket import best_rate
 from .readme_blocks import write_block
 from .report import BASELINE, scale_answer, study_markdown
 from .scaling_figure import plot_scaling
+from .stability import climb
 
 
 def chunk_counts(test_chars: int) -> np.ndarray:
@@ -104,10 +105,25 @@ def ranking_entry(study, decided: dict) -> dict | None:
         return None
     sweep = next(s for row, s in here["sweeps"].items() if row.variant == BASELINE)
     rates = [c.lr for c in runs]
-    full = {c.lr: study.figures(c)["val_bpc"] for c in runs}
+    full = {c.lr: study.val(c) for c in runs}  # infinite: unstable at the full budget
     by = lambda scores: sorted(rates, key=lambda lr: scores[lr])  # noqa: E731
     return {"rates": rates, "sweep_val_bpc": [sweep[lr] for lr in rates],
-            "full_val_bpc": [full[lr] for lr in rates], "same_order": by(sweep) == by(full)}
+            "full_val_bpc": [full[lr] if full[lr] < float("inf") else None for lr in rates],
+            "unstable": [lr for lr in rates if full[lr] == float("inf")],
+            "same_order": by(sweep) == by(full)}
+
+
+def unstable_entries(study, decided: dict) -> list[dict]:
+    """The full-budget runs stopped (or finished) unstable, which moved their row to a lower
+    rate: where each one's validation climbed."""
+    out = []
+    for params, here in decided["scales"].items():
+        for c in here.get("unstable", []):
+            record = study.figures(c)
+            rise = record.get("unstable") or climb(record["curve"])
+            out.append({"params": params, "row": c.variant, "design": c.design, "lr": c.lr,
+                        "planned_chars": c.max_chars, "seed": c.seed, "run": record["name"], **rise})
+    return out
 
 
 def results_of(reproduction) -> dict:
@@ -116,7 +132,9 @@ def results_of(reproduction) -> dict:
     remaining, decided = study.walk()
     b = study.budget
     scales = [describe_scale(study, s.params, decided) for s in b.scales]
-    convergence = {str(p): here["budget"] for p, here in decided["scales"].items() if "budget" in here}
+    convergence = {str(p): {**here["budget"], "unstable": [study.figures(c)["name"] for c in
+                                                             here["budget"].get("unstable", [])]}
+                   for p, here in decided["scales"].items() if "budget" in here}
     table = {
         "candidates": candidate_entries(decided["selection"]),
         "selection_params": b.selection_params,
@@ -125,6 +143,7 @@ def results_of(reproduction) -> dict:
         "scales": [s for s in scales if s["complete"]],
         "unfinished_scales": [s for s in scales if not s["complete"]],
         "ranking": ranking_entry(study, decided),
+        "unstable": unstable_entries(study, decided),
         "runs_remaining": len(remaining),
         "method": {"seeds": list(b.seeds), "chunk_chars": CHUNK, "resamples": RESAMPLES,
                    "interval": "95% percentile, hierarchical paired bootstrap",

@@ -1,0 +1,115 @@
+"""Unstable runs: found on their curves, stopped while training, and moved to a lower rate by the
+study (hand-made records), with real tiny runs for the stopping."""
+
+import json
+import math
+
+import pytest
+
+from cnngru.evaluation.reproduce import smoke_corpus, train_and_record
+from cnngru.evaluation.run_records import Records
+from cnngru.evaluation.stability import RISE, climb, is_unstable, lower_rate
+from cnngru.evaluation.study import CPU, SMOKE, Row, Study
+from cnngru.training import train
+
+
+def law(best_lr):
+    """Validation BPC of a run: a bowl in log(lr) around ``best_lr``, lower with more characters."""
+    return lambda c: 2.0 + 0.1 * math.log2(c.lr / best_lr) ** 2 + 1.0 / math.log2(c.max_chars)
+
+
+def test_a_curve_that_only_falls_or_wobbles_has_no_climb():
+    assert climb([[1, 3.0], [2, 2.5], [3, 2.6], [4, 2.4]]) is None
+    assert climb([[1, 2.5], [2, 2.5 + RISE]]) is None  # exactly RISE above: still stable
+
+
+def test_a_climb_is_where_validation_first_rises_past_the_margin_above_its_best_so_far():
+    curve = [[10, 3.0], [20, 2.4], [30, 2.6], [40, 2.7], [50, 7.4], [60, 2.5]]
+    assert climb(curve) == {"chars": 40, "val_bpc": 2.7, "best_val_bpc": 2.4}
+    assert climb([[10, 3.0], [20, math.nan]]) == {"chars": 20, "val_bpc": None,
+                                                  "best_val_bpc": 3.0}
+
+
+def test_a_record_is_unstable_when_it_was_stopped_so_or_finished_after_a_climb():
+    assert is_unstable({"unstable": {"chars": 1}, "curve": []})
+    assert is_unstable({"val_bpc": 2.4, "curve": [[1, 2.4], [2, 8.0], [3, 2.5]]})
+    assert not is_unstable({"val_bpc": 2.4, "curve": [[1, 2.5], [2, 2.4]]})
+    assert not is_unstable(None)
+
+
+def test_the_next_lower_rate_is_the_grids_else_half():
+    assert lower_rate(2e-2, [5e-3, 1e-2, 2e-2, 4e-2]) == 1e-2
+    assert lower_rate(5e-3, [5e-3, 1e-2]) == 2.5e-3
+
+
+class Unstable:
+    """Records from ``law``, where runs longer than the sweeps at ``lr >= top`` are unstable."""
+
+    def __init__(self, top: float, sweep_chars: dict[int, int], ladder_only: bool = False):
+        self.val, self.top, self.sweep_chars, self.ladder_only = law(best_lr=2e-2), top, sweep_chars, ladder_only
+
+    def __call__(self, config):
+        long = config.max_chars > self.sweep_chars[config.params]
+        shaky = long and config.lr >= self.top and (config.variant == "gru" or not self.ladder_only)
+        if shaky:
+            return {"unstable": {"chars": 1, "val_bpc": 9.0, "best_val_bpc": 2.0}, "curve": []}
+        return {"val_bpc": self.val(config), "curve": [[1, self.val(config)]]}
+
+
+def test_rows_whose_full_budget_runs_are_unstable_train_at_the_next_lower_rate():
+    sweeps = {s.params: s.sweep_chars for s in CPU.scales}
+    study = Study(CPU, "shakespeare", Unstable(top=2e-2, sweep_chars=sweeps))
+    needed, decided = study.walk()
+    assert needed == []
+    for params, here in decided["scales"].items():
+        assert all(lr == 2e-2 for lr in here["lrs"].values())  # what the short sweeps chose
+        assert here["budget"]["lr"] == 1e-2  # the ladder came down as a whole
+        assert {c.lr for cs in here["seeds"].values() for c in cs} == {1e-2}
+        rows = {row.variant for row in here["rows"]}
+        assert {c.variant for c in here["unstable"]} == rows
+        assert all(c.lr == 2e-2 for c in here["unstable"])
+
+
+def test_an_unstable_ladder_does_not_move_the_other_rows():
+    sweeps = {s.params: s.sweep_chars for s in CPU.scales}
+    study = Study(CPU, "shakespeare", Unstable(top=2e-2, sweep_chars=sweeps, ladder_only=True))
+    _, decided = study.walk()
+    here = decided["scales"][300_000]
+    by_row = {row.variant: {c.lr for c in cs} for row, cs in here["seeds"].items()}
+    assert by_row["gru"] == {1e-2} and by_row["cnn-pre"] == {2e-2}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stability")
+    corpus = smoke_corpus(root)
+    study = Study(SMOKE, corpus, lambda c: None)
+
+    def config(lr):
+        return study.config(Row("gru", "one-layer"), 40_000, lr, 60 * 8 * 32)
+    return root, config, Records(root / "records", "code", "data", "fp32")
+
+
+def test_a_run_that_blows_up_is_stopped_at_the_climb_and_recorded_unstable(tiny):
+    root, config, records = tiny
+    run = config(1.0)  # far too high: validation climbs from its first checks
+    record = train_and_record(run, root / "blows-up", records, None, 1, keep=False)
+    assert record["unstable"]["val_bpc"] > record["unstable"]["best_val_bpc"] + RISE
+    assert record["train"]["steps"] < run.steps  # stopped, not trained to the end
+    assert "test_bpc" not in record and is_unstable(record)
+    assert json.loads((root / "records" / f"{records.name(run)}.json").read_text()) == record
+    assert not (root / "blows-up").exists()  # nothing kept of it
+
+
+def test_a_checked_run_trains_exactly_as_an_unchecked_one(tiny):
+    """The checks run the trainer a validation at a time: the same losses as one go."""
+    root, config, records = tiny
+    run = config(2e-3)
+    record = train_and_record(run, root / "checked", records, None, 1, keep=True)
+    train(config(2e-3), root / "plain", progress=False)
+
+    def losses(folder):
+        return [(r["step"], r.get("loss"), r.get("val_bpc"))
+                for r in map(json.loads, (folder / "log.jsonl").read_text().splitlines())]
+    assert losses(root / "checked") == losses(root / "plain")
+    assert "unstable" not in record and record["train"]["steps"] == run.steps
