@@ -61,7 +61,7 @@ def test_rows_whose_full_budget_runs_are_unstable_train_at_the_next_lower_rate()
     study = Study(CPU, "shakespeare", Unstable(top=2e-2, sweep_chars=sweeps))
     needed, decided = study.walk()
     assert needed == []
-    for params, here in decided["scales"].items():
+    for here in decided["scales"].values():
         assert all(lr == 2e-2 for lr in here["lrs"].values())  # what the short sweeps chose
         assert here["budget"]["lr"] == 1e-2  # the ladder came down as a whole
         assert {c.lr for cs in here["seeds"].values() for c in cs} == {1e-2}
