@@ -41,6 +41,7 @@ from .generation import (
 )
 from .models import VARIANTS
 from .models.numpy_step import NumpyState
+from .prompt_readings import PromptReadings
 from .sampling import SamplingSettings, sample_rows
 
 MAX_AHEAD = 32  # a row runs at most this many characters ahead of its reader: bounded memory,
@@ -92,6 +93,7 @@ class Engine:
         if fast is None:
             fast = bundle.device.type == "cpu"
         self._fast_step = bundle.fast_step if fast else None
+        self.prompts = PromptReadings()  # a prompt many rows start from is read once
         self._changed = threading.Condition()
         self._stepping = False  # one thread steps at a time; it owns the batch meanwhile
         self._waiting: list[_Row] = []  # rows out of the batch that may join it
@@ -125,14 +127,19 @@ class Engine:
                  continue_from: Continuation | None = None,
                  draws: Iterator[float] | None = None) -> Stream:
         """A new row: the arguments and their meaning are ``cnngru.generate``'s. The prompt is read
-        here, in the caller's thread, by the model's forward; the row joins at the next step."""
+        here, in the caller's thread, by the model's forward (once for a prompt read recently); the row
+        joins at the next step."""
         settings = SamplingSettings(temperature, top_k, top_p)
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int | np.integer) \
                 or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be a whole number >= 0, not {max_new_tokens!r}")
         bundle = self.bundle
-        start = read_prompt(bundle, prompt, continue_from, unknown, keep_reading=diagnostics) \
-            if prompt or not continue_from else continue_from
+        if continue_from is None:
+            start = self.prompts.read(bundle, prompt, unknown, keep_reading=diagnostics)
+        elif prompt:
+            start = read_prompt(bundle, prompt, continue_from, unknown)
+        else:
+            start = continue_from
         row = _Row(start, settings, draws if draws is not None else uniform_draws(seed),
                    diagnostics, int(max_new_tokens), start.state, start.logits)
         row.finished = row.remaining == 0

@@ -140,7 +140,8 @@ def analyse_generation(bundle: Bundle, start: str, steps: list,
     ``log_probs_without_cnn`` can tell the influence), so a finished text costs a short forward
     instead of two over all of it; not even that when ``reading`` (the ``Reading`` of ``start``,
     kept by ``read_prompt``) is given. Equal to ``analyse`` up to the step's rounding (~1e-6)."""
-    if not start or not steps or any(s.logits is None for s in steps):
+    rows = [(s.explained, s.row) for s in steps]  # each step's row of its batch's numbers
+    if not start or not steps or any(e is None for e, _ in rows):
         raise ValueError("analyse_generation needs a start and steps generated with diagnostics")
     ids = encode(bundle, start + "".join(s.char for s in steps))
     P = len(start)
@@ -152,16 +153,25 @@ def analyse_generation(bundle: Bundle, start: str, steps: list,
             raise ValueError(f"the reading covers {len(reading.log_probs)} characters, the start "
                              f"{P}")
         head, head_trace = reading.log_probs, reading.trace
-    later = np.array([s.logits for s in steps[1:]], np.float32).reshape(-1, head.shape[-1])
+    later = np.array([e.logits[r] for e, r in rows[1:]], np.float32).reshape(-1, head.shape[-1])
     logp = torch.cat([head, torch.log_softmax(torch.from_numpy(later).double(), dim=-1)])
-    step_traces = [s.trace for s in steps[:-1]]  # each built once, not once per key
-    trace = {k: np.concatenate([v, np.array([t[k] for t in step_traces],
+    trace = {k: np.concatenate([v, np.array([e.trace[k][r] for e, r in rows[:-1]],
                                             v.dtype).reshape(-1, *v.shape[1:])])
              for k, v in head_trace.items()}
     logq = None
     if bundle.variant != "gru":
         logq = log_probs_with_cnn_off(bundle, [ids], {k: v[None] for k, v in trace.items()})[0]
     return analysis_of(bundle, ids, logp, trace, logq)
+
+
+def joined(chars: str | list[str], ids: np.ndarray) -> list[str]:
+    """Each row of ``ids`` (N, K) as the string of its K characters: read as one K-character
+    NumPy string, without a Python join per row (NumPy drops NULs, so a vocabulary holding one is
+    joined in Python)."""
+    if ids.shape[1] and "\0" not in chars:
+        table = np.array(list(chars), "<U1")
+        return np.ascontiguousarray(table[ids]).view(f"<U{ids.shape[1]}")[:, 0].tolist()
+    return ["".join(chars[j] for j in row) for row in ids.tolist()]
 
 
 def log_probs_with_cnn_off(bundle: Bundle, texts: list[torch.Tensor],
@@ -209,7 +219,7 @@ def analysis_of(bundle: Bundle, ids: torch.Tensor, logp: torch.Tensor, trace: di
         model=bundle.name, variant=bundle.variant, text=bundle.vocab.decode(ids.tolist()),
         probability=pad(p_target.numpy()), entropy=pad(entropy.numpy()),
         rank=np.concatenate([[0], rank.numpy()]).astype(np.int64),
-        top_chars=[""] + ["".join(chars[j] for j in row) for row in top_i.tolist()],
+        top_chars=[""] + joined(chars, top_i.numpy()),
         top_probs=pad(top_p.numpy()),
         influence=kl,
         attention=None if attention is None else pad(attention[:n]),

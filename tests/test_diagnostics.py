@@ -10,7 +10,7 @@ import torch
 import cnngru
 from cnngru import diagnostics
 from cnngru.checkpoint import Bundle
-from cnngru.diagnostics import analyse
+from cnngru.diagnostics import analyse, joined
 from cnngru.models.designs import CANDIDATES, design_overrides
 
 CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -191,3 +191,10 @@ def test_a_one_character_generations_analysis(bundles, variant):
     gen = cnngru.generate(bundle, "The", max_new_tokens=1, seed=0, diagnostics=True)
     quick = diagnostics.analyse_generation(bundle, "The", list(gen))
     np.testing.assert_allclose(quick.probability, analyse(bundle, gen.text).probability, rtol=1e-4)
+
+
+def test_top_characters_are_joined_row_by_row_even_with_a_nul_in_the_vocabulary():
+    ids = np.array([[2, 0, 1], [1, 1, 2]])
+    assert joined("ab\n", ids) == ["\nab", "bb\n"]
+    assert joined(["a", "\0", "c"], ids) == ["ca\0", "\0\0c"]  # NumPy strings would drop the NULs
+    assert joined("abc", np.empty((2, 0), int)) == ["", ""]
