@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..models import VARIANTS
 from .text_study import TIE_MARGIN
+from .stability import RISE
 
 BASELINE = "gru"  # every difference in the table is a variant minus this row
 
@@ -109,22 +110,38 @@ def study_markdown(table: dict) -> str:
             out.append(f"| {_fmt_int(e['params'])} | {e['row']} | {cells} | {e['chosen']:g} |")
     if table.get("convergence"):
         out += ["", "### The full budget: the GRU at B, 2B, ... (validation BPC)", "",
-                "| params | rungs: characters → validation BPC | B | converged |",
-                "|---:|---|---:|---|"]
+                "| params | rate | rungs: characters → validation BPC | B | converged |",
+                "|---:|---:|---|---:|---|"]
         for params, c in table["convergence"].items():
             rungs = ", ".join(f"{_fmt_int(ch)}:&nbsp;{v:.3f}" for ch, v in c["rungs"])
             ok = {True: "yes", False: "no (last rung)", None: "not yet"}[c["converged"]]
-            out.append(f"| {_fmt_int(int(params))} | {rungs} | {_fmt_int(c['chars'])} | {ok} |")
+            rate = f"{c['lr']:g}" if c.get("lr") else "—"
+            out.append(f"| {_fmt_int(int(params))} | {rate} | {rungs} | {_fmt_int(c['chars'])} "
+                       f"| {ok} |")
         out.append(f"\nB is the first rung that doubling improves by less than "
                    f"{table['method']['converged']} validation BPC; a worse next rung ends "
                    "the ladder too (more characters at the same rate did not help).")
+    if table.get("unstable"):
+        out += ["", "### Unstable runs", "",
+                "A rate chosen from the short sweeps can be too high for a full-budget run. A run "
+                f"whose validation rose more than {RISE} BPC above its best so far was stopped there, "
+                "and its row (the whole ladder, or all the row's seeds) moved to the next lower "
+                "rate:", "",
+                "| params | row | design | rate | planned characters | seed | validation rose to "
+                "| best before | at characters |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+        for u in table["unstable"]:
+            rose = "NaN" if u["val_bpc"] is None else f"{u['val_bpc']:.3f}"
+            best = "—" if u["best_val_bpc"] is None else f"{u['best_val_bpc']:.3f}"
+            out.append(f"| {_fmt_int(u['params'])} | {u['row']} | {u['design'] or '—'} "
+                       f"| {u['lr']:g} | {_fmt_int(u['planned_chars'])} | {u['seed']} | {rose} "
+                       f"| {best} | {_fmt_int(u['chars'])} |")
     r = table.get("ranking")
     if r:
         same = "the same" if r["same_order"] else "**not** the same"
         out += ["", f"The GRU's rates {', '.join(f'{x:g}' for x in r['rates'])} rank {same} at "
                 "the sweep budget (" + ", ".join(f"{v:.3f}" for v in r["sweep_val_bpc"])
-                + ") and at the full budget (" + ", ".join(f"{v:.3f}" for v in r["full_val_bpc"])
-                + ")."]
+                + ") and at the full budget (" + ", ".join(
+                    "unstable" if v is None else f"{v:.3f}" for v in r["full_val_bpc"]) + ")."]
     if table.get("rows") and table.get("rows_from"):
         out += ["", "### The shipped models", "", f"From {table['rows_from']}.", ""]
         out += shipped_table(table["rows"])

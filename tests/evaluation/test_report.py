@@ -86,3 +86,24 @@ def test_selection_margins_name_the_leads_one_seed_cannot_tell_apart():
     assert "gru 0.100, hybrid 0.020" in text
     assert "for hybrid the selection is a tie" in text
     assert "Every lead" in selection_margins({"gru": [{"val_bpc": 2.3}, {"val_bpc": 2.4}]})
+
+
+def test_unstable_runs_and_the_ladders_rate_are_listed_and_an_unstable_rank_is_named():
+    t = table(scale(100_000, TIE, TIE, TIE))
+    t["convergence"] = {"100000": {"chars": 39_321_600, "rungs": [[19_660_800, 2.5], [39_321_600, 2.4], [78_643_200, 2.395]],
+                                   "converged": True, "lr": 0.01, "unstable": ["run-a"]}}
+    t["unstable"] = [{"params": 100_000, "row": "gru", "design": "one-layer", "lr": 0.02,
+                      "planned_chars": 78_643_200, "seed": 0, "run": "run-a", "chars": 23_756_800,
+                      "val_bpc": 8.086, "best_val_bpc": 2.398},
+                     {"params": 100_000, "row": "cnn-pre", "design": "depthwise4", "lr": 0.02,
+                      "planned_chars": 78_643_200, "seed": 1, "run": "run-b", "chars": 9_011_200,
+                      "val_bpc": None, "best_val_bpc": 2.5}]
+    t["ranking"] = {"rates": [0.005, 0.01, 0.02], "sweep_val_bpc": [2.5, 2.4, 2.45],
+                    "full_val_bpc": [2.2, 2.1, None], "unstable": [0.02], "same_order": True}
+    t["answer"] = scale_answer(t)
+    md = study_markdown(t)
+    assert "| 100k | 0.01 | 19.66M:&nbsp;2.500" in md
+    assert "### Unstable runs" in md
+    assert "| 100k | gru | one-layer | 0.02 | 78.64M | 0 | 8.086 | 2.398 | 23.76M |" in md
+    assert "| 1 | NaN | 2.500 | 9.01M |" in md
+    assert "(2.200, 2.100, unstable)" in md
