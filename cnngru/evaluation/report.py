@@ -7,8 +7,8 @@ demo's Results tab and the tests all read the same sentences and numbers.
 from __future__ import annotations
 
 from ..models import VARIANTS
-from .text_study import TIE_MARGIN
 from .stability import RISE
+from .text_study import TIE_MARGIN
 
 BASELINE = "gru"  # every difference in the table is a variant minus this row
 
