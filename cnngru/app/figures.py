@@ -136,14 +136,23 @@ def attention_figure(a: Analysis, start: int, end: int) -> Figure:
 
 
 def _hover_rows(a: Analysis, alternatives: int = 3) -> list[str]:
-    """Per predicted character (text[1:]): it, its surprisal, the likeliest alternatives."""
-    rows = []
-    surprisal, top_probs = a.surprisal.tolist(), a.top_probs[:, :alternatives].tolist()
-    for i in range(1, len(a.text)):  # Python floats: NumPy scalars format several times slower
-        alts = ", ".join(f"{show_char(c)} {p:.2f}".replace(" 0.", " .") for c, p in
-                         zip(a.top_chars[i][:alternatives], top_probs[i], strict=False))
-        rows.append(f"{show_char(a.text[i])!r} {surprisal[i]:.2f} bits; top: {alts}")
-    return rows
+    """Per predicted character (text[1:]): it, its surprisal, the likeliest alternatives.
+
+    Built column by column (each character shown once per distinct character, each number
+    formatted once), then joined per row: the figure of a finished text is built for every
+    visitor at the same moment, so its cost is the crowd's."""
+    n = len(a.text) - 1
+    if n < 1:
+        return []
+    quoted = {c: repr(show_char(c)) for c in set(a.text)}
+    tops = a.top_chars[1:]
+    k = min(alternatives, min(len(t) for t in tops))
+    shown = {c: show_char(c) for c in set("".join(t[:k] for t in tops))}
+    columns = [[f"{shown[t[j]]} {p:.2f}".replace(" 0.", " .") for t, p in
+                zip(tops, a.top_probs[1:, j].tolist(), strict=True)] for j in range(k)]
+    alts = [", ".join(row) for row in zip(*columns, strict=True)] if k else [""] * n
+    return [f"{quoted[c]} {s:.2f} bits; top: {alt}" for c, s, alt in
+            zip(a.text[1:], a.surprisal[1:].tolist(), alts, strict=True)]
 
 
 def character_figure(a: Analysis, prompt_chars: int = 0, view: tuple[int, int] | None = None,
