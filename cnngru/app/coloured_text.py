@@ -149,7 +149,8 @@ def coloured_html(text: str, values: np.ndarray, scale: Scale, hover: dict | Non
     (``hover_columns``), ``key`` of the attention rows held for clicks (``AttentionRows``)."""
     if len(values) != len(text):
         raise ValueError(f"{len(values)} values for {len(text)} characters")
-    spans = "".join(f"<i class={c}>{escape(ch)}</i>"
+    escaped = {ch: escape(ch) for ch in set(text)}
+    spans = "".join(f"<i class={c}>{escaped[ch]}</i>"
                     for c, ch in zip(scale.classes(values), text, strict=True))
     data = hover if hover is not None else {"v": []}
     data = {**data, "q": scale.short, "s": scale.flip}

@@ -43,9 +43,12 @@ def rounded(values, decimals: int | None = None, significant: int | None = None)
     """``values`` (any shape) as nested lists of floats rounded to ``decimals`` places or to
     ``significant`` digits; NaN and infinities become None (a gap in a plot)."""
     a = np.asarray(values, dtype=np.float64)
+    finite = bool(np.isfinite(a).all())  # the common case: no gaps to test for value by value
     if significant is not None:  # Python floats: NumPy scalars format and test far slower
-        flat = [float(f"{v:.{significant}g}") if isfinite(v) else None
+        flat = [float(f"{v:.{significant}g}") if finite or isfinite(v) else None
                 for v in a.ravel().tolist()]
+    elif finite:
+        return np.round(a.ravel() if a.ndim == 0 else a, decimals).tolist()
     else:
         flat = [v if isfinite(v) else None for v in np.round(a.ravel(), decimals).tolist()]
     if a.ndim <= 1:
