@@ -53,7 +53,8 @@ class GenerationProcess:
         self._local = AnalysedGenerations()
         self._lock = threading.Lock()  # sending, and starting a child
         self._ids = itertools.count()
-        self._inboxes: dict[int, queue.SimpleQueue] = {}  # by request: where its messages go
+        # by request: the child it went to, and where its messages go
+        self._inboxes: dict[int, tuple[object, queue.SimpleQueue]] = {}
         self._conn = None
         self._process = None
         self._ready = threading.Event()  # the child has loaded the models, or failed to
@@ -127,7 +128,7 @@ class GenerationProcess:
             if self._conn is None:
                 self._start()
             rid = next(self._ids)
-            self._inboxes[rid] = inbox
+            self._inboxes[rid] = (self._conn, inbox)
             try:
                 self._conn.send(message(rid))
             except OSError as e:  # the child is gone: the receiver tells every open request
@@ -157,14 +158,14 @@ class GenerationProcess:
                     ready.set()
                 elif kind == "chars":
                     for rid, chars in body[0].items():
-                        inbox = self._inboxes.get(rid)
-                        if inbox is not None:
-                            inbox.put(("chars", *chars))
+                        entry = self._inboxes.get(rid)
+                        if entry is not None:
+                            entry[1].put(("chars", *chars))
                 elif kind in ("end", "reply"):
                     with self._lock:
-                        inbox = self._inboxes.pop(body[0], None)
-                    if inbox is not None:
-                        inbox.put((kind, *body[1:]))
+                        entry = self._inboxes.pop(body[0], None)
+                    if entry is not None:
+                        entry[1].put((kind, *body[1:]))
                 elif kind == "failed":  # from now on every model runs here
                     reason = self.failed = body[0]
                     print(f"cnngru: the generation process could not load the models ({reason});"
@@ -175,8 +176,10 @@ class GenerationProcess:
         with self._lock:
             if self._conn is conn:
                 self._conn = None  # the next request starts a new child
-            orphans, self._inboxes = self._inboxes, {}
-        for inbox in orphans.values():
+            # this child's requests only: after close(), a new child may already serve others
+            orphans = [rid for rid, (to, _) in self._inboxes.items() if to is conn]
+            orphans = [self._inboxes.pop(rid)[1] for rid in orphans]
+        for inbox in orphans:
             inbox.put(("end", None, None, RuntimeError(LOST.format(reason))))
         ready.set()  # nobody waits for a child that is gone
 
