@@ -1,8 +1,9 @@
 """The step breakdown counts the weights a step really multiplies."""
 
 from cnngru import load
-from cnngru.bench.step_breakdown import breakdown, table, weight_products
+from cnngru.bench.step_breakdown import breakdown, table
 from cnngru.models.half_product import kernel
+from cnngru.models.numpy_step import weight_products
 
 
 def test_the_gru_step_reads_its_recurrent_weights_and_head():

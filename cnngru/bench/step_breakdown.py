@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from ..models.numpy_step import Dense, GRUStepper
+from ..models.numpy_step import Dense, weight_products
 
 RESULT = "bench-breakdown.md"
 LOOPS, CALLS = 15, 300  # timed loops of CALLS calls each; the best loop counts
@@ -34,32 +34,6 @@ def best_microseconds(fn, loops: int = LOOPS, calls: int = CALLS) -> float:
             fn()
         best = min(best, (time.perf_counter() - t0) / calls)
     return best * 1e6
-
-
-def weight_products(stepper) -> list[Dense]:
-    """Every product a step makes with a weight matrix (per-character tables are looked up: left
-    out)."""
-    found, seen = [], set()
-
-    def visit(obj, depth=0):
-        if id(obj) in seen or depth > 4:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, Dense):
-            if obj.w.size:  # an empty slice (no n-gram features) is never multiplied
-                found.append(obj)
-        elif isinstance(obj, GRUStepper):
-            for layer in obj.layers:  # layer 0's input projection is a per-character table
-                found.extend(d for d in (layer.input, layer.hidden) if d is not None)
-        elif isinstance(obj, list | tuple):
-            for item in obj:
-                visit(item, depth + 1)
-        elif hasattr(obj, "__dict__"):
-            for value in vars(obj).values():
-                visit(value, depth + 1)
-
-    visit(stepper)
-    return found
 
 
 def bytes_read(product: Dense) -> int:

@@ -490,6 +490,32 @@ class FastStep:
         return self.stepper.step(tokens, state, cnn_off)
 
 
+def weight_products(stepper) -> list[Dense]:
+    """Every product a step makes with a weight matrix (per-character tables are looked up: left
+    out)."""
+    found, seen = [], set()
+
+    def visit(obj, depth=0):
+        if id(obj) in seen or depth > 4:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, Dense):
+            if obj.w.size:  # an empty slice (no n-gram features) is never multiplied
+                found.append(obj)
+        elif isinstance(obj, GRUStepper):
+            for layer in obj.layers:  # layer 0's input projection is a per-character table
+                found.extend(d for d in (layer.input, layer.hidden) if d is not None)
+        elif isinstance(obj, list | tuple):
+            for item in obj:
+                visit(item, depth + 1)
+        elif hasattr(obj, "__dict__"):
+            for value in vars(obj).values():
+                visit(value, depth + 1)
+
+    visit(stepper)
+    return found
+
+
 def stack_states(states: list[NumpyState]) -> NumpyState:
     """Several texts' states (each with batch dimension) as one batch, in order."""
     return {k: np.concatenate([s[k] for s in states]) for k in states[0]}

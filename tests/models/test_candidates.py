@@ -7,12 +7,17 @@ import pytest
 import torch
 from conftest import SMALL
 
-from cnngru.bench.step_breakdown import weight_products
 from cnngru.models import BUDGET_TOLERANCE, VARIANTS, build_model, count_params
 from cnngru.models.designs import CANDIDATES, SHIPPED, candidates, design_overrides
 from cnngru.models.half_product import kernel
 from cnngru.models.layers import DepthwiseCausalConv, SplitGate
-from cnngru.models.numpy_step import FastStep, split_states, stack_states, to_numpy_state
+from cnngru.models.numpy_step import (
+    FastStep,
+    split_states,
+    stack_states,
+    to_numpy_state,
+    weight_products,
+)
 from cnngru.models.recurrent import GRUModel
 
 # Every candidate, and configurations that are no candidates but are supported: the long window

@@ -11,10 +11,9 @@ import pytest
 import torch
 
 import cnngru
-from cnngru.bench.step_breakdown import weight_products
 from cnngru.models import half_product
 from cnngru.models.half_product import HalfMatrix, kernel
-from cnngru.models.numpy_step import FastStep
+from cnngru.models.numpy_step import FastStep, weight_products
 
 
 def float16_valued(rng, shape) -> np.ndarray:
