@@ -116,8 +116,8 @@ def study_markdown(table: dict) -> str:
             rungs = ", ".join(f"{_fmt_int(ch)}:&nbsp;{v:.3f}" for ch, v in c["rungs"])
             ok = {True: "yes", False: "no (last rung)", None: "not yet"}[c["converged"]]
             rate = f"{c['lr']:g}" if c.get("lr") else "—"
-            out.append(f"| {_fmt_int(int(params))} | {rate} | {rungs} | {_fmt_int(c['chars'])} "
-                       f"| {ok} |")
+            b = "—" if c["chars"] is None else _fmt_int(c["chars"])
+            out.append(f"| {_fmt_int(int(params))} | {rate} | {rungs} | {b} | {ok} |")
         out.append(f"\nB is the first rung that doubling improves by less than "
                    f"{table['method']['converged']} validation BPC; a worse next rung ends "
                    "the ladder too (more characters at the same rate did not help).")

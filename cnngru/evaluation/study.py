@@ -208,7 +208,7 @@ class Study:
         return missing, scores
 
     def full_budget(self, params: int, gru: Row, lr: float, assume: bool = False,
-                    grid: list[float] = ()) -> tuple[list[TrainConfig], dict | None]:
+                    grid: list[float] = ()) -> tuple[list[TrainConfig], dict]:
         """Stage 3: the GRU's convergence ladder; B is the first rung that doubling improves by
         less than ``converged`` (within it, or worse: past B more characters no longer help),
         or the last rung, marked not converged. An unstable rung moves the whole ladder to the
@@ -224,20 +224,20 @@ class Study:
             unstable += shaky
             lr = lower_rate(lr, list(grid))
         missing, budget = self._climb(ladder, assume)
-        if budget is not None:
-            budget.update(lr=lr, unstable=unstable)
+        budget.update(lr=lr, unstable=unstable)
         return missing, budget
 
-    def _climb(self, ladder: list[TrainConfig], assume: bool) -> tuple[list[TrainConfig], dict | None]:
-        """Up the ladder's rungs as far as the records and ``converged`` say."""
+    def _climb(self, ladder: list[TrainConfig], assume: bool) -> tuple[list[TrainConfig], dict]:
+        """Up the ladder's rungs as far as the records and ``converged`` say (B is None while
+        a rung it needs is missing, unless ``assume``)."""
         b = self.budget
         first = ladder[0].max_chars
         rungs = []
         for k, config in enumerate(ladder):
             val = self.val(config)
             if val is None:
-                if not assume:
-                    return [config], None
+                if not assume:  # what is known so far; no B yet
+                    return [config], {"chars": None, "rungs": rungs, "converged": None}
                 missing = [c for c in ladder[:max(2, k + 1)] if self.val(c) is None]
                 return missing, {"chars": rungs[-1][0] if rungs else first, "rungs": rungs,
                                  "converged": None}
@@ -294,13 +294,14 @@ class Study:
             gru = rows[0]
             missing, budget = self.full_budget(params, gru, lrs[gru], assume, sorted(scores[gru]))
             needed += missing
-            if budget is None or (missing and not assume):
+            here["ladder"], here["unstable"] = budget, list(budget["unstable"])
+            if budget["chars"] is None or (missing and not assume):
                 continue
             here["budget"] = budget
             seeds, unstable = self.seed_runs(params, rows, lrs, budget["chars"],
                                              {row: sorted(s) for row, s in scores.items()})
             here["seeds"] = seeds
-            here["unstable"] = budget["unstable"] + unstable
+            here["unstable"] += unstable
             needed += [c for cs in seeds.values() for c in cs]
             if params == self.budget.reference_params:
                 here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])

@@ -132,9 +132,9 @@ def results_of(reproduction) -> dict:
     remaining, decided = study.walk()
     b = study.budget
     scales = [describe_scale(study, s.params, decided) for s in b.scales]
-    convergence = {str(p): {**here["budget"], "unstable": [study.figures(c)["name"] for c in
-                                                             here["budget"].get("unstable", [])]}
-                   for p, here in decided["scales"].items() if "budget" in here}
+    convergence = {str(p): {**here["ladder"], "unstable": [study.figures(c)["name"] for c in
+                                                             here["ladder"]["unstable"]]}
+                   for p, here in decided["scales"].items() if "ladder" in here}
     table = {
         "candidates": candidate_entries(decided["selection"]),
         "selection_params": b.selection_params,

@@ -113,3 +113,23 @@ def test_a_checked_run_trains_exactly_as_an_unchecked_one(tiny):
                 for r in map(json.loads, (folder / "log.jsonl").read_text().splitlines())]
     assert losses(root / "checked") == losses(root / "plain")
     assert "unstable" not in record and record["train"]["steps"] == run.steps
+
+
+def test_a_ladder_that_restarts_lower_reports_its_unstable_rung_before_it_has_a_budget():
+    first = CPU.scale(100_000).full_chars
+    sweeps = {s.params: s.sweep_chars for s in CPU.scales}
+    stable = Unstable(top=1.0, sweep_chars=sweeps)  # nothing unstable...
+
+    def records(c):
+        if c.variant == "gru" and c.params == 100_000 and c.max_chars > sweeps[100_000]:
+            if c.lr == 2e-2 and c.max_chars == 8 * first:  # ...but the top rung at 2e-2
+                return {"unstable": {"chars": 1, "val_bpc": 8.1, "best_val_bpc": 2.4}, "curve": []}
+            if c.lr == 1e-2:  # the ladder at the lower rate has not started
+                return None
+        return stable(c)
+    needed, decided = Study(CPU, "shakespeare", records).walk()
+    here = decided["scales"][100_000]
+    assert "budget" not in here and "seeds" not in here
+    assert here["ladder"]["chars"] is None and here["ladder"]["lr"] == 1e-2
+    assert [(c.lr, c.max_chars) for c in here["unstable"]] == [(2e-2, 8 * first)]
+    assert any(c.params == 100_000 and c.lr == 1e-2 and c.max_chars == first for c in needed)
