@@ -141,6 +141,17 @@ def unstable_figures(trainer, folder: Path, rise: dict) -> dict:
     }
 
 
+def run_line(record: dict) -> str:
+    """A finished run in one line of the study's log."""
+    t = record["train"]
+    took = f"({t['chars']:,} chars in {t['time']:.0f} s)"
+    if "unstable" in record:
+        u = {k: "NaN" if v is None else v for k, v in record["unstable"].items()}
+        return (f"  {record['name']}: unstable, stopped: validation {u['val_bpc']:.4} at "
+                f"{u['chars']:,} chars, best {u['best_val_bpc']:.4} {took}")
+    return f"  {record['name']}: val {record['val_bpc']:.4f}, test {record['test_bpc']:.4f} {took}"
+
+
 class Reproduction:
     def __init__(self, budget: StudyBudget, where: Where, corpus: str, device: str, jobs: int,
                  log=print):
@@ -194,15 +205,7 @@ class Reproduction:
                 self.budget.test_chars, threads, self.keep(config))
 
     def _done(self, record: dict) -> None:
-        t = record["train"]
-        if "unstable" in record:
-            u = record["unstable"]
-            self.log(f"  {record['name']}: unstable, stopped: validation {u['val_bpc']:.4f} at "
-                     f"{u['chars']:,} chars, best {u['best_val_bpc']:.4f} ({t['chars']:,} chars "
-                     f"in {t['time']:.0f} s)")
-            return
-        self.log(f"  {record['name']}: val {record['val_bpc']:.4f}, test {record['test_bpc']:.4f} "
-                 f"({t['chars']:,} chars in {t['time']:.0f} s)")
+        self.log(run_line(record))
 
     # ---- the plan -----------------------------------------------------------------------------
     def plan(self) -> list[str]:

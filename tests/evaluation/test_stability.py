@@ -133,3 +133,15 @@ def test_a_ladder_that_restarts_lower_reports_its_unstable_rung_before_it_has_a_
     assert here["ladder"]["chars"] is None and here["ladder"]["lr"] == 1e-2
     assert [(c.lr, c.max_chars) for c in here["unstable"]] == [(2e-2, 8 * first)]
     assert any(c.params == 100_000 and c.lr == 1e-2 and c.max_chars == first for c in needed)
+
+
+def test_the_study_log_names_an_unstable_run_even_one_that_went_to_nan():
+    from cnngru.evaluation.reproduce import run_line
+
+    train = {"chars": 9_011_200, "time": 612.4}
+    line = run_line({"name": "r", "train": train,
+                     "unstable": {"chars": 9_011_200, "val_bpc": None, "best_val_bpc": 2.3954}})
+    assert line == "  r: unstable, stopped: validation NaN at 9,011,200 chars, best 2.395 " \
+                   "(9,011,200 chars in 612 s)"
+    assert run_line({"name": "r", "train": train, "val_bpc": 2.1, "test_bpc": 2.2}) == \
+        "  r: val 2.1000, test 2.2000 (9,011,200 chars in 612 s)"
