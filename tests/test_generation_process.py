@@ -164,11 +164,14 @@ def test_a_child_that_cannot_load_the_models_leaves_them_here(tmp_path):
 def test_a_request_after_close_is_served_by_a_new_child_and_not_failed_by_the_old_one(shipped):
     """close() lets go of the child before it has gone; a request in between starts a new child,
     and the old child's receiver, seeing its end later, fails only the old child's requests."""
+    def receivers():
+        return {t for t in threading.enumerate() if t.name == "cnngru-generations-receiver"}
+    others = receivers()  # other tests' children's
     generations = GenerationProcess(shipped)
     try:
         read(generations.stream(shipped["gru"], "The ", seed=1, **SETTINGS))
         old_child = generations._process
-        old_receivers = [t for t in threading.enumerate() if t.name == "cnngru-generations-receiver"]
+        old_receivers = receivers() - others
         with generations._lock:
             generations._conn = None  # close()'s first step: the next request starts a child
         gen = generations.stream(shipped["gru"], "The ", seed=2, **SETTINGS)
