@@ -75,13 +75,14 @@ def study_markdown(table: dict) -> str:
     out = ["### The answer", "", table["answer"], ""]
     if table["scales"]:
         out += ["### Test BPC at each scale", "",
-                "| strategy | design | params | test BPC (95% CI) | vs gru (95% CI) |",
-                "|---|---|---:|---|---|"]
+                "| strategy | design | params | rate | test BPC (95% CI) | vs gru (95% CI) |",
+                "|---|---|---:|---:|---|---|"]
     for s in sorted(table["scales"], key=lambda s: s["params"]):
         for r in s["rows"]:
             d = r.get("delta_vs_gru")
             vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
-            out.append(f"| {r['name']} | {r['design'] or '—'} | {_fmt_int(r['params'])} "
+            rate = f"{r['lr']:g}" if "lr" in r else "—"  # the seeds' rate: unstable rates moved down
+            out.append(f"| {r['name']} | {r['design'] or '—'} | {_fmt_int(r['params'])} | {rate} "
                        f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} |")
     m = table["method"]
     out += ["", f"Each row is the mean over seeds {', '.join(map(str, m['seeds']))}, each "

@@ -12,7 +12,7 @@ def delta(mean, lo, hi):
 def scale(params, pre, post, hybrid, transformer=None):
     """A finished scale: gru and the three strategies, each a (mean, lo, hi) difference."""
     def row(name, d=None, design="x"):
-        r = {"name": name, "design": design, "params": params, "test_bpc": 2.0,
+        r = {"name": name, "design": design, "params": params, "lr": 0.01, "test_bpc": 2.0,
              "test_bpc_ci": [1.98, 2.02], "seeds": [2.0, 2.01, 1.99]}
         if d is not None:
             r["delta_vs_gru"] = delta(*d)
@@ -72,8 +72,8 @@ def test_the_main_table_has_one_line_per_row_and_no_cell_breaks_inside_a_number(
     assert len(lines) == 2 + 4
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
     assert [c[0] for c in cells] == ["gru", "cnn-pre", "cnn-post", "hybrid"]
-    assert cells[0][4] == "—" and cells[2][4] == "-0.050&nbsp;(-0.070, -0.030)"
-    assert cells[1][3] == "2.000&nbsp;(1.980, 2.020)"
+    assert cells[0][5] == "—" and cells[2][5] == "-0.050&nbsp;(-0.070, -0.030)"
+    assert cells[1][4] == "2.000&nbsp;(1.980, 2.020)" and cells[1][3] == "0.01"
     assert "hierarchical paired bootstrap" in md and t["answer"] in md
 
 
