@@ -141,9 +141,9 @@ def attention_figure(a: Analysis, start: int, end: int) -> Figure:
 def _hover_rows(a: Analysis, alternatives: int = 3) -> list[str]:
     """Per predicted character (text[1:]): it, its surprisal, the likeliest alternatives.
 
-    Built column by column (each character shown once per distinct character, each number
-    formatted once), then joined per row: the figure of a finished text is built for every
-    visitor at the same moment, so its cost is the crowd's."""
+    Built a column at a time (each distinct character made displayable once), then joined per
+    row: a batch's texts end together, so every visitor's figure is built at the same moment
+    and this cost is paid by the whole crowd."""
     n = len(a.text) - 1
     if n < 1:
         return []
