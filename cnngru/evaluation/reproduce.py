@@ -99,7 +99,9 @@ def train_and_record(config: TrainConfig, folder: Path, records: Records, test_c
     trainer.prepare()
     while True:
         outcome = trainer.run(until_step=trainer.step + config.eval_every)
-        if outcome == INTERRUPTED:
+        if outcome == INTERRUPTED:  # saved where it stopped: the same command resumes it
+            print(f"\nstopped at step {trainer.step}; resume with the same command ({folder})",
+                  flush=True)
             raise KeyboardInterrupt
         rise = climb(validation_curve(folder))
         if rise is not None:
