@@ -177,8 +177,8 @@ class GenerationProcess:
             if self._conn is conn:
                 self._conn = None  # the next request starts a new child
             # this child's requests only: after close(), a new child may already serve others
-            orphans = [rid for rid, (to, _) in self._inboxes.items() if to is conn]
-            orphans = [self._inboxes.pop(rid)[1] for rid in orphans]
+            mine = [rid for rid, (to, _) in self._inboxes.items() if to is conn]
+            orphans = [self._inboxes.pop(rid)[1] for rid in mine]
         for inbox in orphans:
             inbox.put(("end", None, None, RuntimeError(LOST.format(reason))))
         ready.set()  # nobody waits for a child that is gone

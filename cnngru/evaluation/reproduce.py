@@ -53,7 +53,6 @@ def evaluate_run(folder: Path, corpus, test_chars: int | None) -> dict:
     """A finished run's figures: the best checkpoint's validation BPC on the whole validation
     text and its test losses per chunk (for the intervals), the curve and the run's summary."""
     import numpy as np
-    import torch
 
     from .. import checkpoint
     from ..likelihood import bits_per_char, nll_per_char
@@ -67,16 +66,13 @@ def evaluate_run(folder: Path, corpus, test_chars: int | None) -> dict:
     nll = test_nll(bundle, test)
     sums, _ = chunk_sums(nll)
     summary = json.loads((folder / "summary.json").read_text())
-    log = (folder / "log.jsonl").read_text().splitlines()
     return {
         "val_bpc": round(bits_per_char(val), 5),
         "test_bpc": round(bits_per_char(nll), 5),
         "test_chars": len(nll), "test_chunk_nats": [round(float(x), 4) for x in np.asarray(sums)],
-        "curve": [[r["chars"], r["val_bpc"]] for r in map(json.loads, log) if "val_bpc" in r],
+        "curve": validation_curve(folder),
         "train": {k: summary[k] for k in ("params", "steps", "chars", "time", "chars_per_s", "device")},
-        "machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                    "threads": torch.get_num_threads(), "torch": torch.__version__},
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        **machine_and_time(),
     }
 
 
@@ -126,8 +122,6 @@ def validation_curve(folder: Path) -> list[list[float]]:
 def unstable_figures(trainer, folder: Path, rise: dict) -> dict:
     """What a record keeps of a run stopped as unstable: where it climbed, its curve, how far it
     got (no test figures: it has no model worth measuring)."""
-    import torch
-
     from ..models import count_params
 
     return {
@@ -137,10 +131,17 @@ def unstable_figures(trainer, folder: Path, rise: dict) -> dict:
                   "steps": trainer.step, "chars": trainer.chars, "time": round(trainer.elapsed, 1),
                   "chars_per_s": round(trainer.chars / max(trainer.elapsed, 1e-9)),
                   "device": str(trainer.device)},
-        "machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                    "threads": torch.get_num_threads(), "torch": torch.__version__},
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        **machine_and_time(),
     }
+
+
+def machine_and_time() -> dict:
+    """Where a run was trained and when it was recorded."""
+    import torch
+
+    return {"machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                        "threads": torch.get_num_threads(), "torch": torch.__version__},
+            "finished": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def run_line(record: dict) -> str:

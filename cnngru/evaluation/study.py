@@ -215,14 +215,8 @@ class Study:
         next lower rate (of ``grid``, the GRU's sweep grid), so B and 2B share one stable rate."""
         b = self.budget
         first = b.scale(params).full_chars
-        unstable = []
-        while True:
-            ladder = [self.config(gru, params, lr, first * 2**k) for k in range(b.rungs)]
-            shaky = [c for c in ladder if self.unstable(c)]
-            if not shaky:
-                break
-            unstable += shaky
-            lr = lower_rate(lr, list(grid))
+        lr, ladder, unstable = self._stable(
+            lambda r: [self.config(gru, params, r, first * 2**k) for k in range(b.rungs)], lr, grid)
         missing, budget = self._climb(ladder, assume)
         budget.update(lr=lr, unstable=unstable)
         return missing, budget
@@ -253,16 +247,22 @@ class Study:
         sweep's choice at which none of them is unstable; and the unstable runs met on the way."""
         seeds, unstable = {}, []
         for row in rows:
-            lr = lrs[row]
-            while True:
-                runs = [self.config(row, params, lr, chars, seed) for seed in self.budget.seeds]
-                shaky = [c for c in runs if self.unstable(c)]
-                if not shaky:
-                    break
-                unstable += shaky
-                lr = lower_rate(lr, list((grids or {}).get(row, ())))
-            seeds[row] = runs
+            _, seeds[row], shaky = self._stable(
+                lambda r, row=row: [self.config(row, params, r, chars, seed)
+                                    for seed in self.budget.seeds],
+                lrs[row], (grids or {}).get(row, ()))
+            unstable += shaky
         return seeds, unstable
+
+    def _stable(self, runs_at: Callable[[float], list[TrainConfig]], lr: float, grid
+                ) -> tuple[float, list[TrainConfig], list[TrainConfig]]:
+        """From ``lr`` down ``grid``: the first rate at which none of ``runs_at(rate)`` is
+        unstable, its runs, and the unstable runs of the rates above it."""
+        unstable = []
+        while shaky := [c for c in runs_at(lr) if self.unstable(c)]:
+            unstable += shaky
+            lr = lower_rate(lr, list(grid))
+        return lr, runs_at(lr), unstable
 
     def ranking_runs(self, gru: Row, scores: dict[float, float], chars: int) -> list[TrainConfig]:
         """The GRU's chosen rate and its neighbours at the full budget (reference scale)."""
