@@ -122,6 +122,17 @@ def study_markdown(table: dict) -> str:
         out.append(f"\nB is the first rung that doubling improves by less than "
                    f"{table['method']['converged']} validation BPC; a worse next rung ends "
                    "the ladder too (more characters at the same rate did not help).")
+    if table.get("full_budget_rates"):
+        out += ["", "### Learning rates at the full budget (seed 0, validation BPC at B)", "",
+                "| params | row | sweep's rate | rate: validation BPC | kept |", "|---:|---|---:|---|---:|"]
+        for e in table["full_budget_rates"]:
+            cells = ", ".join(f"{lr:g}:&nbsp;{'unstable' if v is None else f'{v:.3f}'}"
+                              for lr, v in zip(e["rates"], e["val_bpc"], strict=True))
+            kept = "not yet" if e["chosen"] is None else f"{e['chosen']:g}"
+            out.append(f"| {_fmt_int(e['params'])} | {e['row']} | {e['sweep_choice']:g} "
+                       f"| {cells or '—'} | {kept} |")
+        out.append("\nFrom the sweep's rate down: a row goes to the next lower rate while that "
+                   "one does better at B (or its rate is unstable), and keeps the best.")
     if table.get("unstable"):
         out += ["", "### Unstable runs", "",
                 "A rate chosen from the short sweeps can be too high for a full-budget run. A run "

@@ -10,18 +10,22 @@ point and go on later, on another machine, and a plan of what remains can be pri
                  reference scale) gets its own grid, grown the same way, at the sweep budget;
   3. budget      the GRU at its rate, at B, 2B, 4B ... until doubling improves validation BPC
                  by less than ``converged`` (or makes it worse): B is the lower one;
-  4. seeds       every row, every seed, at B; at the reference scale the GRU also runs its
-                 neighbouring rates at B, to check the sweep's ranking holds at the full budget.
+  4. rates       each row's rate at B: seed 0 at the sweep's choice and at the next lower rate,
+                 going down while the lower one does better (a sweep is 8-16 times shorter than
+                 B, and a longer run can want a lower rate);
+  5. seeds       every row, every seed, at B and its rate; at the reference scale the GRU also
+                 runs its neighbouring rates at B, to check the sweep's ranking there.
 
-A rate chosen from short sweep runs can be too high for the long ones: a run of stage 3 or 4 that
-turns unstable (``stability``) moves its row (the whole ladder, or all the row's seeds) to the next
-lower rate, and the unstable run is reported.
+A rate chosen from short sweep runs can be too high for the long ones: a run of stages 3 to 5 that
+turns unstable (``stability``) counts as infinitely bad in stage 4 and moves its row (the whole
+ladder, or all the row's seeds) to the next lower rate; the unstable runs are reported.
 
 Each run is a ``TrainConfig``; it is done when ``run_records`` holds its record.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -240,11 +244,30 @@ class Study:
                 return [], {"chars": rungs[-2][0], "rungs": rungs, "converged": True}
         return [], {"chars": rungs[-1][0], "rungs": rungs, "converged": False}
 
+    def full_budget_rate(self, params: int, row: Row, lr: float, chars: int, grid: list[float],
+                         assume: bool = False) -> tuple[list[TrainConfig], dict]:
+        """Stage 4: a row's rate at B. From ``lr`` (the sweep's choice) down ``grid``, seed 0 at
+        B at a rate and at the next lower one; while the lower one does better (or the rate is
+        unstable), go down. Returns the runs still needed and ``{"tried": {lr: val}, "lr"}``,
+        ``lr`` None until decided (with ``assume``: the rate being tried, as if it won)."""
+        tried = {}
+        while True:
+            lower = lower_rate(lr, grid)
+            pair = {r: self.config(row, params, r, chars) for r in (lr, lower)}
+            vals = {r: self.val(c) for r, c in pair.items()}
+            tried.update({r: v for r, v in vals.items() if v is not None})
+            missing = [c for r, c in pair.items() if vals[r] is None]
+            if missing:
+                return missing, {"tried": tried, "lr": lr if assume else None}
+            if math.isfinite(vals[lr]) and vals[lower] >= vals[lr]:
+                return [], {"tried": tried, "lr": lr}
+            lr = lower
+
     def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int,
                   grids: dict[Row, list[float]] | None = None
                   ) -> tuple[dict[Row, list[TrainConfig]], list[TrainConfig]]:
-        """Stage 4: every row's seeds at the full budget, at the highest rate not above its
-        sweep's choice at which none of them is unstable; and the unstable runs met on the way."""
+        """Stage 5: every row's seeds at the full budget, at the highest rate not above its
+        chosen one at which none of them is unstable; and the unstable runs met on the way."""
         seeds, unstable = {}, []
         for row in rows:
             _, seeds[row], shaky = self._stable(
@@ -298,11 +321,23 @@ class Study:
             if budget["chars"] is None or (missing and not assume):
                 continue
             here["budget"] = budget
-            seeds, unstable = self.seed_runs(params, rows, lrs, budget["chars"],
-                                             {row: sorted(s) for row, s in scores.items()})
-            here["seeds"] = seeds
-            here["unstable"] += unstable
+            grids = {row: sorted(s) for row, s in scores.items()}
+            here["rates"] = {}
+            for row in rows:
+                missing, here["rates"][row] = self.full_budget_rate(
+                    params, row, lrs[row], budget["chars"], grids[row], assume)
+                needed += missing
+            chosen = {row: r["lr"] for row, r in here["rates"].items() if r["lr"] is not None}
+            tried = [self.config(row, params, lr, budget["chars"])
+                     for row, r in here["rates"].items() for lr in r["tried"]]
+            seeds, unstable = self.seed_runs(params, list(chosen), chosen, budget["chars"], grids)
+            for c in [*tried, *unstable]:
+                if self.unstable(c) and c not in here["unstable"]:
+                    here["unstable"].append(c)
             needed += [c for cs in seeds.values() for c in cs]
+            if len(chosen) < len(rows):
+                continue
+            here["seeds"] = seeds
             if params == self.budget.reference_params:
                 here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])
                 needed += here["ranking"]

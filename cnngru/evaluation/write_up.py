@@ -6,6 +6,8 @@
                 selected one
     sweep       per scale and row: the grid, each rate's validation BPC, the chosen rate
     convergence per scale: the GRU's validation BPC at B, 2B, ... and the budget B chosen
+    full_budget_rates  per scale and row: seed 0's validation BPC at B for each rate tried
+                (None: unstable) and the rate kept (None while the search goes on)
     scales      per finished scale: each row's mean test BPC over seeds, the seeds, and its
                 difference from ``gru`` with a hierarchical paired bootstrap interval
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -85,6 +88,19 @@ def sweep_entries(decided: dict) -> list[dict]:
     return out
 
 
+def full_budget_rate_entries(decided: dict) -> list[dict]:
+    """Each row's rates tried at the full budget, highest first, and the one it kept."""
+    out = []
+    for params, here in decided["scales"].items():
+        for row, rates in (here.get("rates") or {}).items():
+            tried = sorted(rates["tried"].items(), reverse=True)
+            out.append({"params": params, "row": row.name, "design": row.design,
+                        "sweep_choice": here["lrs"][row], "chosen": rates["lr"],
+                        "rates": [lr for lr, _ in tried],
+                        "val_bpc": [v if math.isfinite(v) else None for _, v in tried]})
+    return out
+
+
 def candidate_entries(selection: dict | None) -> dict:
     if selection is None:
         return {}
@@ -140,6 +156,7 @@ def results_of(reproduction) -> dict:
         "selection_params": b.selection_params,
         "sweep": sweep_entries(decided),
         "convergence": convergence,
+        "full_budget_rates": full_budget_rate_entries(decided),
         "scales": [s for s in scales if s["complete"]],
         "unfinished_scales": [s for s in scales if not s["complete"]],
         "ranking": ranking_entry(study, decided),

@@ -107,3 +107,16 @@ def test_unstable_runs_and_the_ladders_rate_are_listed_and_an_unstable_rank_is_n
     assert "| 100k | gru | one-layer | 0.02 | 78.64M | 0 | 8.086 | 2.398 | 23.76M |" in md
     assert "| 1 | NaN | 2.500 | 9.01M |" in md
     assert "(2.200, 2.100, unstable)" in md
+
+
+def test_the_rates_tried_at_the_full_budget_are_listed_highest_first_with_the_one_kept():
+    t = table(unfinished=(100_000,))
+    t["full_budget_rates"] = [
+        {"params": 100_000, "row": "gru", "design": "one-layer", "sweep_choice": 0.02,
+         "chosen": 0.01, "rates": [0.02, 0.01, 0.005], "val_bpc": [None, 2.218, 2.231]},
+        {"params": 100_000, "row": "hybrid", "design": "x", "sweep_choice": 0.02,
+         "chosen": None, "rates": [], "val_bpc": []}]
+    t["answer"] = scale_answer(t)
+    md = study_markdown(t)
+    assert "| 100k | gru | 0.02 | 0.02:&nbsp;unstable, 0.01:&nbsp;2.218, 0.005:&nbsp;2.231 | 0.01 |" in md
+    assert "| 100k | hybrid | 0.02 | — | not yet |" in md

@@ -80,6 +80,21 @@ def test_every_sweep_is_bracketed_with_neighbours_at_most_3x_apart(smoke):
     assert RATIO <= 3
 
 
+def test_every_rows_rate_at_the_full_budget_has_a_worse_lower_neighbour_there(smoke):
+    _, _, _, _, results = smoke
+    chosen = {(e["params"], e["row"]): e for e in results["full_budget_rates"]}
+    assert len(chosen) == 4 * 3 + 1
+    for scale in results["scales"]:
+        for r in scale["rows"]:
+            e = chosen[(scale["params"], r["name"])]
+            assert e["rates"][0] == e["sweep_choice"] and r["lr"] <= e["chosen"]
+            i = e["rates"].index(e["chosen"])
+            assert e["val_bpc"][i] is not None and len(e["rates"]) > i + 1
+            lower = e["val_bpc"][i + 1]
+            assert lower is None or lower >= e["val_bpc"][i]
+            assert all(v is None or v > e["val_bpc"][i] for v in e["val_bpc"][:i])
+
+
 def test_the_ladder_and_the_ranking_check_are_reported(smoke):
     _, _, _, _, results = smoke
     for c in results["convergence"].values():

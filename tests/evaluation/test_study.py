@@ -94,3 +94,40 @@ def test_a_plan_counts_the_later_stages_before_the_earlier_ones_finish():
     first, _ = fresh.walk()
     assert len(assumed) > 2 * len(first)  # 36 selection runs first; 107 in all
     assert {c.params for c in assumed} == {s.params for s in CPU.scales}
+
+
+def test_each_rows_rate_at_the_full_budget_goes_down_while_the_lower_one_does_better():
+    """Long runs can want a lower rate than the short sweeps: here the bowl's centre moves from
+    2e-2 at the sweep budget to 5e-3 at the full one, and the seeds follow it there."""
+    def val(config):
+        best = 2e-2 if config.max_chars <= CPU.scale(config.params).sweep_chars else 5e-3
+        return 2.0 + 0.1 * math.log2(config.lr / best) ** 2 + 0.001 * config.seed
+    needed, decided = Study(CPU, "shakespeare", Records(val)).walk()
+    assert needed == []
+    for here in decided["scales"].values():
+        assert set(here["lrs"].values()) == {2e-2}  # the sweeps' choice
+        for rates in here["rates"].values():
+            assert sorted(rates["tried"]) == [2.5e-3, 5e-3, 1e-2, 2e-2] and rates["lr"] == 5e-3
+        assert {c.lr for cs in here["seeds"].values() for c in cs} == {5e-3}
+
+
+def test_a_sweeps_choice_that_stays_best_costs_one_run_at_its_lower_neighbour():
+    _, decided = Study(CPU, "shakespeare", Records(law())).walk()
+    for here in decided["scales"].values():
+        for row, rates in here["rates"].items():
+            assert sorted(rates["tried"]) == [5e-3, 1e-2] and rates["lr"] == 1e-2, row
+
+
+def test_a_rows_seeds_wait_for_its_rate_and_the_scale_for_every_rows():
+    """Until seed 0 at the lower neighbour is recorded, cnn-pre has no rate: its other seeds are
+    not asked for, and the scale has no seeds to report."""
+    full = CPU.scale(100_000).full_chars
+    gap = lambda c: (c.variant == "cnn-pre" and c.params == 100_000 and c.lr == 5e-3  # noqa: E731
+                     and c.max_chars >= full)
+    needed, decided = Study(CPU, "shakespeare", Records(law(), done=lambda c: not gap(c))).walk()
+    here = decided["scales"][100_000]
+    rates = {row.variant: r for row, r in here["rates"].items()}
+    assert "seeds" not in here and rates["cnn-pre"]["lr"] is None and rates["gru"]["lr"] == 1e-2
+    at_100k = [c for c in needed if c.params == 100_000]
+    assert any(c.variant == "cnn-pre" and c.lr == 5e-3 and c.seed == 0 for c in at_100k)
+    assert not any(c.variant == "cnn-pre" and c.seed > 0 for c in at_100k)
