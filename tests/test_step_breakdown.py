@@ -1,7 +1,7 @@
 """The step breakdown counts the weights a step really multiplies."""
 
 from cnngru import load
-from cnngru.bench.step_breakdown import breakdown, table
+from cnngru.bench.step_breakdown import batched_table, breakdown, table
 from cnngru.models.half_product import kernel
 from cnngru.models.numpy_step import weight_products
 
@@ -27,3 +27,14 @@ def test_breakdown_row_and_table():
     # the shipped weights are float16 numbers: stored as float16 where the kernel builds here
     assert 1.5 < row["weight_mb"] < 2.3 if kernel() is not None else 3 < row["weight_mb"] < 4.5
     assert "| hybrid |" in table([row])
+
+
+def test_a_batched_breakdown_does_a_rows_arithmetic_per_row_and_bounds_the_gain():
+    bundle = load("gru")
+    one = breakdown(bundle, loops=2, calls=5)
+    many = breakdown(bundle, loops=2, calls=5, rows=16)
+    assert many["rows"] == 16 and many["weight_mb"] == one["weight_mb"]  # each weight read once
+    assert many["products_alone_us"] > one["products_alone_us"]  # but multiplied by 16 rows
+    md = batched_table([many], [one])
+    ceiling = 16 * one["step_us"] / (many["products_alone_us"] + many["sampling_us"])
+    assert f"| {ceiling:.1f}x |" in md and "| gru |" in md

@@ -9,6 +9,12 @@ read; and the sampling of one character. Each figure is the best of several time
 another process on the machine inflates it less. Parts timed alone keep their weights in the
 core's cache, so they add up to less than the whole step: the difference is what reading the
 weights from the shared cache costs.
+
+The same parts at ``ROWS`` rows (continuous batching's 16 streams) show what a batch can gain.
+There each weight is read once for every row, so the products do ``ROWS`` times the arithmetic of
+one row: their time and the rows' sampling bound the batched step from below, and
+``ROWS x step(1) / (products + sampling)`` is the most a batch of ``ROWS`` can make of a
+batch-1 step's rate, whatever else the step does.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from ..models.numpy_step import Dense, weight_products
 
 RESULT = "bench-breakdown.md"
 LOOPS, CALLS = 15, 300  # timed loops of CALLS calls each; the best loop counts
+ROWS = 16  # the batched breakdown's rows, as the 16 streams of ``generation_speed``
 
 
 def best_microseconds(fn, loops: int = LOOPS, calls: int = CALLS) -> float:
@@ -41,38 +48,46 @@ def bytes_read(product: Dense) -> int:
     return product.w.nbytes if product.half is None else product.half.nbytes
 
 
-def breakdown(bundle, loops: int = LOOPS, calls: int = CALLS) -> dict:
-    """The step's parts in microseconds (see the module docstring) for one loaded model."""
-    from ..sampling import SamplingSettings, sample
+def breakdown(bundle, loops: int = LOOPS, calls: int = CALLS, rows: int = 1) -> dict:
+    """The step's parts in microseconds (see the module docstring) for one loaded model, each
+    over ``rows`` rows."""
+    from ..sampling import SamplingSettings, sample, sample_rows
 
     def timed(fn):
         return best_microseconds(fn, loops, calls)
 
     fast = bundle.fast_step
     stepper = fast.stepper
-    token = np.array([1])
-    _, state, _ = fast.step(token)
+    tokens = np.ones(rows, np.int64)
+    _, state, _ = fast.step(tokens)
     for _ in range(64):  # a state deep enough that every window is full
-        _, state, _ = fast.step(token, state)
-    step = timed(lambda: fast.step(token, state))
-    gru_in = stepper.input_table[token]
+        _, state, _ = fast.step(tokens, state)
+    step = timed(lambda: fast.step(tokens, state))
+    gru_in = stepper.input_table[tokens]
     gru = timed(lambda: stepper.gru(gru_in, state["gru"]))
     top = state["gru"][:, -1]
     head = timed(lambda: stepper.head(top))
     products_made = weight_products(stepper)
-    rows = [np.ones((1, p.w.shape[0]), np.float32) for p in products_made]
+    inputs = [np.ones((rows, p.w.shape[0]), np.float32) for p in products_made]
 
     def products():
-        for row, product in zip(rows, products_made, strict=True):
-            product(row)
+        for x, product in zip(inputs, products_made, strict=True):
+            product(x)
 
     logits = np.linspace(-3, 3, len(bundle.vocab.chars)).astype(np.float32)
     settings = SamplingSettings()  # generate()'s defaults, as the speed bench samples
-    return {"model": bundle.name, "step_us": round(step, 1), "gru_us": round(gru, 1),
+    if rows == 1:
+        sampling = timed(lambda: sample(logits, settings, 0.5))
+    else:
+        batch = np.tile(logits, (rows, 1))
+        per_row = (np.full(rows, settings.temperature, np.float32), np.full(rows, settings.top_k),
+                   np.full(rows, settings.top_p), np.full(rows, 0.5))
+        sampling = timed(lambda: sample_rows(batch, *per_row))
+    return {"model": bundle.name, "rows": rows, "step_us": round(step, 1), "gru_us": round(gru, 1),
             "head_us": round(head, 1), "rest_us": round(max(step - gru - head, 0), 1),
             "products_alone_us": round(timed(products), 1),
             "weight_mb": round(sum(bytes_read(p) for p in products_made) / 1e6, 2),
-            "sampling_us": round(timed(lambda: sample(logits, settings, 0.5)), 1)}
+            "sampling_us": round(sampling, 1)}
 
 
 def table(rows: list[dict]) -> str:
@@ -84,11 +99,30 @@ def table(rows: list[dict]) -> str:
            "| model | step | GRU alone | head alone | rest | weight products alone | weights read "
            "| sampling | floor chars/s |", "|---" * 9 + "|"]
     for r in rows:
-        floor = 1e6 / (r["products_alone_us"] + r["sampling_us"])
         out.append(f"| {r['model']} | {r['step_us']:.0f} | {r['gru_us']:.0f} | {r['head_us']:.0f}"
                    f" | {r['rest_us']:.0f} | {r['products_alone_us']:.0f} | {r['weight_mb']:.2f} MB"
-                   f" | {r['sampling_us']:.0f} | {floor:,.0f} |")
+                   f" | {r['sampling_us']:.0f} | {r['rows'] * 1e6 / _floor_us(r):,.0f} |")
     return "\n".join(out)
+
+
+def batched_table(batched: list[dict], alone: list[dict]) -> str:
+    """The parts at ``ROWS`` rows, and the most a batch can make of the batch-1 step's rate."""
+    n = batched[0]["rows"]
+    out = [f"the same parts for a batch of {n} rows (one core, microseconds a step); the ceiling "
+           f"is {n} x the batch-1 step over the products and sampling at {n} rows, the most "
+           "continuous batching can gain whatever else the step does",
+           "| model | step | GRU alone | head alone | rest | weight products alone | sampling "
+           "| x batch-1 step | ceiling |", "|---" * 9 + "|"]
+    for r, one in zip(batched, alone, strict=True):
+        out.append(f"| {r['model']} | {r['step_us']:.0f} | {r['gru_us']:.0f} | {r['head_us']:.0f}"
+                   f" | {r['rest_us']:.0f} | {r['products_alone_us']:.0f} | {r['sampling_us']:.0f}"
+                   f" | {n * one['step_us'] / r['step_us']:.1f}x"
+                   f" | {n * one['step_us'] / _floor_us(r):.1f}x |")
+    return "\n".join(out)
+
+
+def _floor_us(r: dict) -> float:
+    return r["products_alone_us"] + r["sampling_us"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,7 +139,10 @@ def main(argv: list[str] | None = None) -> None:
                    "README's benchmark block")
     args = p.parse_args(argv)
     with pinned(1):
-        md = table([breakdown(bundle_for(name)) for name in args.models])
+        bundles = [bundle_for(name) for name in args.models]
+        alone = [breakdown(b) for b in bundles]
+        batched = [breakdown(b, rows=ROWS) for b in bundles]
+    md = table(alone) + "\n\n" + batched_table(batched, alone)
     print(md)
     if args.write:
         from ..paths import RESULTS_DIR
