@@ -56,7 +56,7 @@ class StudyBudget:
     eval_every: int = 50  # steps between validations (the curves)
     eval_chars: int = 100_000  # characters per periodic validation (the records use all)
     converged: float = 0.01  # validation BPC between rungs B and 2B
-    rungs: int = 4  # B, 2B, 4B, 8B at most
+    rungs: int = 5  # B, 2B, 4B, 8B, 16B at most (times the first rung)
     test_chars: int | None = None  # None: the whole test split
     # the refiner (not a language model: its own task and recipe, see cnngru/refiner/train.py),
     # trained once the shipped models are, and measured with them
