@@ -263,6 +263,23 @@ class Study:
                 return [], {"tried": tried, "lr": lr}
             lr = lower
 
+    def at_full_budget(self, params: int, rows: list[Row], lrs: dict[Row, float],
+                       grids: dict[Row, list[float]], chars: int, assume: bool = False):
+        """Stages 4 and 5 at one scale: the runs needed, each row's rate search, the seeds
+        (None until every row has its rate: a row's seeds start as soon as its own is chosen)
+        and the unstable runs met."""
+        needed, rates = [], {}
+        for row in rows:
+            missing, rates[row] = self.full_budget_rate(params, row, lrs[row], chars, grids[row],
+                                                        assume)
+            needed += missing
+        chosen = {row: r["lr"] for row, r in rates.items() if r["lr"] is not None}
+        seeds, unstable = self.seed_runs(params, list(chosen), chosen, chars, grids)
+        needed += [c for cs in seeds.values() for c in cs]
+        tried = [self.config(row, params, lr, chars) for row, r in rates.items() for lr in r["tried"]]
+        unstable = [c for c in tried if self.unstable(c)] + [c for c in unstable if c not in tried]
+        return needed, rates, seeds if len(chosen) == len(rows) else None, unstable
+
     def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int,
                   grids: dict[Row, list[float]] | None = None
                   ) -> tuple[dict[Row, list[TrainConfig]], list[TrainConfig]]:
@@ -321,21 +338,12 @@ class Study:
             if budget["chars"] is None or (missing and not assume):
                 continue
             here["budget"] = budget
-            grids = {row: sorted(s) for row, s in scores.items()}
-            here["rates"] = {}
-            for row in rows:
-                missing, here["rates"][row] = self.full_budget_rate(
-                    params, row, lrs[row], budget["chars"], grids[row], assume)
-                needed += missing
-            chosen = {row: r["lr"] for row, r in here["rates"].items() if r["lr"] is not None}
-            tried = [self.config(row, params, lr, budget["chars"])
-                     for row, r in here["rates"].items() for lr in r["tried"]]
-            seeds, unstable = self.seed_runs(params, list(chosen), chosen, budget["chars"], grids)
-            for c in [*tried, *unstable]:
-                if self.unstable(c) and c not in here["unstable"]:
-                    here["unstable"].append(c)
-            needed += [c for cs in seeds.values() for c in cs]
-            if len(chosen) < len(rows):
+            missing, here["rates"], seeds, unstable = self.at_full_budget(
+                params, rows, lrs, {row: sorted(s) for row, s in scores.items()},
+                budget["chars"], assume)
+            needed += missing
+            here["unstable"] += [c for c in unstable if c not in here["unstable"]]
+            if seeds is None:
                 continue
             here["seeds"] = seeds
             if params == self.budget.reference_params:
