@@ -93,7 +93,8 @@ def study_markdown(table: dict) -> str:
             "intervals. Training randomness (initialisation and data order) is inside them."]
     for s in table.get("unfinished_scales", []):
         done = f" ({s['seeds_done']} of {s['seeds_total']} seed runs done)" if "seeds_done" in s else ""
-        out.append(f"\n*The {_fmt_int(s['params'])} scale is not finished{done}.*")
+        why = f" It stopped: {s['failed']}; it needs a look." if s.get("failed") else ""
+        out.append(f"\n*The {_fmt_int(s['params'])} scale is not finished{done}.{why}*")
     if table.get("candidates"):
         out += ["", f"### Candidate designs (validation BPC at {_fmt_int(table['selection_params'])} "
                 "parameters, best rate of one shared grid)", "",
@@ -129,6 +130,8 @@ def study_markdown(table: dict) -> str:
             cells = ", ".join(f"{lr:g}:&nbsp;{'unstable' if v is None else f'{v:.3f}'}"
                               for lr, v in zip(e["rates"], e["val_bpc"], strict=True))
             kept = "not yet" if e["chosen"] is None else f"{e['chosen']:g}"
+            if e.get("seeds_lr") not in (None, e["chosen"]):
+                kept += f" (seeds at {e['seeds_lr']:g}: a seed was unstable)"
             out.append(f"| {_fmt_int(e['params'])} | {e['row']} | {e['sweep_choice']:g} "
                        f"| {cells or '—'} | {kept} |")
         out.append("\nFrom the sweep's rate down: a row goes to the next lower rate while that "
@@ -136,9 +139,9 @@ def study_markdown(table: dict) -> str:
     if table.get("unstable"):
         out += ["", "### Unstable runs", "",
                 "A rate chosen from the short sweeps can be too high for a full-budget run. A run "
-                f"whose validation rose more than {RISE} BPC above its best so far was stopped there, "
-                "and its row (the whole ladder, or all the row's seeds) moved to the next lower "
-                "rate:", "",
+                f"whose validation rose more than {RISE} BPC above its best so far was stopped there "
+                "and counts as the worst at its rate (at the full budget its row's ladder, rate "
+                "search or seeds went on at a lower rate). Every such run recorded so far:", "",
                 "| params | row | design | rate | planned characters | seed | validation rose to "
                 "| best before | at characters |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
         for u in table["unstable"]:

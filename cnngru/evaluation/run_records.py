@@ -88,6 +88,11 @@ class Records:
         same = (record.get("code"), record.get("data")) == (self.code, self.data)
         return record if same else None
 
+    def all(self) -> list[dict]:
+        """Every record made by this code on this data at this precision, by name."""
+        found = (self._load(path) for path in sorted(self.folder.glob("*.json")))
+        return [r for r in found if r is not None and r.get("precision") == self.precision]
+
     def write(self, config: TrainConfig, figures: dict) -> Path:
         """Record a finished run: ``figures`` holds its summary, curve and test losses."""
         self.folder.mkdir(parents=True, exist_ok=True)

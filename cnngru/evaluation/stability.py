@@ -38,7 +38,19 @@ def is_unstable(record: dict | None) -> bool:
     return record is not None and ("unstable" in record or climb(record.get("curve", [])) is not None)
 
 
+FLOOR = RATIO ** 3  # a row goes at most this many times below its grid's lowest rate
+
+
+class NoStableRate(Exception):
+    """Every rate down to the floor was unstable: the study stops that scale and says so."""
+
+
 def lower_rate(lr: float, grid: list[float]) -> float:
-    """The next rate below ``lr``: the grid's, else ``lr`` divided by the grid's ratio."""
+    """The next rate below ``lr``: the grid's, else ``lr`` divided by the grid's ratio; no lower
+    than ``FLOOR`` times below the grid's lowest (``NoStableRate`` past it)."""
     below = [r for r in grid if r < lr]
-    return max(below) if below else clean_rate(lr / RATIO)
+    lower = max(below) if below else clean_rate(lr / RATIO)
+    if grid and lower < min(grid) / FLOOR * (1 - 1e-9):
+        raise NoStableRate(f"every rate from {lr:g} up was unstable, and a lower one would be "
+                           f"more than {FLOOR:g} times below the grid's lowest")
+    return lower

@@ -33,7 +33,7 @@ from ..models import VARIANTS, candidates
 from ..training import TrainConfig
 from ..training.cpu_recipe import cpu_recipe, warmup_for
 from .lr_bracket import best_rate, rates_to_add
-from .stability import is_unstable, lower_rate
+from .stability import NoStableRate, is_unstable, lower_rate
 
 REFERENCE = "transformer"
 
@@ -249,9 +249,14 @@ class Study:
         """Stage 4: a row's rate at B. From ``lr`` (the sweep's choice) down ``grid``, seed 0 at
         B at a rate and at the next lower one; while the lower one does better (or the rate is
         unstable), go down. Returns the runs still needed and ``{"tried": {lr: val}, "lr"}``,
-        ``lr`` None until decided (with ``assume``: the rate being tried, as if it won)."""
+        ``lr`` None until decided (with ``assume``: the rate being tried, as if it won), and
+        ``seeds_lr`` added by ``at_full_budget`` once the seeds have a rate."""
         tried = {}
         while True:
+            if self.val(self.config(row, params, lr, chars)) == math.inf:  # no need to compare
+                tried[lr] = math.inf
+                lr = lower_rate(lr, grid)
+                continue
             lower = lower_rate(lr, grid)
             pair = {r: self.config(row, params, r, chars) for r in (lr, lower)}
             vals = {r: self.val(c) for r, c in pair.items()}
@@ -259,7 +264,7 @@ class Study:
             missing = [c for r, c in pair.items() if vals[r] is None]
             if missing:
                 return missing, {"tried": tried, "lr": lr if assume else None}
-            if math.isfinite(vals[lr]) and vals[lower] >= vals[lr]:
+            if vals[lower] >= vals[lr]:
                 return [], {"tried": tried, "lr": lr}
             lr = lower
 
@@ -275,6 +280,8 @@ class Study:
             needed += missing
         chosen = {row: r["lr"] for row, r in rates.items() if r["lr"] is not None}
         seeds, unstable = self.seed_runs(params, list(chosen), chosen, chars, grids)
+        for row, configs in seeds.items():  # lower than chosen where a seed was unstable
+            rates[row]["seeds_lr"] = configs[0].lr
         needed += [c for cs in seeds.values() for c in cs]
         tried = [self.config(row, params, lr, chars) for row, r in rates.items() for lr in r["tried"]]
         unstable = [c for c in tried if self.unstable(c)] + [c for c in unstable if c not in tried]
@@ -312,6 +319,37 @@ class Study:
                 for lr in grid[max(0, i - 1): i + 2]]
 
     # ---- the whole walk -----------------------------------------------------------------------
+    def scale_runs(self, params: int, selected: dict[str, str], here: dict,
+                   assume: bool = False) -> list[TrainConfig]:
+        """Stages 2 to 5 at one scale: the runs needed next, and what was decided in ``here``."""
+        needed = []
+        here["rows"] = rows = self.rows(params, selected)
+        missing, scores = self.sweeps(params, rows, assume)
+        needed += missing
+        if scores is None:
+            return needed
+        here["sweeps"] = scores
+        here["lrs"] = lrs = {row: best_rate(s) for row, s in scores.items()}
+        gru = rows[0]
+        missing, budget = self.full_budget(params, gru, lrs[gru], assume, sorted(scores[gru]))
+        needed += missing
+        here["ladder"], here["unstable"] = budget, list(budget["unstable"])
+        if budget["chars"] is None or (missing and not assume):
+            return needed
+        here["budget"] = budget
+        missing, here["rates"], seeds, unstable = self.at_full_budget(
+            params, rows, lrs, {row: sorted(s) for row, s in scores.items()}, budget["chars"],
+            assume)
+        needed += missing
+        here["unstable"] += [c for c in unstable if c not in here["unstable"]]
+        if seeds is None:
+            return needed
+        here["seeds"] = seeds
+        if params == self.budget.reference_params:
+            here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])
+            needed += here["ranking"]
+        return needed
+
     def walk(self, assume: bool = False) -> tuple[list[TrainConfig], dict]:
         """The runs needed next (all of them, with ``assume``) and everything decided so far."""
         needed, decided = [], {"scales": {}}
@@ -321,34 +359,11 @@ class Study:
         if selection is None:
             return needed, decided
         for scale in self.budget.scales:
-            params = scale.params
-            rows = self.rows(params, selection["selected"])
-            here = decided["scales"][params] = {"rows": rows}
-            missing, scores = self.sweeps(params, rows, assume)
-            needed += missing
-            if scores is None:
-                continue
-            here["sweeps"] = scores
-            lrs = {row: best_rate(s) for row, s in scores.items()}
-            here["lrs"] = lrs
-            gru = rows[0]
-            missing, budget = self.full_budget(params, gru, lrs[gru], assume, sorted(scores[gru]))
-            needed += missing
-            here["ladder"], here["unstable"] = budget, list(budget["unstable"])
-            if budget["chars"] is None or (missing and not assume):
-                continue
-            here["budget"] = budget
-            missing, here["rates"], seeds, unstable = self.at_full_budget(
-                params, rows, lrs, {row: sorted(s) for row, s in scores.items()},
-                budget["chars"], assume)
-            needed += missing
-            here["unstable"] += [c for c in unstable if c not in here["unstable"]]
-            if seeds is None:
-                continue
-            here["seeds"] = seeds
-            if params == self.budget.reference_params:
-                here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])
-                needed += here["ranking"]
+            here = decided["scales"][scale.params] = {}
+            try:
+                needed += self.scale_runs(scale.params, selection["selected"], here, assume)
+            except NoStableRate as e:  # a person must look at this scale: nothing more runs
+                here["failed"] = str(e)
         seen, out = set(), []  # the same run may be wanted by two stages (a ladder rung is seed 0)
         for c in needed:
             key = (c.variant, c.design, c.params, c.lr, c.max_chars, c.seed)

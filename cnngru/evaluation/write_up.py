@@ -7,7 +7,8 @@
     sweep       per scale and row: the grid, each rate's validation BPC, the chosen rate
     convergence per scale: the GRU's validation BPC at B, 2B, ... and the budget B chosen
     full_budget_rates  per scale and row: seed 0's validation BPC at B for each rate tried
-                (None: unstable) and the rate kept (None while the search goes on)
+                (None: unstable), the rate kept (None while the search goes on) and the seeds'
+                rate (lower where a seed was unstable at the kept one)
     scales      per finished scale: each row's mean test BPC over seeds, the seeds, and its
                 difference from ``gru`` with a hierarchical paired bootstrap interval
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
@@ -35,7 +36,7 @@ from .lr_bracket import best_rate
 from .readme_blocks import write_block
 from .report import BASELINE, scale_answer, study_markdown
 from .scaling_figure import plot_scaling
-from .stability import climb
+from .stability import climb, is_unstable
 
 
 def chunk_counts(test_chars: int) -> np.ndarray:
@@ -46,6 +47,8 @@ def describe_scale(study, params: int, decided: dict) -> dict:
     """A scale's entry: complete once every row has all its seeds recorded."""
     here = decided["scales"].get(params, {})
     entry = {"params": params, "complete": False}
+    if "failed" in here:
+        entry["failed"] = here["failed"]
     if "budget" in here:
         entry["train_chars"] = here["budget"]["chars"]
     seeds = here.get("seeds")
@@ -96,6 +99,7 @@ def full_budget_rate_entries(decided: dict) -> list[dict]:
             tried = sorted(rates["tried"].items(), reverse=True)
             out.append({"params": params, "row": row.name, "design": row.design,
                         "sweep_choice": here["lrs"][row], "chosen": rates["lr"],
+                        "seeds_lr": rates.get("seeds_lr"),
                         "rates": [lr for lr, _ in tried],
                         "val_bpc": [v if math.isfinite(v) else None for _, v in tried]})
     return out
@@ -129,17 +133,19 @@ def ranking_entry(study, decided: dict) -> dict | None:
             "same_order": by(sweep) == by(full)}
 
 
-def unstable_entries(study, decided: dict) -> list[dict]:
-    """The full-budget runs stopped (or finished) unstable, which moved their row to a lower
-    rate: where each one's validation climbed."""
+def unstable_entries(records) -> list[dict]:
+    """Every recorded run stopped (or finished) unstable, wherever the study has got to (a
+    ladder that grew can leave runs at the old budget outside its decisions): where each one's
+    validation climbed."""
     out = []
-    for params, here in decided["scales"].items():
-        for c in here.get("unstable", []):
-            record = study.figures(c)
+    for record in records.all():
+        if is_unstable(record):
+            c = record["config"]
             rise = record.get("unstable") or climb(record["curve"])
-            out.append({"params": params, "row": c.variant, "design": c.design, "lr": c.lr,
-                        "planned_chars": c.max_chars, "seed": c.seed, "run": record["name"], **rise})
-    return out
+            out.append({"params": c["params"], "row": c["variant"], "design": c["design"],
+                        "lr": c["lr"], "planned_chars": c["max_chars"], "seed": c["seed"],
+                        "run": record["name"], **rise})
+    return sorted(out, key=lambda u: (u["params"], u["row"], -u["lr"], u["planned_chars"], u["seed"]))
 
 
 def results_of(reproduction) -> dict:
@@ -160,7 +166,7 @@ def results_of(reproduction) -> dict:
         "scales": [s for s in scales if s["complete"]],
         "unfinished_scales": [s for s in scales if not s["complete"]],
         "ranking": ranking_entry(study, decided),
-        "unstable": unstable_entries(study, decided),
+        "unstable": unstable_entries(reproduction.records),
         "runs_remaining": len(remaining),
         "method": {"seeds": list(b.seeds), "chunk_chars": CHUNK, "resamples": RESAMPLES,
                    "interval": "95% percentile, hierarchical paired bootstrap",

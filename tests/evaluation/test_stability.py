@@ -145,3 +145,76 @@ def test_the_study_log_names_an_unstable_run_even_one_that_went_to_nan():
                    "(9,011,200 chars in 612 s)"
     assert run_line({"name": "r", "train": train, "val_bpc": 2.1, "test_bpc": 2.2}) == \
         "  r: val 2.1000, test 2.2000 (9,011,200 chars in 612 s)"
+
+
+def test_the_write_up_lists_every_unstable_record_of_this_code_even_outside_the_walk(tmp_path):
+    """A run recorded unstable at a budget the study has since left still shows; a stable run,
+    or one of other code, does not."""
+    from cnngru.evaluation.write_up import unstable_entries
+
+    study = Study(CPU, "shakespeare", lambda c: None)
+    row = Row("cnn-pre", "depthwise4")
+    shaky, calm = (study.config(row, 300_000, lr, 78_643_200) for lr in (2e-2, 1e-2))
+    rise = {"chars": 9_011_200, "val_bpc": 4.884, "best_val_bpc": 2.395}
+    ours, other = (Records(tmp_path, code, "data", "fp32") for code in ("code", "older"))  # one folder
+    ours.write(shaky, {"unstable": rise, "curve": [[1, 2.395], [2, 4.884]]})
+    ours.write(calm, {"val_bpc": 2.3, "curve": [[1, 2.4], [2, 2.3]]})
+    other.write(study.config(row, 100_000, 2e-2, 78_643_200), {"unstable": rise, "curve": []})
+    [entry] = unstable_entries(Records(tmp_path, "code", "data", "fp32"))
+    assert entry | {"run": None} == {"params": 300_000, "row": "cnn-pre", "design": "depthwise4",
+                                     "lr": 2e-2, "planned_chars": 78_643_200, "seed": 0,
+                                     "run": None, **rise}
+
+
+def test_a_study_where_every_long_run_is_unstable_stops_each_scale_at_the_floor():
+    """Rates go down at most FLOOR times below the grid's lowest; past that the scale stops,
+    says why, and asks for nothing more (it does not halve the rate forever)."""
+    sweeps = {s.params: s.sweep_chars for s in CPU.scales}
+    needed, decided = Study(CPU, "shakespeare", Unstable(top=0.0, sweep_chars=sweeps)).walk()
+    assert needed == []
+    for here in decided["scales"].values():
+        assert "every rate" in here["failed"] and "seeds" not in here
+
+
+def test_seeds_moved_below_the_kept_rate_are_reported_with_their_rate():
+    """Seed 1 of cnn-pre is unstable at the rate its seed 0 won at: all its seeds train lower,
+    and the rate table says so."""
+    from cnngru.evaluation.report import study_markdown
+    from cnngru.evaluation.write_up import full_budget_rate_entries
+
+    sweeps = {s.params: s.sweep_chars for s in CPU.scales}
+    stable = Unstable(top=1.0, sweep_chars=sweeps)
+
+    def records(c):
+        if c.variant == "cnn-pre" and c.seed == 1 and c.lr == 2e-2 and c.max_chars > sweeps[c.params]:
+            return {"unstable": {"chars": 1, "val_bpc": 9.0, "best_val_bpc": 2.0}, "curve": []}
+        return stable(c)
+    _, decided = Study(CPU, "shakespeare", records).walk()
+    here = decided["scales"][100_000]
+    rates = {row.variant: r for row, r in here["rates"].items()}
+    assert rates["cnn-pre"]["lr"] == 2e-2 and rates["cnn-pre"]["seeds_lr"] == 1e-2
+    assert {c.lr for row, cs in here["seeds"].items() if row.variant == "cnn-pre" for c in cs} == {1e-2}
+    entries = full_budget_rate_entries(decided)
+    md = study_markdown({"scales": [], "answer": "", "method": {"seeds": [0, 1, 2], "resamples": 1,
+                                                                "chunk_chars": 1},
+                         "full_budget_rates": entries})
+    assert "| 0.02 (seeds at 0.01: a seed was unstable) |" in md
+
+
+def test_a_plan_past_an_unstable_rate_counts_the_comparison_below_it():
+    """The sweep's 1e-2 is unstable at B and nothing lower has run: the plan asks for seed 0 at
+    5e-3 and at 2.5e-3 at once, not for seeds at 5e-3 as if it had already won."""
+    full = CPU.scale(100_000).full_chars
+
+    def records(c):
+        if c.variant == "cnn-pre" and c.params == 100_000 and c.max_chars >= full and c.lr <= 1e-2:
+            if c.lr == 1e-2:
+                return {"unstable": {"chars": 1, "val_bpc": 9.0, "best_val_bpc": 2.0}, "curve": []}
+            return None
+        return {"val_bpc": law(best_lr=1e-2)(c), "curve": []}
+    plan, _ = Study(CPU, "shakespeare", records).walk(assume=True)
+    first, _ = Study(CPU, "shakespeare", records).walk()
+    mine = lambda cs: sorted((c.lr, c.seed) for c in cs  # noqa: E731
+                             if c.variant == "cnn-pre" and c.params == 100_000)
+    assert mine(first) == [(2.5e-3, 0), (5e-3, 0)]
+    assert mine(plan) == [(2.5e-3, 0), (5e-3, 0), (5e-3, 1), (5e-3, 2)]
