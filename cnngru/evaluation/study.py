@@ -337,9 +337,11 @@ class Study:
         if budget["chars"] is None or (missing and not assume):
             return needed
         here["budget"] = budget
+        # the GRU's search starts at its ladder's rate: a rate unstable on a rung up to B is
+        # unstable at B too (longer runs are the less stable ones)
         missing, here["rates"], seeds, unstable = self.at_full_budget(
-            params, rows, lrs, {row: sorted(s) for row, s in scores.items()}, budget["chars"],
-            assume)
+            params, rows, {**lrs, gru: budget["lr"]}, {row: sorted(s) for row, s in scores.items()},
+            budget["chars"], assume)
         needed += missing
         here["unstable"] += [c for c in unstable if c not in here["unstable"]]
         if seeds is None:

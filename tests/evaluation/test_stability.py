@@ -218,3 +218,15 @@ def test_a_plan_past_an_unstable_rate_counts_the_comparison_below_it():
                              if c.variant == "cnn-pre" and c.params == 100_000)
     assert mine(first) == [(2.5e-3, 0), (5e-3, 0)]
     assert mine(plan) == [(2.5e-3, 0), (5e-3, 0), (5e-3, 1), (5e-3, 2)]
+
+
+def test_the_grus_rate_search_starts_at_its_ladders_rate():
+    """The ladder found 2e-2 unstable on a rung up to B: the search at B does not try it again."""
+    sweeps = {s.params: s.sweep_chars for s in CPU.scales}
+    study = Study(CPU, "shakespeare", Unstable(top=2e-2, sweep_chars=sweeps, ladder_only=True))
+    needed, decided = study.walk()
+    assert needed == []
+    for here in decided["scales"].values():
+        rates = {row.variant: r for row, r in here["rates"].items()}
+        assert here["lrs"][here["rows"][0]] == 2e-2 and here["budget"]["lr"] == 1e-2
+        assert max(rates["gru"]["tried"]) == 1e-2 and max(rates["cnn-pre"]["tried"]) == 2e-2
