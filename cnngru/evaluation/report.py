@@ -134,9 +134,9 @@ def study_markdown(table: dict) -> str:
                 kept += f" (seeds at {e['seeds_lr']:g}: a seed was unstable)"
             out.append(f"| {_fmt_int(e['params'])} | {e['row']} | {e['sweep_choice']:g} "
                        f"| {cells or '—'} | {kept} |")
-        out.append("\nFrom the sweep's rate down (the GRU's from its ladder's rate, as a rate "
-                   "unstable on its ladder is not tried again): a row goes to the next lower rate "
-                   "while that one does better at B (or its rate is unstable), and keeps the best.")
+        out.append("\nFrom the sweep's rate down (the GRU's from below any rate its ladder found "
+                   "unstable at B or less): a row goes to the next lower rate while that one does "
+                   "better at B (or its rate is unstable), and keeps the best.")
     if table.get("unstable"):
         out += ["", "### Unstable runs", "",
                 "A rate chosen from the short sweeps can be too high for a full-budget run. A run "

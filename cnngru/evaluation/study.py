@@ -337,11 +337,13 @@ class Study:
         if budget["chars"] is None or (missing and not assume):
             return needed
         here["budget"] = budget
-        # the GRU's search starts at its ladder's rate: a rate unstable on a rung up to B is
-        # unstable at B too (longer runs are the less stable ones)
+        grids = {row: sorted(s) for row, s in scores.items()}
+        # a rate the ladder found unstable on a rung up to B is unstable at B too (longer runs
+        # are the less stable ones): the GRU's search starts below it
+        shaky = [lower_rate(c.lr, grids[gru]) for c in budget["unstable"]
+                 if c.max_chars <= budget["chars"]]
         missing, here["rates"], seeds, unstable = self.at_full_budget(
-            params, rows, {**lrs, gru: budget["lr"]}, {row: sorted(s) for row, s in scores.items()},
-            budget["chars"], assume)
+            params, rows, {**lrs, gru: min([lrs[gru], *shaky])}, grids, budget["chars"], assume)
         needed += missing
         here["unstable"] += [c for c in unstable if c not in here["unstable"]]
         if seeds is None:

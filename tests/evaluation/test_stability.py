@@ -230,3 +230,24 @@ def test_the_grus_rate_search_starts_at_its_ladders_rate():
         rates = {row.variant: r for row, r in here["rates"].items()}
         assert here["lrs"][here["rows"][0]] == 2e-2 and here["budget"]["lr"] == 1e-2
         assert max(rates["gru"]["tried"]) == 1e-2 and max(rates["cnn-pre"]["tried"]) == 2e-2
+
+
+def test_a_rate_unstable_only_past_b_is_still_tried_at_b():
+    """The ladder's 2B rung was unstable at 2e-2 and the ladder went lower, but B itself was
+    stable at 2e-2: the GRU's search at B starts at 2e-2 again."""
+    sweeps = {s.params: s.sweep_chars for s in CPU.scales}
+    stable = Unstable(top=1.0, sweep_chars=sweeps)
+    first = CPU.scale(300_000).full_chars
+
+    def records(c):
+        if c.variant == "gru" and c.params == 300_000 and c.max_chars > sweeps[300_000]:
+            if c.lr == 2e-2 and c.max_chars >= 4 * first:  # unstable from the third rung up
+                return {"unstable": {"chars": 1, "val_bpc": 9.0, "best_val_bpc": 2.0}, "curve": []}
+            if c.lr == 1e-2:  # at the lower rate, doubling past 2 * first stops helping
+                return {"val_bpc": 2.0 + (0.1 if c.max_chars < 2 * first else 0.0), "curve": []}
+        return stable(c)
+    _, decided = Study(CPU, "shakespeare", records).walk()
+    here = decided["scales"][300_000]
+    assert here["budget"]["lr"] == 1e-2 and here["budget"]["chars"] == 2 * first
+    gru = {row.variant: r for row, r in here["rates"].items()}["gru"]
+    assert max(gru["tried"]) == 2e-2  # stable at B = 2 * first, unstable only at 4 * first
