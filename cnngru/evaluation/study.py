@@ -221,13 +221,18 @@ class Study:
         first = b.scale(params).full_chars
         lr, ladder, unstable = self._stable(
             lambda r: [self.config(gru, params, r, first * 2**k) for k in range(b.rungs)], lr, grid)
-        missing, budget = self._climb(ladder, assume)
+        # a plan expects a ladder restarted lower to climb at least as far as the higher rate's
+        # stable rungs went (below its first unstable one)
+        reached = min((c.max_chars for c in unstable), default=2 * first) // 2
+        missing, budget = self._climb(ladder, assume, reached)
         budget.update(lr=lr, unstable=unstable)
         return missing, budget
 
-    def _climb(self, ladder: list[TrainConfig], assume: bool) -> tuple[list[TrainConfig], dict]:
+    def _climb(self, ladder: list[TrainConfig], assume: bool, reached: int = 0
+               ) -> tuple[list[TrainConfig], dict]:
         """Up the ladder's rungs as far as the records and ``converged`` say (B is None while
-        a rung it needs is missing, unless ``assume``)."""
+        a rung it needs is missing, unless ``assume``: then B is the last rung recorded, or
+        ``reached`` if more, and the rungs up to 2B are counted)."""
         b = self.budget
         first = ladder[0].max_chars
         rungs = []
@@ -236,9 +241,9 @@ class Study:
             if val is None:
                 if not assume:  # what is known so far; no B yet
                     return [config], {"chars": None, "rungs": rungs, "converged": None}
-                missing = [c for c in ladder[:max(2, k + 1)] if self.val(c) is None]
-                return missing, {"chars": rungs[-1][0] if rungs else first, "rungs": rungs,
-                                 "converged": None}
+                chars = max(rungs[-1][0] if rungs else first, min(reached, ladder[-1].max_chars))
+                missing = [c for c in ladder if c.max_chars <= 2 * chars and self.val(c) is None]
+                return missing, {"chars": chars, "rungs": rungs, "converged": None}
             rungs.append([config.max_chars, val])
             if len(rungs) >= 2 and rungs[-2][1] - rungs[-1][1] < b.converged:
                 return [], {"chars": rungs[-2][0], "rungs": rungs, "converged": True}

@@ -251,3 +251,25 @@ def test_a_rate_unstable_only_past_b_is_still_tried_at_b():
     assert here["budget"]["lr"] == 1e-2 and here["budget"]["chars"] == 2 * first
     gru = {row.variant: r for row, r in here["rates"].items()}["gru"]
     assert max(gru["tried"]) == 2e-2  # stable at B = 2 * first, unstable only at 4 * first
+
+
+def test_a_plan_expects_a_restarted_ladder_to_climb_as_far_as_the_higher_rate_did():
+    """The 4th rung was unstable at 2e-2, and only the first rung has run at 1e-2: the plan
+    counts the lower ladder up to that 4th rung, and the seeds at the 3rd (not at the 1st)."""
+    first = CPU.scale(100_000).full_chars
+    sweeps = {s.params: s.sweep_chars for s in CPU.scales}
+    stable = Unstable(top=1.0, sweep_chars=sweeps)
+
+    def records(c):
+        if c.variant == "gru" and c.params == 100_000 and c.max_chars > sweeps[100_000]:
+            if c.lr == 2e-2:
+                return stable(c) if c.max_chars < 8 * first else {
+                    "unstable": {"chars": 1, "val_bpc": 9.0, "best_val_bpc": 2.0}, "curve": []}
+            if c.lr == 1e-2:
+                return stable(c) if c.max_chars == first else None
+        return stable(c) if c.max_chars <= sweeps[c.params] else None
+    plan, _ = Study(CPU, "shakespeare", records).walk(assume=True)
+    ladder = sorted(c.max_chars for c in plan if c.variant == "gru" and c.params == 100_000
+                    and c.lr == 1e-2 and c.seed == 0)
+    assert ladder == [2 * first, 4 * first, 8 * first]
+    assert {c.max_chars for c in plan if c.params == 100_000 and c.seed == 2} == {4 * first}
