@@ -236,7 +236,7 @@ class Study:
         b = self.budget
         first = ladder[0].max_chars
         rungs = []
-        for k, config in enumerate(ladder):
+        for config in ladder:
             val = self.val(config)
             if val is None:
                 if not assume:  # what is known so far; no B yet
