@@ -288,8 +288,9 @@ class Study:
         for row, configs in seeds.items():  # lower than chosen where a seed was unstable
             rates[row]["seeds_lr"] = configs[0].lr
         needed += [c for cs in seeds.values() for c in cs]
-        tried = [self.config(row, params, lr, chars) for row, r in rates.items() for lr in r["tried"]]
-        unstable = [c for c in tried if self.unstable(c)] + [c for c in unstable if c not in tried]
+        shaky = [self.config(row, params, lr, chars) for row, r in rates.items()
+                 for lr, val in r["tried"].items() if val == math.inf]  # inf: unstable
+        unstable = shaky + [c for c in unstable if c not in shaky]
         return needed, rates, seeds if len(chosen) == len(rows) else None, unstable
 
     def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int,
@@ -335,14 +336,14 @@ class Study:
             return needed
         here["sweeps"] = scores
         here["lrs"] = lrs = {row: best_rate(s) for row, s in scores.items()}
+        grids = {row: sorted(s) for row, s in scores.items()}
         gru = rows[0]
-        missing, budget = self.full_budget(params, gru, lrs[gru], assume, sorted(scores[gru]))
+        missing, budget = self.full_budget(params, gru, lrs[gru], assume, grids[gru])
         needed += missing
         here["ladder"], here["unstable"] = budget, list(budget["unstable"])
         if budget["chars"] is None or (missing and not assume):
             return needed
         here["budget"] = budget
-        grids = {row: sorted(s) for row, s in scores.items()}
         # a rate the ladder found unstable on a rung up to B is unstable at B too (longer runs
         # are the less stable ones): the GRU's search starts below it
         shaky = [lower_rate(c.lr, grids[gru]) for c in budget["unstable"]
