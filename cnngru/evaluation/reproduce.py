@@ -181,14 +181,14 @@ class Reproduction:
         many were trained."""
         trained = 0
         if self.jobs == 1:
-            while needed := self.study.walk()[0]:
+            while needed := self.next_runs():
                 self._done(train_and_record(*self._work(needed[0])))
                 trained += 1
             return trained
         in_flight = {}
         with ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn")) as pool:
             while True:
-                for config in self.study.walk()[0]:
+                for config in self.next_runs():
                     name = self.records.name(config)
                     if len(in_flight) < self.jobs and name not in in_flight:
                         in_flight[name] = pool.submit(train_and_record, *self._work(config))
@@ -200,6 +200,11 @@ class Reproduction:
                         del in_flight[name]
                         self._done(future.result())
                         trained += 1
+
+    def next_runs(self) -> list[TrainConfig]:
+        """The runs the study needs, those stopped part-way first (what they trained is not left
+        waiting), then in the study's order."""
+        return sorted(self.study.walk()[0], key=lambda c: not (self.folder(c) / "last").is_dir())
 
     def _work(self, config: TrainConfig) -> tuple:
         """``train_and_record``'s arguments for a run: the cores are shared among the jobs."""
@@ -213,26 +218,38 @@ class Reproduction:
     # ---- the plan -----------------------------------------------------------------------------
     def plan(self) -> list[str]:
         """What remains (at least: a grid that must grow or a ladder that must climb adds runs)
-        and how long it should take here, from the records' or measured throughput."""
-        remaining = self.study.walk(assume=True)[0]
+        and how long it should take here, from the records' or measured throughput; then the
+        same if every unfinished ladder climbs to its last rung (B unknown: the range)."""
         done = len(list(self.where.records.glob("*.json"))) if self.where.records.is_dir() else 0
         rates: dict[tuple, float] = {}
-        lines = [f"{done} runs recorded in {self.where.records}; at least {len(remaining)} to go:"]
+        least = self.study.walk(assume=True)[0]
+        lines = [f"{done} runs recorded in {self.where.records}; at least {len(least)} to go:",
+                 *self._estimate(least, rates)]
+        most = Study(self.study.budget, self.study.corpus, self.study.figures,
+                     to_top=True).walk(assume=True)[0]
+        if len(most) != len(least):
+            lines += [f"if every unfinished ladder climbs to its last rung "
+                      f"({2 ** (self.budget.rungs - 1)}x its first), at least {len(most)} to go:",
+                      *self._estimate(most, rates)]
+        return lines
+
+    def _estimate(self, configs: list[TrainConfig], rates: dict[tuple, float]) -> list[str]:
+        """Runs, characters and hours per scale, and in all (``rates``: throughput, cached)."""
+        lines, total = [], 0.0
         by_scale: dict[int, list] = {}
-        for c in remaining:
+        for c in configs:
             by_scale.setdefault(c.params, []).append(c)
-        total = 0.0
-        for params, configs in sorted(by_scale.items()):
+        for params, here in sorted(by_scale.items()):
             seconds = 0.0
-            for c in configs:
+            for c in here:
                 key = (c.variant, c.design, c.params)
                 if key not in rates:
                     rates[key] = self._rate(c)
                 seconds += c.max_chars / rates[key]
             seconds /= self.jobs
             total += seconds
-            chars = sum(c.max_chars for c in configs)
-            lines.append(f"  {params // 1000:>5}k parameters: {len(configs):>3} runs, "
+            chars = sum(c.max_chars for c in here)
+            lines.append(f"  {params // 1000:>5}k parameters: {len(here):>3} runs, "
                          f"{chars / 1e6:,.0f}M characters, about {seconds / 3600:.1f} h")
         lines.append(f"  in all about {total / 3600:.1f} h here with {self.jobs} job(s) "
                      f"on {os.cpu_count()} cores, with nothing else running")

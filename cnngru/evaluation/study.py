@@ -110,11 +110,14 @@ class Study:
 
     ``figures(config)`` returns a finished run's record, or None. With ``assume=True`` a stage
     that is not finished is taken to end as if nothing more were needed (its grid's best rate,
-    B at the first rung), so that the later stages' runs can be counted for a plan.
+    B at the first rung), so that the later stages' runs can be counted for a plan. With
+    ``to_top`` as well, an unfinished ladder climbs to its last rung instead: the plan's most.
     """
 
-    def __init__(self, budget: StudyBudget, corpus: str, figures: Callable[[TrainConfig], dict | None]):
+    def __init__(self, budget: StudyBudget, corpus: str,
+                 figures: Callable[[TrainConfig], dict | None], to_top: bool = False):
         self.budget, self.corpus, self.figures = budget, corpus, figures
+        self.to_top = to_top
 
     # ---- runs -----------------------------------------------------------------------------
     def config(self, row: Row, params: int, lr: float, chars: int, seed: int = 0) -> TrainConfig:
@@ -232,7 +235,8 @@ class Study:
                ) -> tuple[list[TrainConfig], dict]:
         """Up the ladder's rungs as far as the records and ``converged`` say (B is None while
         a rung it needs is missing, unless ``assume``: then B is the last rung recorded, or
-        ``reached`` if more, and the rungs up to 2B are counted)."""
+        ``reached`` if more, or the last rung with ``to_top``, and the rungs up to 2B are
+        counted)."""
         b = self.budget
         first = ladder[0].max_chars
         rungs = []
@@ -241,7 +245,8 @@ class Study:
             if val is None:
                 if not assume:  # what is known so far; no B yet
                     return [config], {"chars": None, "rungs": rungs, "converged": None}
-                chars = max(rungs[-1][0] if rungs else first, min(reached, ladder[-1].max_chars))
+                top = ladder[-1].max_chars
+                chars = max(rungs[-1][0] if rungs else first, top if self.to_top else min(reached, top))
                 missing = [c for c in ladder if c.max_chars <= 2 * chars and self.val(c) is None]
                 return missing, {"chars": chars, "rungs": rungs, "converged": None}
             rungs.append([config.max_chars, val])
@@ -275,23 +280,23 @@ class Study:
 
     def at_full_budget(self, params: int, rows: list[Row], lrs: dict[Row, float],
                        grids: dict[Row, list[float]], chars: int, assume: bool = False):
-        """Stages 4 and 5 at one scale: the runs needed, each row's rate search, the seeds
-        (None until every row has its rate: a row's seeds start as soon as its own is chosen)
-        and the unstable runs met."""
-        needed, rates = [], {}
+        """Stages 4 and 5 at one scale: the runs needed (the rate searches', the seeds'), each
+        row's rate search, the seeds (None until every row has its rate: a row's seeds start as
+        soon as its own is chosen) and the unstable runs met."""
+        search, rates = [], {}
         for row in rows:
             missing, rates[row] = self.full_budget_rate(params, row, lrs[row], chars, grids[row],
                                                         assume)
-            needed += missing
+            search += missing
         chosen = {row: r["lr"] for row, r in rates.items() if r["lr"] is not None}
         seeds, unstable = self.seed_runs(params, list(chosen), chosen, chars, grids)
         for row, configs in seeds.items():  # lower than chosen where a seed was unstable
             rates[row]["seeds_lr"] = configs[0].lr
-        needed += [c for cs in seeds.values() for c in cs]
+        seeding = [c for cs in seeds.values() for c in cs]
         shaky = [self.config(row, params, lr, chars) for row, r in rates.items()
                  for lr, val in r["tried"].items() if val == math.inf]  # inf: unstable
         unstable = shaky + [c for c in unstable if c not in shaky]
-        return needed, rates, seeds if len(chosen) == len(rows) else None, unstable
+        return (search, seeding), rates, seeds if len(chosen) == len(rows) else None, unstable
 
     def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int,
                   grids: dict[Row, list[float]] | None = None
@@ -326,12 +331,13 @@ class Study:
 
     # ---- the whole walk -----------------------------------------------------------------------
     def scale_runs(self, params: int, selected: dict[str, str], here: dict,
-                   assume: bool = False) -> list[TrainConfig]:
-        """Stages 2 to 5 at one scale: the runs needed next, and what was decided in ``here``."""
+                   assume: bool = False) -> list[tuple[int, TrainConfig]]:
+        """Stages 2 to 5 at one scale: the runs needed next, each with its stage, and what was
+        decided in ``here``."""
         needed = []
         here["rows"] = rows = self.rows(params, selected)
         missing, scores = self.sweeps(params, rows, assume)
-        needed += missing
+        needed += [(2, c) for c in missing]
         if scores is None:
             return needed
         here["sweeps"] = scores
@@ -339,7 +345,7 @@ class Study:
         grids = {row: sorted(s) for row, s in scores.items()}
         gru = rows[0]
         missing, budget = self.full_budget(params, gru, lrs[gru], assume, grids[gru])
-        needed += missing
+        needed += [(3, c) for c in missing]
         here["ladder"], here["unstable"] = budget, list(budget["unstable"])
         if budget["chars"] is None or (missing and not assume):
             return needed
@@ -348,26 +354,30 @@ class Study:
         # are the less stable ones): the GRU's search starts below it
         shaky = [lower_rate(c.lr, grids[gru]) for c in budget["unstable"]
                  if c.max_chars <= budget["chars"]]
-        missing, here["rates"], seeds, unstable = self.at_full_budget(
+        (search, seeding), here["rates"], seeds, unstable = self.at_full_budget(
             params, rows, {**lrs, gru: min([lrs[gru], *shaky])}, grids, budget["chars"], assume)
-        needed += missing
+        needed += [(4, c) for c in search] + [(5, c) for c in seeding]
         here["unstable"] += [c for c in unstable if c not in here["unstable"]]
         if seeds is None:
             return needed
         here["seeds"] = seeds
         if params == self.budget.reference_params:
             here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])
-            needed += here["ranking"]
+            needed += [(5, c) for c in here["ranking"]]
         return needed
 
     def walk(self, assume: bool = False) -> tuple[list[TrainConfig], dict]:
-        """The runs needed next (all of them, with ``assume``) and everything decided so far."""
+        """The runs needed next (all of them, with ``assume``) and everything decided so far.
+
+        The runs come in stage order over all scales, so that the runs others wait on (the
+        sweeps, the ladders' rungs, the rate searches) go first: a ladder climbs one rung at a
+        time, and started late it would keep the rest waiting at the end."""
         needed, decided = [], {"scales": {}}
         missing, selection = self.selection(assume)
-        needed += missing
+        needed += [(1, c) for c in missing]
         decided["selection"] = selection
         if selection is None:
-            return needed, decided
+            return missing, decided
         for scale in self.budget.scales:
             here = decided["scales"][scale.params] = {}
             try:
@@ -375,7 +385,7 @@ class Study:
             except NoStableRate as e:  # a person must look at this scale: nothing more runs
                 here["failed"] = str(e)
         seen, out = set(), []  # the same run may be wanted by two stages (a ladder rung is seed 0)
-        for c in needed:
+        for _, c in sorted(needed, key=lambda staged: staged[0]):  # stable: scale order within
             key = (c.variant, c.design, c.params, c.lr, c.max_chars, c.seed)
             if key not in seen and self.figures(c) is None:
                 seen.add(key)

@@ -137,3 +137,16 @@ def test_smoke_writes_only_under_runs_smoke_by_default():
     real = Where.of(smoke=False)
     assert (real.results, real.records, real.shipped) == (RESULTS_DIR, RESULTS_DIR / "runs", SHIPPED)
     assert real.runs == Path("runs")
+
+
+def test_runs_stopped_part_way_go_first_then_the_studys_order(tmp_path):
+    """A run that holds a checkpoint from an earlier sitting resumes before any new run starts,
+    so a sitting that ends leaves at most ``jobs`` runs part-way."""
+    from cnngru.evaluation.reproduce import Reproduction, Where
+
+    where = Where.of(True, tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints")
+    reproduction = Reproduction(SMOKE, where, "shakespeare", "cpu", jobs=2)
+    fresh = reproduction.next_runs()
+    assert len(fresh) > 2
+    (reproduction.folder(fresh[-1]) / "last").mkdir(parents=True)
+    assert reproduction.next_runs() == [fresh[-1], *fresh[:-1]]

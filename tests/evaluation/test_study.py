@@ -131,3 +131,37 @@ def test_a_rows_seeds_wait_for_its_rate_and_the_scale_for_every_rows():
     at_100k = [c for c in needed if c.params == 100_000]
     assert any(c.variant == "cnn-pre" and c.lr == 5e-3 and c.seed == 0 for c in at_100k)
     assert not any(c.variant == "cnn-pre" and c.seed > 0 for c in at_100k)
+
+
+def test_runs_others_wait_on_come_first_over_all_scales():
+    """100k waits for its rate searches, 300k for its ladder's next rung: the rung (stage 3)
+    comes before the searches (stage 4), though 100k is the first scale."""
+    first = {s.params: s.full_chars for s in CPU.scales}
+
+    def done(c):
+        if c.params == 100_000:
+            return c.max_chars < first[100_000] or c.variant == "gru" and c.lr == 1e-2
+        return c.params != 300_000 or c.max_chars < 2 * first[300_000] and c.seed == 0 and (
+            c.max_chars < first[300_000] or c.variant == "gru")
+    needed, decided = Study(CPU, "shakespeare", Records(law(), done=done)).walk()
+    assert decided["scales"][300_000]["ladder"]["chars"] is None  # its 2nd rung is missing
+    assert needed[0].params == 300_000 and needed[0].max_chars == 2 * first[300_000]
+    assert {c.params for c in needed[1:]} == {100_000}  # the rate searches at B, after it
+    assert all(c.max_chars == first[100_000] and c.seed == 0 for c in needed[1:])
+
+
+def test_a_plan_to_the_top_climbs_every_unfinished_ladder_to_its_last_rung():
+    def done(c):  # the sweeps, nothing at the full budget
+        return c.max_chars <= CPU.scale(c.params).sweep_chars
+    records = Records(law(), done=done)
+    least, _ = Study(CPU, "shakespeare", records).walk(assume=True)
+    most, _ = Study(CPU, "shakespeare", records, to_top=True).walk(assume=True)
+    for scale in CPU.scales:
+        top = scale.full_chars * 2 ** (CPU.rungs - 1)
+        rungs = sorted(c.max_chars for c in most if c.params == scale.params and c.variant == "gru"
+                       and c.seed == 0 and c.lr == 1e-2)
+        assert rungs == [scale.full_chars * 2 ** k for k in range(CPU.rungs)]
+        assert {c.max_chars for c in most if c.params == scale.params and c.seed == 2} == {top}
+        assert {c.max_chars for c in least if c.params == scale.params and c.seed == 2} == {
+            scale.full_chars}
+    assert len(most) > len(least)
