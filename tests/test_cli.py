@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 
 def cnngru(*args, timeout=300):
@@ -46,6 +47,26 @@ def test_bench_train_prints_characters_per_second_threads_and_idleness():
     assert "thread(s)" in out.stdout and "machine otherwise idle:" in out.stdout
     row = next(line for line in out.stdout.splitlines() if line.startswith("| gru |"))
     assert int(row.split("|")[3].replace(",", "")) > 0
+
+
+def test_bench_train_ceiling_measures_the_gru_with_its_gates_free_and_puts_the_real_one_back():
+    from cnngru.bench.training_floor import gates_free
+    from cnngru.models import gru_sequence
+
+    real = gru_sequence._GRULayer
+    gru = torch.nn.GRU(3, 4, batch_first=True)
+    x = torch.randn(2, 5, 3)
+    with gates_free():
+        free, _ = gru_sequence.gru_sequence(gru, x, None)
+        free.sum().backward()  # every parameter gets a gradient of its shape
+        assert all(p.grad is not None and p.grad.shape == p.shape for p in gru.parameters())
+    assert gru_sequence._GRULayer is real
+    assert not torch.allclose(free, gru_sequence.gru_sequence(gru, x, None)[0])  # not the GRU
+    out = cnngru("bench", "--train", "--variants", "gru", "--params", "100000", "--seconds",
+                 "0.5", "--ceiling")
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("| gru |"))
+    assert "gates free (ceiling)" in out.stdout and row.count("|") == 5 and "x)" in row
 
 
 def test_train_with_a_time_budget_records_the_characters_it_measured(tmp_path):

@@ -4,7 +4,9 @@ Each variant is built at the shipped size on the default corpus with the CPU rec
 (``cnngru.training.cpu_recipe``) and trained for ``--seconds`` on a copy (the measurement of
 ``cnngru.training.throughput``). The table says how many threads ran and whether the machine was
 otherwise idle, read from /proc/stat just before: figures from a busy machine are not comparable.
-``--profile`` adds where a step's time goes, by phase and by operator.
+``--profile`` adds where a step's time goes, by phase and by operator; ``--ceiling`` the rate
+with the GRU's per-step element-wise work free (``training_floor.py``): the most that fusing it
+into one kernel could give.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="measured per variant")
     p.add_argument("--threads", type=int, default=None, help="default: PyTorch's (all cores)")
     p.add_argument("--profile", action="store_true", help="also show where a step's time goes")
+    p.add_argument("--ceiling", action="store_true", help="also the rate with the GRU's gates "
+                   "free (wrong numbers): the ceiling of fusing them")
     p.add_argument("--write", default=None, metavar="FILE",
                    help="also write the table to FILE (results/bench-train.md goes in the README)")
     args = p.parse_args(argv)
@@ -96,12 +100,21 @@ def main(argv: list[str] | None = None) -> None:
 
     lines = [f"training throughput ({platform.processor() or platform.machine()}, "
              f"{torch.get_num_threads()} thread(s), batch {batch_size} x {seq_len}, "
-             f"machine otherwise idle: {idle})", "| variant | params | chars/s |", "|---|---|---|"]
+             f"machine otherwise idle: {idle})",
+             "| variant | params | chars/s |" + (" gates free (ceiling) |" if args.ceiling else ""),
+             "|---|---|---|" + ("---|" if args.ceiling else "")]
     print("\n".join(lines), flush=True)
     for variant in args.variants:
         trainer = trainer_for(variant, args.params, corpus, batch_size, seq_len)
         rate = throughput.measure(trainer, seconds=args.seconds)
-        lines.append(f"| {variant} | {count_params(trainer.model):,} | {rate:,.0f} |")
+        row = f"| {variant} | {count_params(trainer.model):,} | {rate:,.0f} |"
+        if args.ceiling:
+            from .training_floor import gates_free
+
+            with gates_free():
+                free = throughput.measure(trainer, seconds=args.seconds)
+            row += f" {free:,.0f} ({free / rate:.2f}x) |"
+        lines.append(row)
         print(lines[-1], flush=True)
         if args.profile:
             print(profile(trainer))
