@@ -18,6 +18,7 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -188,7 +189,7 @@ class Reproduction:
         in_flight = {}
         with ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn")) as pool:
             while True:
-                for config in self.next_runs():
+                for config in self.next_runs(in_flight):
                     name = self.records.name(config)
                     if len(in_flight) < self.jobs and name not in in_flight:
                         in_flight[name] = pool.submit(train_and_record, *self._work(config))
@@ -201,10 +202,22 @@ class Reproduction:
                         self._done(future.result())
                         trained += 1
 
-    def next_runs(self) -> list[TrainConfig]:
-        """The runs the study needs, those stopped part-way first (what they trained is not left
-        waiting), then in the study's order."""
-        return sorted(self.study.walk()[0], key=lambda c: not (self.folder(c) / "last").is_dir())
+    def next_runs(self, in_flight: Collection[str] = ()) -> list[TrainConfig]:
+        """The runs the study needs, in the order to start them beside ``in_flight`` (names).
+
+        Runs stopped part-way come first (what they trained is not left waiting). Then, while
+        fewer than ``jobs - 1`` ladder runs train, a ladder's next run: a ladder climbs one rung
+        at a time, its scale waits for it, and it is the study's longest chain, so it climbs
+        beside the rest instead of after it. Then the study's order, scale by scale, so that a
+        scale's answer comes as soon as it can.
+        """
+        needed, decided = self.study.walk()
+        name = self.records.name
+        ladder = [name(c) for here in decided["scales"].values() for c in here.get("ladder_runs", ())]
+        climbing = sum(n in in_flight for n in ladder)
+        promoted = [n for n in ladder if n not in in_flight][:max(0, self.jobs - 1 - climbing)]
+        return sorted(needed, key=lambda c: (not (self.folder(c) / "last").is_dir(),
+                                             name(c) not in promoted))
 
     def _work(self, config: TrainConfig) -> tuple:
         """``train_and_record``'s arguments for a run: the cores are shared among the jobs."""

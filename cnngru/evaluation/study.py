@@ -280,23 +280,23 @@ class Study:
 
     def at_full_budget(self, params: int, rows: list[Row], lrs: dict[Row, float],
                        grids: dict[Row, list[float]], chars: int, assume: bool = False):
-        """Stages 4 and 5 at one scale: the runs needed (the rate searches', the seeds'), each
-        row's rate search, the seeds (None until every row has its rate: a row's seeds start as
-        soon as its own is chosen) and the unstable runs met."""
-        search, rates = [], {}
+        """Stages 4 and 5 at one scale: the runs needed, each row's rate search, the seeds
+        (None until every row has its rate: a row's seeds start as soon as its own is chosen)
+        and the unstable runs met."""
+        needed, rates = [], {}
         for row in rows:
             missing, rates[row] = self.full_budget_rate(params, row, lrs[row], chars, grids[row],
                                                         assume)
-            search += missing
+            needed += missing
         chosen = {row: r["lr"] for row, r in rates.items() if r["lr"] is not None}
         seeds, unstable = self.seed_runs(params, list(chosen), chosen, chars, grids)
         for row, configs in seeds.items():  # lower than chosen where a seed was unstable
             rates[row]["seeds_lr"] = configs[0].lr
-        seeding = [c for cs in seeds.values() for c in cs]
+        needed += [c for cs in seeds.values() for c in cs]
         shaky = [self.config(row, params, lr, chars) for row, r in rates.items()
                  for lr, val in r["tried"].items() if val == math.inf]  # inf: unstable
         unstable = shaky + [c for c in unstable if c not in shaky]
-        return (search, seeding), rates, seeds if len(chosen) == len(rows) else None, unstable
+        return needed, rates, seeds if len(chosen) == len(rows) else None, unstable
 
     def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int,
                   grids: dict[Row, list[float]] | None = None
@@ -331,22 +331,30 @@ class Study:
 
     # ---- the whole walk -----------------------------------------------------------------------
     def scale_runs(self, params: int, selected: dict[str, str], here: dict,
-                   assume: bool = False) -> list[tuple[int, TrainConfig]]:
-        """Stages 2 to 5 at one scale: the runs needed next, each with its stage, and what was
-        decided in ``here``."""
+                   assume: bool = False) -> list[TrainConfig]:
+        """Stages 2 to 5 at one scale: the runs needed next, and what was decided in ``here``
+        (``here["ladder_runs"]``: those of them the ladder waits on, the GRU's sweep and rungs).
+
+        The ladder needs the GRU's sweep alone (each row's grid grows on its own), so it climbs
+        while the other rows' sweeps run; the rates at B wait for every row's."""
         needed = []
         here["rows"] = rows = self.rows(params, selected)
+        gru = rows[0]
         missing, scores = self.sweeps(params, rows, assume)
-        needed += [(2, c) for c in missing]
+        here["ladder_runs"], gru_sweep = self.sweeps(params, [gru], assume)
+        needed += missing + here["ladder_runs"]
+        if gru_sweep is None:
+            return needed
+        missing, budget = self.full_budget(params, gru, best_rate(gru_sweep[gru]), assume,
+                                           sorted(gru_sweep[gru]))
+        needed += missing
+        here["ladder_runs"] += missing
+        here["ladder"], here["unstable"] = budget, list(budget["unstable"])
         if scores is None:
             return needed
         here["sweeps"] = scores
         here["lrs"] = lrs = {row: best_rate(s) for row, s in scores.items()}
         grids = {row: sorted(s) for row, s in scores.items()}
-        gru = rows[0]
-        missing, budget = self.full_budget(params, gru, lrs[gru], assume, grids[gru])
-        needed += [(3, c) for c in missing]
-        here["ladder"], here["unstable"] = budget, list(budget["unstable"])
         if budget["chars"] is None or (missing and not assume):
             return needed
         here["budget"] = budget
@@ -354,30 +362,27 @@ class Study:
         # are the less stable ones): the GRU's search starts below it
         shaky = [lower_rate(c.lr, grids[gru]) for c in budget["unstable"]
                  if c.max_chars <= budget["chars"]]
-        (search, seeding), here["rates"], seeds, unstable = self.at_full_budget(
+        missing, here["rates"], seeds, unstable = self.at_full_budget(
             params, rows, {**lrs, gru: min([lrs[gru], *shaky])}, grids, budget["chars"], assume)
-        needed += [(4, c) for c in search] + [(5, c) for c in seeding]
+        needed += missing
         here["unstable"] += [c for c in unstable if c not in here["unstable"]]
         if seeds is None:
             return needed
         here["seeds"] = seeds
         if params == self.budget.reference_params:
             here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])
-            needed += [(5, c) for c in here["ranking"]]
+            needed += here["ranking"]
         return needed
 
     def walk(self, assume: bool = False) -> tuple[list[TrainConfig], dict]:
-        """The runs needed next (all of them, with ``assume``) and everything decided so far.
-
-        The runs come in stage order over all scales, so that the runs others wait on (the
-        sweeps, the ladders' rungs, the rate searches) go first: a ladder climbs one rung at a
-        time, and started late it would keep the rest waiting at the end."""
+        """The runs needed next (all of them, with ``assume``), scale by scale, and everything
+        decided so far."""
         needed, decided = [], {"scales": {}}
         missing, selection = self.selection(assume)
-        needed += [(1, c) for c in missing]
+        needed += missing
         decided["selection"] = selection
         if selection is None:
-            return missing, decided
+            return needed, decided
         for scale in self.budget.scales:
             here = decided["scales"][scale.params] = {}
             try:
@@ -385,7 +390,7 @@ class Study:
             except NoStableRate as e:  # a person must look at this scale: nothing more runs
                 here["failed"] = str(e)
         seen, out = set(), []  # the same run may be wanted by two stages (a ladder rung is seed 0)
-        for _, c in sorted(needed, key=lambda staged: staged[0]):  # stable: scale order within
+        for c in needed:
             key = (c.variant, c.design, c.params, c.lr, c.max_chars, c.seed)
             if key not in seen and self.figures(c) is None:
                 seen.add(key)

@@ -139,14 +139,31 @@ def test_smoke_writes_only_under_runs_smoke_by_default():
     assert real.runs == Path("runs")
 
 
-def test_runs_stopped_part_way_go_first_then_the_studys_order(tmp_path):
-    """A run that holds a checkpoint from an earlier sitting resumes before any new run starts,
-    so a sitting that ends leaves at most ``jobs`` runs part-way."""
+def test_runs_stopped_part_way_go_first_then_one_ladder_run_beside_the_rest(tmp_path):
+    """A run holding a checkpoint from an earlier sitting resumes before any new one; then, with
+    two jobs, one ladder run goes before the scale-by-scale order, and none more while one
+    trains. Here the smallest scale's GRU sweep is done, so its first rung can climb while the
+    other rows' sweeps wait."""
     from cnngru.evaluation.reproduce import Reproduction, Where
+    from cnngru.evaluation.study import Study
 
     where = Where.of(True, tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints")
     reproduction = Reproduction(SMOKE, where, "shakespeare", "cpu", jobs=2)
-    fresh = reproduction.next_runs()
-    assert len(fresh) > 2
-    (reproduction.folder(fresh[-1]) / "last").mkdir(parents=True)
-    assert reproduction.next_runs() == [fresh[-1], *fresh[:-1]]
+    smallest = SMOKE.scales[0]
+
+    def records(c):  # the selection and the smallest scale's GRU sweep
+        sweep = c.max_chars == SMOKE.scale(c.params).sweep_chars
+        done = c.params == SMOKE.selection_params or c.params == smallest.params and c.variant == "gru"
+        return {"val_bpc": 2.0 + abs(c.lr - 1e-2)} if sweep and done else None
+    reproduction.study = Study(SMOKE, "shakespeare", records)
+    walked = reproduction.study.walk()[0]
+    order = reproduction.next_runs()
+    rung = order[0]
+    assert (rung.variant, rung.params, rung.max_chars) == ("gru", smallest.params, smallest.full_chars)
+    assert walked.index(rung) > 0 and order[1:] == [c for c in walked if c != rung]
+    name = reproduction.records.name
+    assert reproduction.next_runs({name(rung)}) == walked  # one ladder run at a time
+    (reproduction.folder(walked[-1]) / "last").mkdir(parents=True)
+    assert reproduction.next_runs()[:2] == [walked[-1], rung]
+    reproduction.jobs = 1  # one job: nothing runs beside, so the study's order
+    assert reproduction.next_runs() == [walked[-1], *walked[:-1]]

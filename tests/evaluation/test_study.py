@@ -133,21 +133,26 @@ def test_a_rows_seeds_wait_for_its_rate_and_the_scale_for_every_rows():
     assert not any(c.variant == "cnn-pre" and c.seed > 0 for c in at_100k)
 
 
-def test_runs_others_wait_on_come_first_over_all_scales():
-    """100k waits for its rate searches, 300k for its ladder's next rung: the rung (stage 3)
-    comes before the searches (stage 4), though 100k is the first scale."""
+def test_the_walk_names_the_runs_each_ladder_waits_on():
+    """100k waits for its rate searches, 300k for its ladder's next rung, 1M for its GRU's
+    sweep: the rung and the GRU's sweep runs are the ladder runs, in the scale-by-scale list."""
     first = {s.params: s.full_chars for s in CPU.scales}
 
     def done(c):
         if c.params == 100_000:
             return c.max_chars < first[100_000] or c.variant == "gru" and c.lr == 1e-2
-        return c.params != 300_000 or c.max_chars < 2 * first[300_000] and c.seed == 0 and (
-            c.max_chars < first[300_000] or c.variant == "gru")
+        if c.params == 300_000:
+            return c.max_chars < 2 * first[300_000] and c.seed == 0 and (
+                c.max_chars < first[300_000] or c.variant == "gru")
+        return c.variant != "gru"  # 1M: every sweep but the GRU's
     needed, decided = Study(CPU, "shakespeare", Records(law(), done=done)).walk()
-    assert decided["scales"][300_000]["ladder"]["chars"] is None  # its 2nd rung is missing
-    assert needed[0].params == 300_000 and needed[0].max_chars == 2 * first[300_000]
-    assert {c.params for c in needed[1:]} == {100_000}  # the rate searches at B, after it
-    assert all(c.max_chars == first[100_000] and c.seed == 0 for c in needed[1:])
+    ladders = {p: here["ladder_runs"] for p, here in decided["scales"].items()}
+    assert ladders[100_000] == []
+    assert [(c.variant, c.max_chars) for c in ladders[300_000]] == [("gru", 2 * first[300_000])]
+    assert {(c.variant, c.max_chars, c.lr) for c in ladders[1_000_000]} == {
+        ("gru", CPU.scale(1_000_000).sweep_chars, lr) for lr in CPU.grid}
+    assert [c.params for c in needed] == sorted(c.params for c in needed)  # scale by scale
+    assert all(c in needed for cs in ladders.values() for c in cs)
 
 
 def test_a_plan_to_the_top_climbs_every_unfinished_ladder_to_its_last_rung():
@@ -165,3 +170,18 @@ def test_a_plan_to_the_top_climbs_every_unfinished_ladder_to_its_last_rung():
         assert {c.max_chars for c in least if c.params == scale.params and c.seed == 2} == {
             scale.full_chars}
     assert len(most) > len(least)
+
+
+def test_a_ladder_climbs_while_the_other_rows_sweeps_run():
+    """The ladder needs only the GRU's sweep: with it done and no other row's, the first rung is
+    asked for, and the rates at B wait for every row's sweep."""
+    def done(c):
+        return c.params == CPU.selection_params or c.variant == "gru" and (
+            c.max_chars <= CPU.scale(c.params).sweep_chars)
+    needed, decided = Study(CPU, "shakespeare", Records(law(), done=done)).walk()
+    here = decided["scales"][100_000]
+    first = CPU.scale(100_000).full_chars
+    assert [c.max_chars for c in here["ladder_runs"]] == [first]
+    assert here["ladder_runs"][0] in needed and "sweeps" not in here and "rates" not in here
+    assert {c.variant for c in needed if c.params == 100_000 and c.max_chars < first} == set(
+        VARIANTS) - {"gru"}
