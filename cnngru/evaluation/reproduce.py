@@ -252,17 +252,17 @@ class Reproduction:
         by_scale: dict[int, list] = {}
         for c in configs:
             by_scale.setdefault(c.params, []).append(c)
-        for params, here in sorted(by_scale.items()):
+        for params, runs in sorted(by_scale.items()):
             seconds = 0.0
-            for c in here:
+            for c in runs:
                 key = (c.variant, c.design, c.params)
                 if key not in rates:
                     rates[key] = self._rate(c)
                 seconds += c.max_chars / rates[key]
             seconds /= self.jobs
             total += seconds
-            chars = sum(c.max_chars for c in here)
-            lines.append(f"  {params // 1000:>5}k parameters: {len(here):>3} runs, "
+            chars = sum(c.max_chars for c in runs)
+            lines.append(f"  {params // 1000:>5}k parameters: {len(runs):>3} runs, "
                          f"{chars / 1e6:,.0f}M characters, about {seconds / 3600:.1f} h")
         lines.append(f"  in all about {total / 3600:.1f} h here with {self.jobs} job(s) "
                      f"on {os.cpu_count()} cores, with nothing else running")
