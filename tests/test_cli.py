@@ -98,3 +98,14 @@ def test_train_refuses_a_bad_corpus_clearly(tmp_path):
 def test_every_subcommand_has_help(command):
     out = cnngru(command, "--help")
     assert out.returncode == 0 and "usage" in out.stdout.lower()
+
+
+def test_training_versions_times_an_earlier_revision_beside_this_checkout(capsys):
+    from cnngru.bench.training_versions import main
+
+    main(["HEAD", "--batch-sizes", "4", "--seconds", "0.3", "--threads", "1", "--params", "60000"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 4 |")]
+    assert [r.split("|")[2].strip() for r in rows] == ["HEAD", "this checkout"]
+    spells = [[float(v.replace(",", "")) for v in r.split("|")[4].split(", ")] for r in rows]
+    assert all(len(s) == 3 and min(s) > 0 for s in spells)
+    assert rows[1].split("|")[5].strip().endswith("x")
