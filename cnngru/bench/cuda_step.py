@@ -1,0 +1,167 @@
+"""``python -m cnngru.bench.cuda_step``: does the batched generation step pay on a GPU?
+
+Per shipped variant and batch size, the aggregate characters per second of stepping every row by
+one character, each way counting what the engine needs beside the model: the logits to the host,
+sampling every row there (``sample_rows``, as the engine does), the chosen characters back.
+
+- ``cpu fused``: the fused NumPy step the engine uses on a CPU, on one thread;
+- ``cuda forward``: the model's own forward on the GPU with the state kept there;
+- ``cuda graph``: that forward captured once per batch size as a CUDA graph and replayed, so a
+  step is one launch.
+
+Without a GPU only the CPU rows are measured. Prints a table; ``--json`` writes the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+BATCHES = (1, 16, 64, 256)
+STEPS = 300  # timed steps per measurement (after a warm-up of 20)
+
+
+def settings(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Temperature 1, no top-k, no top-p: the engine's default row."""
+    return np.ones(rows, np.float32), np.zeros(rows, np.int64), np.ones(rows, np.float64)
+
+
+def cpu_fused(bundle, rows: int, steps: int) -> float:
+    from ..sampling import sample_rows
+
+    step = bundle.fast_step.step
+    rng = np.random.default_rng(0)
+    logits, state, _ = step(np.zeros(rows, np.int64), None)
+    per_row = settings(rows)
+    for i in range(20 + steps):
+        if i == 20:
+            t0 = time.perf_counter()
+        choice = sample_rows(logits, *per_row, rng.random(rows))
+        logits, state, _ = step(choice, state)
+    return rows * steps / (time.perf_counter() - t0)
+
+
+def cuda_forward(bundle, rows: int, steps: int, graph: bool) -> float:
+    """Rows stepped together on the GPU: eagerly, or as one captured graph per step."""
+    import torch
+
+    from ..sampling import sample_rows
+
+    model, device = bundle.model, bundle.device
+    rng = np.random.default_rng(0)
+    per_row = settings(rows)
+    with torch.inference_mode():
+        tokens = torch.zeros(rows, 1, dtype=torch.long, device=device)
+        out = model(tokens, None)  # the first step makes the state its steady shape
+        state = {k: v.clone() for k, v in out.state.items()}
+        host = out.logits[:, -1].float().cpu().numpy()
+        if graph:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # warm-up off the default stream, as capture requires
+                for _ in range(3):
+                    model(tokens, state)
+            torch.cuda.current_stream().wait_stream(side)
+            captured = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(captured):
+                out = model(tokens, state)
+                for k, v in out.state.items():
+                    state[k].copy_(v)
+                logits = out.logits[:, -1].float()
+
+        def step():
+            if graph:
+                captured.replay()
+                return logits
+            out = model(tokens, state)
+            for k, v in out.state.items():
+                state[k] = v
+            return out.logits[:, -1].float()
+
+        for i in range(20 + steps):
+            if i == 20:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+            choice = sample_rows(host, *per_row, rng.random(rows))
+            tokens.copy_(torch.from_numpy(choice)[:, None])
+            host = step().cpu().numpy()  # waits for the step: the next draw needs it
+    return rows * steps / (time.perf_counter() - t0)
+
+
+def run(variants: list[str], batches: tuple[int, ...], steps: int) -> list[dict]:
+    import torch
+
+    from ..checkpoint import load
+    from ..threads import pinned
+
+    rows = []
+    for variant in variants:
+        with pinned(1):
+            bundle = load(variant, device="cpu")
+            for b in batches:
+                rows.append(measured(variant, "cpu fused", b, cpu_fused, bundle, b, steps))
+        if not torch.cuda.is_available():
+            continue
+        bundle = load(variant, device="cuda")
+        for graph in (False, True):
+            way = "cuda graph" if graph else "cuda forward"
+            for b in batches:
+                rows.append(measured(variant, way, b, cuda_forward, bundle, b, steps, graph))
+    return rows
+
+
+def measured(model: str, way: str, batch: int, rate, *args) -> dict:
+    """One row of the table; a way that fails is a finding too, so it says why."""
+    try:
+        value = round(rate(*args))
+    except Exception as e:  # noqa: BLE001
+        value = f"failed: {type(e).__name__}: {e}"[:200]
+    row = {"model": model, "way": way, "batch": batch, "chars_per_s": value}
+    print(row, flush=True)
+    return row
+
+
+def table(rows: list[dict], batches: tuple[int, ...]) -> str:
+    ways = list(dict.fromkeys(r["way"] for r in rows))
+    out = ["| model | way | " + " | ".join(f"{b} rows" for b in batches) + " |",
+           "|---" * (2 + len(batches)) + "|"]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        for way in ways:
+            cells = {r["batch"]: r["chars_per_s"] for r in rows if r["model"] == model and r["way"] == way}
+            if cells:
+                out.append(f"| {model} | {way} | " + " | ".join(
+                    f"{cells[b]:,}" if isinstance(cells.get(b), int) else str(cells.get(b, "-"))
+                    for b in batches) + " |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import torch
+
+    from ..models import VARIANTS
+
+    p = argparse.ArgumentParser(prog="python -m cnngru.bench.cuda_step", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    p.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))
+    p.add_argument("--steps", type=int, default=STEPS)
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    rows = run(args.variants, tuple(args.batches), args.steps)
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    print(f"aggregate characters/s of a batched step with sampling (CPU: one thread, {platform.processor() or platform.machine()}; GPU: {gpu})")
+    print(table(rows, tuple(args.batches)))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"gpu": gpu, "cpu": platform.processor(),
+                                               "torch": torch.__version__, "steps": args.steps,
+                                               "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
