@@ -35,10 +35,10 @@ from .generation import (
     Continuation,
     Explained,
     Step,
-    _torch_step,
     read_prompt,
     uniform_draws,
 )
+from .graph_step import GraphStep
 from .models import VARIANTS
 from .models.numpy_step import NumpyState
 from .prompt_readings import PromptReadings
@@ -83,7 +83,8 @@ class Engine:
 
     def __init__(self, bundle: Bundle, max_ahead: int = MAX_AHEAD, fast: bool | None = None):
         """``fast`` (default: on the CPU) steps with the fused NumPy step, else with the model's
-        own forward on its device, as ``cnngru.generate`` does."""
+        own forward on its device, as ``cnngru.generate`` does: on a GPU replayed as a CUDA
+        graph (``graph_step``)."""
         if bundle.variant not in VARIANTS:
             raise TypeError(f"batched generation covers the variants {', '.join(VARIANTS)}, not "
                             f"{bundle.variant!r}: use cnngru.generate")
@@ -93,6 +94,7 @@ class Engine:
         if fast is None:
             fast = bundle.device.type == "cpu"
         self._fast_step = bundle.fast_step if fast else None
+        self._graph_step = None if fast else GraphStep(bundle)
         self.prompts = PromptReadings()  # a prompt many rows start from is read once
         self._changed = threading.Condition()
         self._stepping = False  # one thread steps at a time; it owns the batch meanwhile
@@ -239,7 +241,7 @@ class Engine:
     def _step_rows(self, tokens: np.ndarray, state: NumpyState):
         if self._fast_step is not None:
             return self._fast_step.step(tokens, state)
-        return _torch_step(self.bundle)(tokens, state)
+        return self._graph_step.step(tokens, state)
 
     def _regroup(self) -> None:
         """Rows join and leave: the batch becomes the rows that want a character now. Called with

@@ -64,8 +64,9 @@ def default_device() -> str:
     """``CNNGRU_DEVICE`` if set, else the CPU.
 
     At batch size 1 a generation step is a chain of small products, and the fused CPU path
-    beats a CUDA round trip per character (``cnngru bench`` measures both); set
-    ``CNNGRU_DEVICE=cuda`` to put models on the GPU anyway.
+    beats a CUDA round trip per character (``cnngru bench`` measures both). With many rows the
+    engine's CUDA-graph step wins (``python -m cnngru.bench.cuda_step --engine``): set
+    ``CNNGRU_DEVICE=cuda`` to put models on the GPU.
     """
     return os.environ.get("CNNGRU_DEVICE", "cpu")
 

@@ -80,3 +80,11 @@ def test_the_shipped_designs_are_the_studys_selection_once_its_models_are_shippe
         assert selected == SHIPPED
     else:  # the previous study's models: today's first designs
         assert all(design == next(iter(CANDIDATES[s])) for s, design in SHIPPED.items())
+
+
+def test_readme_shows_the_ladder_probe_beside_the_study_runs_it_predicts():
+    from cnngru.evaluation.ladder_probe import report
+
+    md = (ROOT / "results" / "ladder-probe.md").read_text().strip("\n")
+    assert read_block("ladder-probe") == md == report(ROOT / "results" / "ladder-probe")
+    assert "| 300k | 0.005 | 78.6M |" in md and md.count("|") > 100

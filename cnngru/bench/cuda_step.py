@@ -127,9 +127,58 @@ def measured(model: str, way: str, batch: int, rate, *args) -> dict:
     return row
 
 
+def engine_rows(variants: list[str], streams: int = 16, length: int = 300) -> list[dict]:
+    """The engine itself (``batched_generation``): ``streams`` concurrent generations of each
+    model, on one CPU thread with the fused step and on the GPU with the graph step, and how far
+    the graph step's logits are from the model's own forward on the GPU."""
+    import torch
+
+    from ..checkpoint import load
+    from ..generation import _torch_step, read_prompt
+    from ..graph_step import GraphStep
+    from ..threads import pinned
+    from .generation_speed import measure_streams
+
+    rows = []
+    for variant in variants:
+        row = {"model": variant, "streams": streams}
+        with pinned(1):
+            row["cpu_engine"] = round(measure_streams(load(variant), streams, length, 1, False)[0])
+        if torch.cuda.is_available():
+            bundle = load(variant, device="cuda")
+            measure_streams(bundle, streams, 50, 1, False)  # capture, warm-up
+            row["cuda_engine"] = round(measure_streams(bundle, streams, length, 1, False)[0])
+            row["cuda_engine_1"] = round(measure_streams(bundle, 1, length, 1, False)[0])
+            reads = [read_prompt(bundle, "ROMEO.\n" * (i + 1)) for i in range(streams)]
+            state = {k: np.concatenate([r.state[k] for r in reads]) for k in reads[0].state}
+            graph, forward, worst = GraphStep(bundle), _torch_step(bundle), 0.0
+            state_g = state_f = state
+            for t in range(50):
+                tokens = np.full(streams, t % len(bundle.vocab))
+                a, state_g, _ = graph.step(tokens, state_g)
+                b, state_f, _ = forward(tokens, state_f)
+                worst = max(worst, float(np.abs(a - b).max()))
+            row["graph_vs_forward_max_abs"] = worst
+        print(row, flush=True)
+        rows.append(row)
+    return rows
+
+
+def engine_table(rows: list[dict]) -> str:
+    out = [f"the engine (`python -m cnngru.bench.cuda_step --engine`): {rows[0]['streams']} "
+           "concurrent streams of 300 characters, aggregate characters/s, one reader; the CPU "
+           "engine on one thread of the same machine",
+           "| model | CPU engine, 16 streams | GPU engine, 16 streams | GPU engine, 1 stream "
+           "| graph vs forward, max logit difference |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['model']} | {r['cpu_engine']:,} | {r.get('cuda_engine', 0):,} | "
+                   f"{r.get('cuda_engine_1', 0):,} | {r.get('graph_vs_forward_max_abs', '-')} |")
+    return "\n".join(out)
+
+
 def table(rows: list[dict], batches: tuple[int, ...]) -> str:
     ways = list(dict.fromkeys(r["way"] for r in rows))
-    out = ["| model | way | " + " | ".join(f"{b} rows" for b in batches) + " |",
+    out = ["| model | way | " + " | ".join(f"{b} row{'s' * (b != 1)}" for b in batches) + " |",
            "|---" * (2 + len(batches)) + "|"]
     for model in dict.fromkeys(r["model"] for r in rows):
         for way in ways:
@@ -139,6 +188,12 @@ def table(rows: list[dict], batches: tuple[int, ...]) -> str:
                     f"{cells[b]:,}" if isinstance(cells.get(b), int) else str(cells.get(b, "-"))
                     for b in batches) + " |")
     return "\n".join(out)
+
+
+def heading(record: dict) -> str:
+    return (f"a batched generation step with sampling, aggregate characters/s (`python -m "
+            f"cnngru.bench.cuda_step`; CPU rows on one thread of the same machine's "
+            f"{record['cpu'] or 'CPU'}; GPU: {record['gpu']}; torch {record['torch']})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,16 +206,33 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--variants", nargs="+", default=list(VARIANTS))
     p.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))
     p.add_argument("--steps", type=int, default=STEPS)
-    p.add_argument("--json", default=None)
+    p.add_argument("--json", type=Path, default=None, help="write the rows here")
+    p.add_argument("--engine", action="store_true", help="measure the engine itself instead "
+                   "(16 streams on the CPU and the GPU) and check the graph step's logits")
+    p.add_argument("--report", type=Path, help="print the table of a --json file and stop")
+    p.add_argument("--write", type=Path, help="with --report: also write the table here")
     args = p.parse_args(argv)
+    if args.report:
+        record = json.loads(args.report.read_text())
+        text = engine_table(record) if isinstance(record, list) else (
+            heading(record) + "\n\n" + table(record["rows"], tuple(record["batches"])))
+        print(text)
+        if args.write:
+            args.write.write_text(text + "\n")
+        return
+    if args.engine:
+        rows = engine_rows(args.variants)
+        print(engine_table(rows))
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+        return
     rows = run(args.variants, tuple(args.batches), args.steps)
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    print(f"aggregate characters/s of a batched step with sampling (CPU: one thread, {platform.processor() or platform.machine()}; GPU: {gpu})")
-    print(table(rows, tuple(args.batches)))
+    record = {"gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+              "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+              "steps": args.steps, "batches": args.batches, "rows": rows}
+    print(heading(record) + "\n\n" + table(rows, tuple(args.batches)))
     if args.json:
-        Path(args.json).write_text(json.dumps({"gpu": gpu, "cpu": platform.processor(),
-                                               "torch": torch.__version__, "steps": args.steps,
-                                               "rows": rows}, indent=1))
+        args.json.write_text(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":

@@ -241,7 +241,8 @@ def write_readme_block() -> None:
 
     parts = [(RESULTS_DIR / "bench-cpu.md").read_text().strip()]
     for p in sorted(RESULTS_DIR.glob("bench-gpu-*.txt")):
-        parts.append(f"On {p.stem.removeprefix('bench-gpu-').upper()} (its own CPU and its GPU; "
+        machine = p.stem.removeprefix('bench-gpu-').split('-')[0].upper()
+        parts.append(f"On {machine} (its own CPU and its GPU; "
                      f"`{p.name}`):\n\n" + p.read_text().strip())
     breakdown = RESULTS_DIR / "bench-breakdown.md"
     if breakdown.is_file():

@@ -6,8 +6,11 @@ ladder waits on) train side by side in minutes. They train in bf16, so their rec
 apart (their own folder, precision ``bf16``) and never stand in for the study's fp32 runs: they
 show how far the CPU's ladder is likely to climb, and so how long the study still has to run.
 
-    python -m cnngru.evaluation.ladder_probe --params 1000000 --max-chars 80000000 --records OUT
-    python -m cnngru.evaluation.ladder_probe --report OUT --write results/ladder-probe-1000k.md
+    python -m cnngru.evaluation.ladder_probe --params 1000000 --records results/ladder-probe
+    python -m cnngru.evaluation.ladder_probe --write  # results/ladder-probe.md, the README's block
+
+Another machine's Python may fingerprint the code differently: ``--code`` and ``--data`` then
+name the versions this checkout's study has (``cnngru.evaluation.run_records``).
 """
 
 from __future__ import annotations
@@ -22,18 +25,19 @@ from pathlib import Path
 
 from ..paths import RESULTS_DIR
 from ..training.config import TrainConfig
+from .readme_blocks import write_block
 from .reproduce import run_line, train_and_record
 from .run_records import Records, code_version, data_version
 from .study import CPU, Study
 
 
-def probe_runs(params: int, max_chars: int, corpus: str = "shakespeare") -> list[TrainConfig]:
+def probe_runs(params: int, max_chars: int, code: str, data: str, lr: float | None = None,
+               corpus: str = "shakespeare") -> list[TrainConfig]:
     """The GRU's runs the study's ladder at ``params`` may still wait on, from the fp32 records so
     far: its sweep over the starting grid and one rate below it, then every rung (up to
-    ``max_chars``) at the best rate the sweep has recorded."""
-    from ..corpus import load_corpus
-
-    records = Records(RESULTS_DIR / "runs", code_version(), data_version(load_corpus(corpus)), "fp32")
+    ``max_chars``) at ``lr``, by default the best rate the fp32 sweep has recorded. Runs the
+    probe's own records hold are not trained again."""
+    records = Records(RESULTS_DIR / "runs", code, data, "fp32")
     study = Study(CPU, corpus, records.read)
     _, decided = study.walk()
     gru = decided["scales"][params]["rows"][0]
@@ -41,25 +45,48 @@ def probe_runs(params: int, max_chars: int, corpus: str = "shakespeare") -> list
     grid = sorted({min(CPU.grid) / 2, *CPU.grid})
     sweep = {lr: study.config(gru, params, lr, scale.sweep_chars) for lr in grid}
     scores = {lr: study.val(c) for lr, c in sweep.items() if study.val(c) is not None}
-    best = min(scores, key=scores.get)
-    rungs = [study.config(gru, params, best, scale.full_chars * 2**k) for k in range(CPU.rungs)]
-    return [c for c in [*sweep.values(), *rungs]
-            if c.max_chars <= max_chars and study.val(c) is None]
+    lr = lr or min(scores, key=scores.get)
+    rungs = [study.config(gru, params, lr, scale.full_chars * 2**k) for k in range(CPU.rungs)]
+    return [c for c in [*sweep.values(), *rungs] if c.max_chars <= max_chars]
 
 
-def report(folder: Path) -> str:
-    """The probe's finished runs as a table, shortest first."""
+def report(folder: Path, fp32: Path = RESULTS_DIR / "runs") -> str:
+    """The probe's finished runs as a table, beside the study's fp32 record of the same run where
+    there is one, and each rung's gain over the rung below it."""
     rows = sorted((json.loads(p.read_text()) for p in folder.glob("*.json")),
-                  key=lambda r: (r["config"]["lr"], r["config"]["max_chars"]))
-    out = ["| rate | characters | validation BPC | test BPC | characters/s | device |",
-           "|---:|---:|---:|---:|---:|---|"]
+                  key=lambda r: (r["config"]["params"], r["config"]["lr"], r["config"]["max_chars"]))
+    out = ["| parameters | rate | characters | validation BPC (bf16) | gain over half the "
+           "characters | study's fp32 run | test BPC (bf16) | characters/s |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    val = {}
     for r in rows:
         c, t = r["config"], r["train"]
-        val = f"{r['val_bpc']:.4f}" if "val_bpc" in r else "unstable"
-        test = f"{r['test_bpc']:.4f}" if "test_bpc" in r else "-"
-        out.append(f"| {c['lr']:g} | {c['max_chars'] / 1e6:.1f}M | {val} | {test} | "
-                   f"{t['chars_per_s']:,} | {t['device']} ({r['precision']}) |")
+        val[c["params"], c["lr"], c["max_chars"]] = r.get("val_bpc")
+        below = val.get((c["params"], c["lr"], c["max_chars"] // 2))
+        gain = f"{below - r['val_bpc']:.4f}" if below and "val_bpc" in r else ""
+        twin = fp32 / f"{r['name'].replace('-bf16-', '-fp32-')}.json"
+        study = json.loads(twin.read_text()) if twin.is_file() else {}
+        out.append(" | ".join([
+            f"| {c['params'] // 1000}k", f"{c['lr']:g}", f"{c['max_chars'] / 1e6:.1f}M",
+            f"{r['val_bpc']:.4f}" if "val_bpc" in r else
+            f"unstable at {r['unstable']['chars'] / 1e6:.1f}M", gain,
+            f"{study['val_bpc']:.4f}" if "val_bpc" in study else "",
+            f"{r['test_bpc']:.4f}" if "test_bpc" in r else "",
+            f"{t['chars_per_s']:,} |"]))
     return "\n".join(out)
+
+
+def write_report(results: Path = RESULTS_DIR) -> str | None:
+    """``results/ladder-probe.md`` (and the README's block, for ``results/``) from the probe's
+    records and the study's; ``reproduce --write-only`` calls it as records arrive."""
+    folder = results / "ladder-probe"
+    if not folder.is_dir():
+        return None
+    table = report(folder, results / "runs")
+    (results / "ladder-probe.md").write_text(table + "\n")
+    if results.resolve() == RESULTS_DIR.resolve():
+        write_block("ladder-probe", table)
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,25 +95,32 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m cnngru.evaluation.ladder_probe", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--params", type=int, default=1_000_000)
+    p.add_argument("--lr", type=float, help="the ladder's rate (default: the sweep's best)")
     p.add_argument("--max-chars", type=int, default=80_000_000, help="longest run to train")
     p.add_argument("--records", type=Path, help="where the probe's records go")
     p.add_argument("--runs", type=Path, default=Path("runs/probe"), help="checkpoints meanwhile")
     p.add_argument("--device", default="cuda")
+    p.add_argument("--code", help="the code version to read and write records as (default: "
+                   "this checkout's, which another Python version may fingerprint differently)")
+    p.add_argument("--data", help="likewise the corpus version")
     p.add_argument("--report", type=Path, help="print the records in this folder and stop")
-    p.add_argument("--write", type=Path, help="with --report: also write the table here")
+    p.add_argument("--write", action="store_true", help="write results/ladder-probe.md and the "
+                   "README's block from results/ladder-probe and stop")
     args = p.parse_args(argv)
     if args.report:
-        table = report(args.report)
-        print(table)
-        if args.write:
-            args.write.write_text(table + "\n")
+        print(report(args.report))
         return
-    configs = probe_runs(args.params, args.max_chars)
+    if args.write:
+        print(write_report())
+        return
+    corpus = load_corpus("shakespeare")
+    code, data = args.code or code_version(), args.data or data_version(corpus)
+    precision = "bf16" if args.device.startswith("cuda") else "fp32"
+    records = Records(args.records, code, data, precision)
+    configs = [c for c in probe_runs(args.params, args.max_chars, code, data, args.lr)
+               if records.read(c) is None]
     for c in configs:
         print(f"  {c.variant} {c.design} lr {c.lr:g} over {c.max_chars:,} characters", flush=True)
-    corpus = load_corpus("shakespeare")
-    precision = "bf16" if args.device.startswith("cuda") else "fp32"
-    records = Records(args.records, code_version(), data_version(corpus), precision)
     threads = max(1, (os.cpu_count() or 1) // max(1, len(configs)))
     with ProcessPoolExecutor(max(1, len(configs)), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(train_and_record, replace(c, device=args.device),

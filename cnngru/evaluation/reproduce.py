@@ -238,6 +238,13 @@ class Reproduction:
         least = self.study.walk(assume=True)[0]
         lines = [f"{done} runs recorded in {self.where.records}; at least {len(least)} to go:",
                  *self._estimate(least, rates)]
+        probe = self.probe()
+        if probe.folder.is_dir():
+            likely = Study(self.study.budget, self.study.corpus, self.study.figures,
+                           predicted=probe.read).walk(assume=True)[0]
+            lines += [f"if the study's runs end as the same runs trained in bf16 on a GPU did "
+                      f"({probe.folder}), at least {len(likely)} to go:",
+                      *self._estimate(likely, rates)]
         most = Study(self.study.budget, self.study.corpus, self.study.figures,
                      to_top=True).walk(assume=True)[0]
         if len(most) != len(least):
@@ -245,6 +252,12 @@ class Reproduction:
                       f"({2 ** (self.budget.rungs - 1)}x its first), at least {len(most)} to go:",
                       *self._estimate(most, rates)]
         return lines
+
+    def probe(self) -> Records:
+        """The ladder probe's records (``ladder_probe``): runs of this study trained in bf16 on a
+        GPU, which a plan may take as predictions of the fp32 runs."""
+        r = self.records
+        return Records(self.where.results / "ladder-probe", r.code, r.data, "bf16")
 
     def _estimate(self, configs: list[TrainConfig], rates: dict[tuple, float]) -> list[str]:
         """Runs, characters and hours per scale, and in all (``rates``: throughput, cached)."""

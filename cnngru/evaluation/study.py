@@ -112,12 +112,17 @@ class Study:
     that is not finished is taken to end as if nothing more were needed (its grid's best rate,
     B at the first rung), so that the later stages' runs can be counted for a plan. With
     ``to_top`` as well, an unfinished ladder climbs to its last rung instead: the plan's most.
+
+    ``predicted(config)``, for a plan, stands in for a run not recorded yet (e.g. the same run
+    trained in bf16 on a GPU): the stages decide on it, and the run is still counted as needed.
     """
 
     def __init__(self, budget: StudyBudget, corpus: str,
-                 figures: Callable[[TrainConfig], dict | None], to_top: bool = False):
+                 figures: Callable[[TrainConfig], dict | None], to_top: bool = False,
+                 predicted: Callable[[TrainConfig], dict | None] | None = None):
         self.budget, self.corpus, self.figures = budget, corpus, figures
-        self.to_top = to_top
+        self.to_top, self.predicted = to_top, predicted
+        self._stood_in: list[TrainConfig] = []  # predicted runs the stages decided on
 
     # ---- runs -----------------------------------------------------------------------------
     def config(self, row: Row, params: int, lr: float, chars: int, seed: int = 0) -> TrainConfig:
@@ -134,13 +139,21 @@ class Study:
 
     def val(self, config: TrainConfig) -> float | None:
         """A run's validation BPC: None before it is recorded, infinite if it was unstable."""
-        record = self.figures(config)
+        record = self._record(config)
         if record is None:
             return None
         return float("inf") if is_unstable(record) else record["val_bpc"]
 
     def unstable(self, config: TrainConfig) -> bool:
-        return is_unstable(self.figures(config))
+        return is_unstable(self._record(config))
+
+    def _record(self, config: TrainConfig) -> dict | None:
+        record = self.figures(config)
+        if record is None and self.predicted is not None:
+            record = self.predicted(config)
+            if record is not None:
+                self._stood_in.append(config)
+        return record
 
     # ---- the stages -------------------------------------------------------------------------
     def _grown(self, runs_for: Callable[[list[float]], dict], assume: bool, shared: bool
@@ -222,14 +235,31 @@ class Study:
         next lower rate (of ``grid``, the GRU's sweep grid), so B and 2B share one stable rate."""
         b = self.budget
         first = b.scale(params).full_chars
-        lr, ladder, unstable = self._stable(
-            lambda r: [self.config(gru, params, r, first * 2**k) for k in range(b.rungs)], lr, grid)
+        def ladder_at(rate: float) -> list[TrainConfig]:
+            return [self.config(gru, params, rate, first * 2**k) for k in range(b.rungs)]
+
+        lr, _, unstable = self._stable(lambda r: self._climbed(ladder_at(r)), lr, grid)
+        ladder = ladder_at(lr)
         # a plan expects a ladder restarted lower to climb at least as far as the higher rate's
         # stable rungs went (below its first unstable one)
         reached = min((c.max_chars for c in unstable), default=2 * first) // 2
         missing, budget = self._climb(ladder, assume, reached)
         budget.update(lr=lr, unstable=unstable)
         return missing, budget
+
+    def _climbed(self, ladder: list[TrainConfig]) -> list[TrainConfig]:
+        """The rungs a climb up ``ladder`` trains: up to the first one not recorded or unstable,
+        or to the first that doubling improves by less than ``converged``. (Records hold no
+        rung above these; a prediction may, and it must not move the ladder.)"""
+        climbed = []
+        for config in ladder:
+            climbed.append(config)
+            val = self.val(config)
+            if val is None or val == float("inf"):
+                break
+            if len(climbed) >= 2 and self.val(climbed[-2]) - val < self.budget.converged:
+                break
+        return climbed
 
     def _climb(self, ladder: list[TrainConfig], assume: bool, reached: int = 0
                ) -> tuple[list[TrainConfig], dict]:
@@ -378,6 +408,7 @@ class Study:
         """The runs needed next (all of them, with ``assume``), scale by scale, and everything
         decided so far."""
         needed, decided = [], {"scales": {}}
+        self._stood_in = []
         missing, selection = self.selection(assume)
         needed += missing
         decided["selection"] = selection
@@ -389,6 +420,7 @@ class Study:
                 needed += self.scale_runs(scale.params, selection["selected"], here, assume)
             except NoStableRate as e:  # a person must look at this scale: nothing more runs
                 here["failed"] = str(e)
+        needed += self._stood_in  # a prediction decides, but the run itself is still to train
         seen, out = set(), []  # the same run may be wanted by two stages (a ladder rung is seed 0)
         for c in needed:
             key = (c.variant, c.design, c.params, c.lr, c.max_chars, c.seed)

@@ -32,6 +32,7 @@ from .intervals import (
     hierarchical_bpc,
     hierarchical_paired_difference,
 )
+from .ladder_probe import write_report
 from .lr_bracket import best_rate
 from .readme_blocks import write_block
 from .report import BASELINE, scale_answer, study_markdown
@@ -264,4 +265,5 @@ def write_up(reproduction) -> dict:
     if folder.resolve() == RESULTS_DIR.resolve():
         write_block("results", md)
     plot_scaling(table, folder / "scaling.png")
+    write_report(folder)  # the GPU probe's table beside the fp32 runs it predicts
     return table

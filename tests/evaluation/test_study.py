@@ -185,3 +185,49 @@ def test_a_ladder_climbs_while_the_other_rows_sweeps_run():
     assert here["ladder_runs"][0] in needed and "sweeps" not in here and "rates" not in here
     assert {c.variant for c in needed if c.params == 100_000 and c.max_chars < first} == set(
         VARIANTS) - {"gru"}
+
+
+def test_a_prediction_decides_where_the_ladder_ends_but_its_run_is_still_counted():
+    """A plan may take the same runs trained elsewhere (bf16 on a GPU) as predictions: with the
+    sweeps recorded and the 1M ladder predicted to converge at its second rung, the plan's 1M
+    runs at B are twice the first rung long, and the predicted rungs are still to train."""
+    first = CPU.scale(1_000_000).full_chars
+
+    def done(c):
+        return c.max_chars <= CPU.scale(c.params).sweep_chars
+
+    def val(config):  # the ladder improves by 0.2 up to 2x its first rung, then by 0.001
+        halvings = math.log2(config.max_chars / first)
+        return 2.5 - 0.2 * min(halvings, 1) - 0.001 * max(halvings - 1, 0)
+
+    records = Records(law(), done=done)
+
+    def predicted(c):
+        if c.params == 1_000_000 and c.variant == "gru" and c.seed == 0 and c.max_chars >= first:
+            return {"val_bpc": val(c)}
+        return None
+
+    plain, _ = Study(CPU, "shakespeare", records).walk(assume=True)
+    likely, decided = Study(CPU, "shakespeare", records, predicted=predicted).walk(assume=True)
+    assert decided["scales"][1_000_000]["budget"]["chars"] == 2 * first
+    seeds = {c.max_chars for c in likely if c.params == 1_000_000 and c.seed == 2}
+    assert seeds == {2 * first}
+    assert {c.max_chars for c in plain if c.params == 1_000_000 and c.seed == 2} == {first}
+    rungs = {c.max_chars for c in likely if c.params == 1_000_000 and c.variant == "gru"
+             and c.seed == 0 and c.lr == 1e-2}
+    assert {first, 2 * first, 4 * first} <= rungs  # predicted, so still needed
+
+
+def test_a_predicted_rung_above_where_the_ladder_stops_does_not_move_it():
+    """A probe may train rungs the climb would never reach; one of them unstable must not send
+    the ladder to a lower rate."""
+    first = CPU.scale(100_000).full_chars
+
+    def figures(c):
+        if c.max_chars == 16 * first:
+            return {"val_bpc": None, "unstable": {"chars": c.max_chars // 2}}
+        return {"val_bpc": law()(c)}
+
+    _, budget = Study(CPU, "shakespeare", figures).full_budget(100_000, Row("gru", "one-layer"), 1e-2,
+                                                               grid=[5e-3, 1e-2, 2e-2])
+    assert budget["lr"] == 1e-2 and budget["unstable"] == [] and budget["converged"] is True
