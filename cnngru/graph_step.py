@@ -12,12 +12,13 @@ handful of graphs serve every batch. What the engine gets back stays on the devi
 the state while the batch is unchanged (the next step takes it from where it is), and the trace
 unless a row asked for diagnostics. Only the logits come to the host each step, for sampling.
 
-Off CUDA the same code runs eagerly (no capture), so the CPU tests cover everything but the
-capture itself.
+Off CUDA (and on ZeroGPU, which lends the GPU per call) the same code runs eagerly, without a
+capture, so the CPU tests cover everything but the capture itself.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -60,14 +61,15 @@ class OnDevice(Mapping):
 class _Graph:
     """One batch size's step: static inputs (tokens, state), the replayed forward, its outputs."""
 
-    def __init__(self, model: torch.nn.Module, size: int, state: dict[str, torch.Tensor]):
+    def __init__(self, model: torch.nn.Module, size: int, like: dict[str, torch.Tensor],
+                 capture: bool):
         device = next(model.parameters()).device
         self.tokens = torch.zeros(size, 1, dtype=torch.long, device=device)
         self.state = {k: torch.zeros((size, *v.shape[1:]), dtype=v.dtype, device=device)
-                      for k, v in state.items()}
+                      for k, v in like.items()}
         self.model, self.replays = model, 0
-        self.cuda = device.type == "cuda"
-        if self.cuda:
+        self.captured = capture
+        if self.captured:
             side = torch.cuda.Stream(device)
             side.wait_stream(torch.cuda.current_stream(device))
             with torch.cuda.stream(side):  # warm-up off the default stream, as capture requires
@@ -86,7 +88,7 @@ class _Graph:
 
     def run(self) -> None:
         self.replays += 1
-        if self.cuda:
+        if self.captured:
             self.graph.replay()
         else:
             self.logits, self.trace = self._forward()
@@ -96,9 +98,13 @@ class GraphStep:
     """``step(tokens, state) -> (logits, state, trace)`` for a model on any device; on CUDA one
     graph launch per step (see the module's docstring)."""
 
-    def __init__(self, bundle: Bundle):
+    def __init__(self, bundle: Bundle, capture: bool | None = None):
+        """``capture`` (default: on CUDA, but not on ZeroGPU, where the GPU is lent per decorated
+        call and a graph must not outlive its loan): replay graphs, else run the forward."""
         self.model = bundle.model
-        self.device = bundle.device
+        if capture is None:
+            capture = bundle.device.type == "cuda" and not os.environ.get("SPACES_ZERO_GPU")
+        self.capture = capture
         self.graphs: dict[int, _Graph] = {}
 
     @torch.inference_mode()
@@ -108,7 +114,7 @@ class GraphStep:
         graph = self.graphs.get(size)
         if graph is None:
             shapes = {k: torch.from_numpy(np.asarray(v)) for k, v in state.items()}
-            graph = self.graphs[size] = _Graph(self.model, size, shapes)
+            graph = self.graphs[size] = _Graph(self.model, size, shapes, self.capture)
         if not (isinstance(state, OnDevice) and state.graph is graph and state.current
                 and state.rows == rows):  # a new batch: its state goes to the device
             for k, v in state.items():

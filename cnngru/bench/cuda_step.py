@@ -7,7 +7,7 @@ sampling every row there (``sample_rows``, as the engine does), the chosen chara
 - ``cpu fused``: the fused NumPy step the engine uses on a CPU, on one thread;
 - ``cuda forward``: the model's own forward on the GPU with the state kept there;
 - ``cuda graph``: that forward captured once per batch size as a CUDA graph and replayed, so a
-  step is one launch.
+  step is one launch: the engine's step on a GPU (``cnngru.graph_step``).
 
 Without a GPU only the CPU rows are measured. Prints a table; ``--json`` writes the rows.
 """
@@ -47,50 +47,26 @@ def cpu_fused(bundle, rows: int, steps: int) -> float:
 
 
 def cuda_forward(bundle, rows: int, steps: int, graph: bool) -> float:
-    """Rows stepped together on the GPU: eagerly, or as one captured graph per step."""
+    """Rows stepped together on the GPU by the engine's step (``graph_step``), the state kept
+    there: the forward launched kernel by kernel, or replayed as one captured graph."""
     import torch
 
+    from ..generation import read_prompt
+    from ..graph_step import GraphStep
     from ..sampling import sample_rows
 
-    model, device = bundle.model, bundle.device
+    step = GraphStep(bundle, capture=graph).step
     rng = np.random.default_rng(0)
     per_row = settings(rows)
-    with torch.inference_mode():
-        tokens = torch.zeros(rows, 1, dtype=torch.long, device=device)
-        out = model(tokens, None)  # the first step makes the state its steady shape
-        state = {k: v.clone() for k, v in out.state.items()}
-        host = out.logits[:, -1].float().cpu().numpy()
-        if graph:
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):  # warm-up off the default stream, as capture requires
-                for _ in range(3):
-                    model(tokens, state)
-            torch.cuda.current_stream().wait_stream(side)
-            captured = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(captured):
-                out = model(tokens, state)
-                for k, v in out.state.items():
-                    state[k].copy_(v)
-                logits = out.logits[:, -1].float()
-
-        def step():
-            if graph:
-                captured.replay()
-                return logits
-            out = model(tokens, state)
-            for k, v in out.state.items():
-                state[k] = v
-            return out.logits[:, -1].float()
-
-        for i in range(20 + steps):
-            if i == 20:
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-            choice = sample_rows(host, *per_row, rng.random(rows))
-            tokens.copy_(torch.from_numpy(choice)[:, None])
-            host = step().cpu().numpy()  # waits for the step: the next draw needs it
+    start = read_prompt(bundle, "ROMEO.\n")
+    logits = np.repeat(start.logits[None], rows, axis=0)
+    state = {k: np.repeat(v, rows, axis=0) for k, v in start.state.items()}
+    for i in range(20 + steps):
+        if i == 20:
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        choice = sample_rows(logits, *per_row, rng.random(rows))
+        logits, state, _ = step(choice, state)  # waits for the step: the next draw needs it
     return rows * steps / (time.perf_counter() - t0)
 
 
