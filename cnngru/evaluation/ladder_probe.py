@@ -31,22 +31,20 @@ from .run_records import Records, code_version, data_version
 from .study import CPU, Study
 
 
-def probe_runs(params: int, max_chars: int, code: str, data: str, lr: float | None = None,
-               corpus: str = "shakespeare") -> list[TrainConfig]:
-    """The GRU's runs the study's ladder at ``params`` may still wait on, from the fp32 records so
-    far: its sweep over the starting grid and one rate below it, then every rung (up to
-    ``max_chars``) at ``lr``, by default the best rate the fp32 sweep has recorded. Runs the
-    probe's own records hold are not trained again."""
-    records = Records(RESULTS_DIR / "runs", code, data, "fp32")
-    study = Study(CPU, corpus, records.read)
+def probe_runs(study: Study, params: int, max_chars: int, lr: float | None = None
+               ) -> list[TrainConfig]:
+    """The GRU's runs ``study``'s ladder at ``params`` may still wait on: its sweep over the
+    starting grid and one rate below it, then every rung (up to ``max_chars``) at ``lr``, by
+    default the best rate the study's sweep has recorded."""
     _, decided = study.walk()
     gru = decided["scales"][params]["rows"][0]
-    scale = CPU.scale(params)
-    grid = sorted({min(CPU.grid) / 2, *CPU.grid})
-    sweep = {lr: study.config(gru, params, lr, scale.sweep_chars) for lr in grid}
-    scores = {lr: study.val(c) for lr, c in sweep.items() if study.val(c) is not None}
+    budget = study.budget
+    scale = budget.scale(params)
+    grid = sorted({min(budget.grid) / 2, *budget.grid})
+    sweep = {rate: study.config(gru, params, rate, scale.sweep_chars) for rate in grid}
+    scores = {rate: study.val(c) for rate, c in sweep.items() if study.val(c) is not None}
     lr = lr or min(scores, key=scores.get)
-    rungs = [study.config(gru, params, lr, scale.full_chars * 2**k) for k in range(CPU.rungs)]
+    rungs = [study.config(gru, params, lr, scale.full_chars * 2**k) for k in range(budget.rungs)]
     return [c for c in [*sweep.values(), *rungs] if c.max_chars <= max_chars]
 
 
@@ -117,8 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     code, data = args.code or code_version(), args.data or data_version(corpus)
     precision = "bf16" if args.device.startswith("cuda") else "fp32"
     records = Records(args.records, code, data, precision)
-    configs = [c for c in probe_runs(args.params, args.max_chars, code, data, args.lr)
-               if records.read(c) is None]
+    study = Study(CPU, "shakespeare", Records(RESULTS_DIR / "runs", code, data, "fp32").read)
+    configs = [c for c in probe_runs(study, args.params, args.max_chars, args.lr)
+               if records.read(c) is None]  # runs the probe has recorded are not trained again
     for c in configs:
         print(f"  {c.variant} {c.design} lr {c.lr:g} over {c.max_chars:,} characters", flush=True)
     threads = max(1, (os.cpu_count() or 1) // max(1, len(configs)))
