@@ -177,9 +177,41 @@ class Reproduction:
         return (config.params == b.reference_params and config.seed == 0
                 and config.max_chars >= b.scale(b.reference_params).full_chars)
 
+    # ---- runs stopped part-way travel with the repository ---------------------------------
+    @property
+    def stash_folder(self) -> Path:
+        return self.where.results / "in-progress"
+
+    def stash(self) -> list[str]:
+        """Copy the runs stopped part-way (their snapshots, best model and log) to
+        ``results/in-progress/``, so that a sitting on another machine resumes them instead of
+        starting again; stashes of runs recorded since go. Returns the runs stashed."""
+        from ..training import snapshots
+
+        shutil.rmtree(self.stash_folder, ignore_errors=True)
+        stashed = []
+        for run in sorted((self.where.runs / "study").glob("*")):
+            if snapshots.find(run) and not (self.where.records / f"{run.name}.json").is_file():
+                shutil.copytree(run, self.stash_folder / run.name)
+                stashed.append(run.name)
+        return stashed
+
+    def unstash(self) -> list[str]:
+        """Put each stashed run where training looks for it, unless this machine has it already
+        (its own copy is at least as far along: the stash is made from it). Returns those put."""
+        put = []
+        for run in sorted(self.stash_folder.glob("*")) if self.stash_folder.is_dir() else ():
+            local = self.where.runs / "study" / run.name
+            if not local.exists() and not (self.where.records / f"{run.name}.json").is_file():
+                shutil.copytree(run, local)
+                put.append(run.name)
+        return put
+
     def train(self) -> int:
         """Train every run the study needs, ``jobs`` at a time, until none is left; return how
-        many were trained."""
+        many were trained. Runs stashed by an earlier sitting resume from where they stopped."""
+        for name in self.unstash():
+            self.log(f"  {name}: resumes from results/in-progress")
         trained = 0
         if self.jobs == 1:
             while needed := self.next_runs():
@@ -335,12 +367,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-only", action="store_true", help="train and record, write nothing else")
     p.add_argument("--write-only", action="store_true", help="write the results from the records "
                    "there are, train nothing (e.g. while another sitting trains)")
+    p.add_argument("--stash", action="store_true", help="once the study has stopped: copy the "
+                   "runs stopped part-way to results/in-progress/ (commit it: a sitting on any "
+                   "machine resumes them) and stop")
     args = p.parse_args(argv)
     where = Where.of(args.smoke, args.runs, args.results, args.checkpoints)
     corpus = smoke_corpus(where.runs) if args.smoke and args.corpus == "shakespeare" else args.corpus
     reproduction = Reproduction(SMOKE if args.smoke else CPU, where, corpus, args.device, args.jobs)
     if args.plan:
         print("\n".join(reproduction.plan()))
+        return
+    if args.stash:
+        stashed = reproduction.stash()
+        print(f"{len(stashed)} runs stopped part-way stashed in {reproduction.stash_folder}:",
+              *stashed, sep="\n  ")
         return
     if not args.write_only:
         start = time.time()

@@ -167,3 +167,33 @@ def test_runs_stopped_part_way_go_first_then_one_ladder_run_beside_the_rest(tmp_
     assert reproduction.next_runs()[:2] == [walked[-1], rung]
     reproduction.jobs = 1  # one job: nothing runs beside, so the study's order
     assert reproduction.next_runs() == [walked[-1], *walked[:-1]]
+
+
+def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_path):
+    """A sitting that stops stashes its runs stopped part-way in results/in-progress/; a sitting
+    on a machine without them (no runs/ folder) puts them back before training, where the
+    trainer finds the snapshot and goes on from its step. Recorded runs are not stashed."""
+    import shutil
+
+    from cnngru.evaluation.reproduce import Reproduction, Where
+    from cnngru.training import snapshots
+    from cnngru.training.trainer import PAUSED, language_model_run
+
+    where = Where.of(True, tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints")
+    reproduction = Reproduction(SMOKE, where, "shakespeare", "cpu", jobs=1)
+    config = max(reproduction.study.walk(assume=True)[0], key=lambda c: c.max_chars)
+    stopped, finished = reproduction.folder(config), where.runs / "study" / "recorded-run"
+    trainer = language_model_run(config, stopped, progress=False)
+    trainer.prepare()
+    assert config.steps > 2 and trainer.run(until_step=2) == PAUSED
+    shutil.copytree(stopped, finished)
+    where.records.mkdir(parents=True)
+    (where.records / "recorded-run.json").write_text("{}")
+
+    assert reproduction.stash() == [stopped.name]
+    shutil.rmtree(where.runs)  # another machine
+    assert reproduction.unstash() == [stopped.name]
+    assert reproduction.unstash() == []  # this machine has it now: its own copy wins
+    resumed = language_model_run(config, stopped, progress=False)
+    resumed.prepare()
+    assert snapshots.progress_of(snapshots.find(stopped))["step"] == 2 and resumed.step == 2
