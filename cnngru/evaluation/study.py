@@ -238,7 +238,11 @@ class Study:
         def ladder_at(rate: float) -> list[TrainConfig]:
             return [self.config(gru, params, rate, first * 2**k) for k in range(b.rungs)]
 
-        lr, _, unstable = self._stable(lambda r: self._climbed(ladder_at(r)), lr, grid)
+        def counted(rate: float) -> list[TrainConfig]:  # every recorded rung; a predicted one
+            climbed = self._climbed(ladder_at(rate))     # only where a climb would reach it
+            return [c for c in ladder_at(rate) if c in climbed or self.figures(c) is not None]
+
+        lr, _, unstable = self._stable(counted, lr, grid)
         ladder = ladder_at(lr)
         # a plan expects a ladder restarted lower to climb at least as far as the higher rate's
         # stable rungs went (below its first unstable one)
@@ -249,8 +253,8 @@ class Study:
 
     def _climbed(self, ladder: list[TrainConfig]) -> list[TrainConfig]:
         """The rungs a climb up ``ladder`` trains: up to the first one not recorded or unstable,
-        or to the first that doubling improves by less than ``converged``. (Records hold no
-        rung above these; a prediction may, and it must not move the ladder.)"""
+        or to the first that doubling improves by less than ``converged``. (A prediction may
+        hold rungs above these, and they must not move the ladder.)"""
         climbed = []
         for config in ladder:
             climbed.append(config)

@@ -220,14 +220,18 @@ def test_a_prediction_decides_where_the_ladder_ends_but_its_run_is_still_counted
 
 def test_a_predicted_rung_above_where_the_ladder_stops_does_not_move_it():
     """A probe may train rungs the climb would never reach; one of them unstable must not send
-    the ladder to a lower rate."""
+    the ladder to a lower rate. A recorded one still does."""
     first = CPU.scale(100_000).full_chars
 
-    def figures(c):
-        if c.max_chars == 16 * first:
+    def rungs(c):
+        if c.max_chars == 16 * first and c.lr == 1e-2:
             return {"val_bpc": None, "unstable": {"chars": c.max_chars // 2}}
         return {"val_bpc": law()(c)}
 
-    _, budget = Study(CPU, "shakespeare", figures).full_budget(100_000, Row("gru", "one-layer"), 1e-2,
-                                                               grid=[5e-3, 1e-2, 2e-2])
-    assert budget["lr"] == 1e-2 and budget["unstable"] == [] and budget["converged"] is True
+    def budget(study):
+        return study.full_budget(100_000, Row("gru", "one-layer"), 1e-2, grid=[5e-3, 1e-2, 2e-2])[1]
+
+    predicted = budget(Study(CPU, "shakespeare", lambda c: None, predicted=rungs))
+    assert predicted["lr"] == 1e-2 and predicted["unstable"] == [] and predicted["converged"]
+    recorded = budget(Study(CPU, "shakespeare", rungs))
+    assert recorded["lr"] == 5e-3 and [c.max_chars for c in recorded["unstable"]] == [16 * first]
