@@ -235,6 +235,7 @@ class Study:
         next lower rate (of ``grid``, the GRU's sweep grid), so B and 2B share one stable rate."""
         b = self.budget
         first = b.scale(params).full_chars
+
         def ladder_at(rate: float) -> list[TrainConfig]:
             return [self.config(gru, params, rate, first * 2**k) for k in range(b.rungs)]
 
