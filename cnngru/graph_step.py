@@ -3,8 +3,8 @@ batch size as a CUDA graph and replayed, with the state kept on the device betwe
 
 A character-level step is a few hundred tiny kernels; launched one by one, a GPU waits on the
 CPU for each, and the model's forward on a GPU was slower than the fused NumPy step on one CPU
-core. Replayed as one graph, 16 rows step 3 to 4 times faster than the CPU engine's 16-row step
-(``python -m cnngru.bench.cuda_step``, ``results/bench-gpu-h100-step.txt``).
+core. Replayed as one graph, 16 rows step 1.7 to 3.8 times faster than the CPU's fused 16-row
+step (``python -m cnngru.bench.cuda_step``, ``results/bench-gpu-h100-step.txt``).
 
 ``GraphStep.step`` has the fused step's signature, so the engine (``batched_generation``) uses
 either. Batch sizes round up to a power of two (the spare rows compute and are ignored), so a
