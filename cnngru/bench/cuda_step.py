@@ -31,19 +31,26 @@ def settings(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.ones(rows, np.float32), np.zeros(rows, np.int64), np.ones(rows, np.float64)
 
 
-def cpu_fused(bundle, rows: int, steps: int) -> float:
+def rate(step, logits: np.ndarray, state, steps: int, sync=lambda: None) -> float:
+    """Characters/s of ``steps`` batched steps, each drawing every row's next character from the
+    last step's logits (after a warm-up of 20 steps)."""
     from ..sampling import sample_rows
 
-    step = bundle.fast_step.step
+    rows = len(logits)
     rng = np.random.default_rng(0)
-    logits, state, _ = step(np.zeros(rows, np.int64), None)
     per_row = settings(rows)
     for i in range(20 + steps):
         if i == 20:
+            sync()
             t0 = time.perf_counter()
         choice = sample_rows(logits, *per_row, rng.random(rows))
-        logits, state, _ = step(choice, state)
+        logits, state, _ = step(choice, state)  # waits for the step: the next draw needs it
     return rows * steps / (time.perf_counter() - t0)
+
+
+def cpu_fused(bundle, rows: int, steps: int) -> float:
+    logits, state, _ = bundle.fast_step.step(np.zeros(rows, np.int64), None)
+    return rate(bundle.fast_step.step, logits, state, steps)
 
 
 def cuda_forward(bundle, rows: int, steps: int, graph: bool) -> float:
@@ -53,21 +60,11 @@ def cuda_forward(bundle, rows: int, steps: int, graph: bool) -> float:
 
     from ..generation import read_prompt
     from ..graph_step import GraphStep
-    from ..sampling import sample_rows
 
-    step = GraphStep(bundle, capture=graph).step
-    rng = np.random.default_rng(0)
-    per_row = settings(rows)
     start = read_prompt(bundle, "ROMEO.\n")
     logits = np.repeat(start.logits[None], rows, axis=0)
     state = {k: np.repeat(v, rows, axis=0) for k, v in start.state.items()}
-    for i in range(20 + steps):
-        if i == 20:
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-        choice = sample_rows(logits, *per_row, rng.random(rows))
-        logits, state, _ = step(choice, state)  # waits for the step: the next draw needs it
-    return rows * steps / (time.perf_counter() - t0)
+    return rate(GraphStep(bundle, capture=graph).step, logits, state, steps, torch.cuda.synchronize)
 
 
 def run(variants: list[str], batches: tuple[int, ...], steps: int) -> list[dict]:
