@@ -9,8 +9,8 @@ show how far the CPU's ladder is likely to climb, and so how long the study stil
     python -m cnngru.evaluation.ladder_probe --params 1000000 --records results/ladder-probe
     python -m cnngru.evaluation.ladder_probe --write  # results/ladder-probe.md, the README's block
 
-Another machine's Python may fingerprint the code differently: ``--code`` and ``--data`` then
-name the versions this checkout's study has (``cnngru.evaluation.run_records``).
+``--code`` and ``--data`` name the versions to record the runs as, where they must match another
+checkout's study (by default this checkout's, ``cnngru.evaluation.run_records``).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=Path, default=Path("runs/probe"), help="checkpoints meanwhile")
     p.add_argument("--device", default="cuda")
     p.add_argument("--code", help="the code version to read and write records as (default: "
-                   "this checkout's, which another Python version may fingerprint differently)")
+                   "this checkout's)")
     p.add_argument("--data", help="likewise the corpus version")
     p.add_argument("--report", type=Path, help="print the records in this folder and stop")
     p.add_argument("--write", action="store_true", help="write results/ladder-probe.md and the "

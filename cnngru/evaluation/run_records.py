@@ -29,14 +29,28 @@ CODE = ("cnngru/models/registry.py", "cnngru/models/layers.py", "cnngru/models/r
 
 
 def source_fingerprint(source: str) -> str:
-    """A hash of Python source that ignores comments, formatting and docstrings."""
+    """A hash of Python source that ignores comments, formatting and docstrings, and that every
+    Python version gives alike (a record made on one machine is reused on another)."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
                 and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
             node.body = body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+    return hashlib.sha256(_canonical(tree).encode()).hexdigest()
+
+
+def _canonical(node) -> str:
+    """The syntax tree as text, leaving out empty fields: ``ast.dump`` differs between Python
+    versions by the fields a version adds (3.12's ``type_params=[]``) or omits when empty
+    (3.13), which would make the same code two versions."""
+    if isinstance(node, ast.AST):
+        fields = [f"{name}={_canonical(value)}" for name, value in ast.iter_fields(node)
+                  if value is not None and value != []]
+        return f"{type(node).__name__}({','.join(fields)})"
+    if isinstance(node, list):
+        return "[" + ",".join(map(_canonical, node)) + "]"
+    return repr(node)
 
 
 def code_version(files: tuple[str, ...] = CODE, root: Path = REPO) -> str:

@@ -1,5 +1,10 @@
 """Run records are reused only when made by the same code; documentation edits do not count."""
 
+import inspect
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from cnngru.corpus import Corpus
@@ -76,3 +81,26 @@ def test_records_are_not_ignored_by_git():
         pytest.skip("not a git checkout")
     ignored = subprocess.run(["git", "check-ignore", "-q", "results/runs/any-run.json"], cwd=REPO)
     assert ignored.returncode == 1, "results/runs/ is ignored by .gitignore"
+
+
+
+OTHER_PYTHONS = [*sorted(Path("/root/.pyenv/versions").glob("3.1[1-9]*/bin/python")),
+                 *filter(None, map(shutil.which, ("python3.11", "python3.12", "python3.13")))]
+
+
+def test_every_python_version_gives_the_same_fingerprint():
+    """A record made on a machine with another Python (a GPU machine's 3.12, say) is reused:
+    ``ast.dump`` differs between versions, the fingerprint must not. Checked against the value
+    that 3.11, 3.12 and 3.13 give, and against each of them that is installed here."""
+    source = CODE + ("\n\nclass Holder:\n    def method(self, *a, k=1, **kw) -> int:\n"
+                     "        return f'{k!r:>3}' if a else {**kw}\n")
+    here = source_fingerprint(source)
+    assert here[:16] == "929c39aefa855191"
+    program = ("import ast, hashlib, sys\n" + inspect.getsource(run_records._canonical)
+               + inspect.getsource(source_fingerprint)
+               + "print(source_fingerprint(sys.stdin.read()))\n")
+    for python in OTHER_PYTHONS:
+        run = subprocess.run([str(python), "-c", program], input=source, capture_output=True,
+                             text=True)
+        if run.returncode == 0:  # a pyenv shim of a version not selected answers with an error
+            assert run.stdout.strip() == here, python
