@@ -45,10 +45,10 @@ def shipped():
     return {name: cnngru.load(name, device="cpu") for name in VARIANTS}
 
 
-def crowd(bundle, rows=16, length=120, late=12, stop_after=25):
+def crowd(bundle, rows=16, length=120, late=12, stop_after=25, fast=None):
     """16 rows with other settings: row 0 joins after ``late`` characters of the rest, row 1 is
     stopped after ``stop_after``; returns the texts and the requests."""
-    engine = Engine(bundle)
+    engine = Engine(bundle, fast=fast)
     requests = [row_request(i) for i in range(rows)]
     streams = {i: engine.generate(**dict(requests[i]), max_new_tokens=length)
                for i in range(1, rows)}
@@ -94,6 +94,19 @@ def test_shipped_crowd_with_a_late_joiner_and_a_stopped_row(shipped):
     for i, request in enumerate(requests):
         solo = alone(shipped["hybrid"], request, 150)
         assert solo.startswith(texts[i]) and (i == 1 or texts[i] == solo), i
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_gpu_step_keeps_every_row_exact_through_a_late_joiner_and_a_stop(shipped, variant):
+    """The engine's step off the CPU (``graph_step``, run eagerly here): rows leave and join, the
+    batch is padded to a power of two, and each row still writes its solo text."""
+    bundle = shipped[variant]
+    texts, requests, engine = crowd(bundle, rows=11, length=90, late=30, stop_after=50, fast=False)
+    for i, request in enumerate(requests):
+        solo = alone(bundle, dict(request, fast=False), 90)
+        assert solo.startswith(texts[i]) and (i == 1 or texts[i] == solo), i
+    # 10 rows, 11, 10 again share the 16-row size; the late joiner ends alone
+    assert sorted(engine._graph_step.graphs) == [1, 16]
 
 
 def test_each_rows_logits_are_the_models_own_forward_on_its_text(small_bundle):
