@@ -27,7 +27,7 @@ from ..paths import RESULTS_DIR
 from ..training.config import TrainConfig
 from .readme_blocks import write_block
 from .reproduce import run_line, train_and_record
-from .run_records import Records, code_version, data_version
+from .run_records import Records, code_version, data_version, precision_of
 from .study import CPU, Study
 
 
@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     corpus = load_corpus("shakespeare")
     code, data = args.code or code_version(), args.data or data_version(corpus)
-    precision = "bf16" if args.device.startswith("cuda") else "fp32"
-    records = Records(args.records, code, data, precision)
+    records = Records(args.records, code, data, precision_of(args.device))
     study = Study(CPU, "shakespeare", Records(RESULTS_DIR / "runs", code, data, "fp32").read)
     configs = [c for c in probe_runs(study, args.params, args.max_chars, args.lr)
                if records.read(c) is None]  # runs the probe has recorded are not trained again

@@ -191,7 +191,7 @@ class Reproduction:
         shutil.rmtree(self.stash_folder, ignore_errors=True)
         stashed = []
         for run in sorted((self.where.runs / "study").glob("*")):
-            if snapshots.find(run) and not (self.where.records / f"{run.name}.json").is_file():
+            if snapshots.find(run) and not self._recorded(run.name):
                 shutil.copytree(run, self.stash_folder / run.name)
                 stashed.append(run.name)
         return stashed
@@ -202,10 +202,13 @@ class Reproduction:
         put = []
         for run in sorted(self.stash_folder.glob("*")) if self.stash_folder.is_dir() else ():
             local = self.where.runs / "study" / run.name
-            if not local.exists() and not (self.where.records / f"{run.name}.json").is_file():
+            if not local.exists() and not self._recorded(run.name):
                 shutil.copytree(run, local)
                 put.append(run.name)
         return put
+
+    def _recorded(self, name: str) -> bool:
+        return (self.where.records / f"{name}.json").is_file()
 
     def train(self) -> int:
         """Train every run the study needs, ``jobs`` at a time, until none is left; return how
