@@ -12,13 +12,12 @@ handful of graphs serve every batch. What the engine gets back stays on the devi
 the state while the batch is unchanged (the next step takes it from where it is), and the trace
 unless a row asked for diagnostics. Only the logits come to the host each step, for sampling.
 
-Off CUDA (and on ZeroGPU, which lends the GPU per call) the same code runs eagerly, without a
-capture, so the CPU tests cover everything but the capture itself.
+Off CUDA the same code runs eagerly, without a capture, so the CPU tests cover everything but
+the capture itself. (On ZeroGPU the engine never holds the GPU: ``app/spaces.py``.)
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -99,11 +98,10 @@ class GraphStep:
     graph launch per step (see the module's docstring)."""
 
     def __init__(self, bundle: Bundle, capture: bool | None = None):
-        """``capture`` (default: on CUDA, but not on ZeroGPU, where the GPU is lent per decorated
-        call and a graph must not outlive its loan): replay graphs, else run the forward."""
+        """``capture`` (default: on CUDA): replay graphs, else run the forward."""
         self.model = bundle.model
         if capture is None:
-            capture = bundle.device.type == "cuda" and not os.environ.get("SPACES_ZERO_GPU")
+            capture = bundle.device.type == "cuda"
         self.capture = capture
         self.graphs: dict[int, _Graph] = {}
 

@@ -24,7 +24,6 @@ from .figures import character_figure
 from .loaded_models import Models
 from .refine_diff import refined_diff
 from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
-from .spaces import spaces_gpu
 from .validation import (
     MAX_COMPARE_TOKENS,
     MAX_PROMPT_CHARS,
@@ -184,7 +183,7 @@ def render(models: Models, own: SessionModels | None = None):
     outputs = list(CompareOutputs(texts=texts, stats=stats, figures=figures, diffs=diffs,
                                   run=run).flat())
     cleared = wire(start.click, handlers.clear_columns, None, outputs)  # at once, then queued
-    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.compare_texts)),
+    wire(cleared.then, with_clear_errors(handlers.compare_texts),
          [prompt, max_new_tokens, temperature, top_k, top_p, seed, replace_unknown, refine,
           *([source] if own else [])], outputs, api_name="compare", workers="generations")
     wire(stop.click, handlers.request_stop, run, None)

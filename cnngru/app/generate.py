@@ -26,7 +26,6 @@ from .html import message_html
 from .loaded_models import Models
 from .refine_diff import refined_diff
 from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
-from .spaces import spaces_gpu
 from .text_views import (
     COLOURINGS,
     UNIT,
@@ -334,11 +333,11 @@ def render(models: Models, numbers: NumbersFiles, own: SessionModels | None = No
     # a private update clears the page at once; then the request joins the queue, where the
     # outputs show the visitor's place in line until a worker takes it
     cleared = wire(start.click, handlers.clear_for_generate, None, outputs)
-    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.generate_text)),
+    wire(cleared.then, with_clear_errors(handlers.generate_text),
          [strategy, prompt, *settings, replace_unknown, refine, *([source] if own else [])],
          outputs, api_name="generate", workers="generations")
     cleared = wire(more.click, handlers.clear_for_continue, None, outputs)
-    wire(cleared.then, spaces_gpu(with_clear_errors(handlers.continue_text)),
+    wire(cleared.then, with_clear_errors(handlers.continue_text),
          [session, *settings, refine], outputs, api_name="continue_generation",
          workers="generations")
     redraw = with_clear_errors(handlers.redraw_coloured)

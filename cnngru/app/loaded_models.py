@@ -21,9 +21,11 @@ from ..generation_process import GenerationProcess
 from ..paths import SHIPPED
 from ..sample_quality import load_words
 from ..threads import limit_blas_threads
+from .spaces import on_zero_gpu
 from .validation import InputError
 
 WORDS_FILE = "words.txt"  # the training corpus's words, written next to the checkpoints
+LENT_GPU = "cuda"  # where ZeroGPU's copies of the models load (ZeroGPU lends it per call)
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Models:
     words: frozenset[str] = frozenset()
     refiner: Callable | None = None  # refine(text, threshold) -> RefineResult; None: absent
     refiner_note: str = ""  # why there is no refiner, shown on the page
+    # on a ZeroGPU Space: the shipped models again, on CUDA, for calls that hold the lent GPU
+    lent_gpu: dict[str, Bundle] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # checkpoints that failed to load
     device: str = "cpu"
     # where their generations run: here, or in a helper process (``serve_generations_apart``)
@@ -57,26 +61,20 @@ class Models:
 
 
 def choose_device() -> str:
-    """``CNNGRU_DEVICE`` if set; CUDA on a ZeroGPU Space (which lends a GPU to decorated calls);
-    else the library's default, the CPU.
+    """The device the served models load on: ``CNNGRU_DEVICE`` if set, else the library's
+    default, the CPU, on a ZeroGPU Space too (``spaces.py`` says why).
 
     The CPU is the default because generation runs one character at a time: on an H100 machine
     the fused CPU step generated 2-5k characters/s per model against 0.3-1k on the GPU, where
     only the whole-text analysis was faster (0.05-0.2 s against 0.2-0.4 s for 2,000 characters).
     """
-    if os.environ.get("CNNGRU_DEVICE"):
-        return os.environ["CNNGRU_DEVICE"]
-    if os.environ.get("SPACES_ZERO_GPU") and _spaces_importable():
-        return "cuda"
-    return default_device()
-
-
-def _spaces_importable() -> bool:
-    try:
-        import spaces  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    device = default_device()
+    if on_zero_gpu() and torch.device(device).type != "cpu":
+        raise CheckpointError(
+            f"CNNGRU_DEVICE={device} cannot serve on ZeroGPU: there the GPU is lent per call, "
+            "in a forked worker, and the generation engine that batches every visitor must "
+            "stay in the server, on the CPU. Unset CNNGRU_DEVICE.")
+    return device
 
 
 def extra_checkpoints() -> list[Path]:
@@ -118,6 +116,8 @@ def load_models(device: str | None = None, refiner: bool = True) -> Models:
     models = Models(bundles, words=find_words(), problems=problems, device=str(device))
     if refiner:
         models.refiner, models.refiner_note = load_optional_refiner(device)
+    if on_zero_gpu():  # ZeroGPU moves them to the GPU a call holds, in its worker
+        models.lent_gpu = {name: load(b.path, device=LENT_GPU) for name, b in bundles.items()}
     return models
 
 

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ..batched_analysis import analyser_for
+from ..checkpoint import Bundle
 from ..diagnostics import Analysis
 from .attention_rows import hold_attention
 from .coloured_text import coloured_view
@@ -35,12 +36,20 @@ class ScoreOutputs(NamedTuple):
     analyses: Any  # every model's Analysis by name (gr.State), for redrawing the difference
 
 
+def read_texts(bundles: dict[str, Bundle], texts: dict[str, str]) -> dict[str, Analysis]:
+    """Each model's analysis of its own text, by name (``texts`` names the models to use)."""
+    return {name: analyser_for(bundles[name]).analyse(t, influence=False)
+            for name, t in texts.items()}
+
+
 class ScoreHandlers:
     """The Score tab's event handlers."""
 
     def __init__(self, models: Models, own: SessionModels | None = None):
         self.models = models
         self.own = own  # the visitors' own models ("Your text"), if the demo has that tab
+        # on ZeroGPU, a call holding the lent GPU (in a worker of its own: ``spaces.py``)
+        self.read_on_lent_gpu = spaces_gpu(self._read_on_lent_gpu)
 
     def score_text(self, text, model_a, model_b, replace_unknown, source=SHIPPED,
                    visitor: gr.Request = None):
@@ -50,16 +59,20 @@ class ScoreHandlers:
         text = text_input(text, "text", MAX_SCORE_CHARS, min_chars=2)
         models.get(model_a), models.get(model_b)  # unknown names: a clear error
         replace = flag(replace_unknown, "replace_unknown")
-        analyses: dict[str, Analysis] = {}
-        for name, bundle in models.bundles.items():
-            cleaned = known_characters(text, bundle.vocab, "text", replace)
-            analyses[name] = analyser_for(bundle).analyse(cleaned, influence=False)
+        texts = {name: known_characters(text, bundle.vocab, "text", replace)
+                 for name, bundle in models.bundles.items()}
+        analyses = (self.read_on_lent_gpu(texts) if models.lent_gpu
+                    else read_texts(models.bundles, texts))
         table = [[name, round(a.bits_per_char(), 4), len(a.text) - 1]
                  for name, a in analyses.items()]
         coloured = legend_html() + "".join(surprisal_html(a) for a in analyses.values())
         return ScoreOutputs(table=table, coloured=coloured,
                             difference=self.redraw_difference(analyses, model_a, model_b),
                             analyses=analyses)
+
+    def _read_on_lent_gpu(self, texts: dict[str, str]) -> dict[str, Analysis]:
+        """``read_texts`` by the shipped models' GPU copies (``Models.lent_gpu``)."""
+        return read_texts(self.models.lent_gpu, texts)
 
     def redraw_difference(self, analyses, model_a, model_b):
         """The per-character difference between two models already scored."""
@@ -100,7 +113,7 @@ def render(models: Models, own: SessionModels | None = None):
     difference_text = coloured_view("score-diff-text", "difference per character, on the text")
     coloured = gr.HTML(elem_id="score-html", label="surprisal per character")
     analyses = gr.State({})
-    scored = wire(start.click, spaces_gpu(with_clear_errors(handlers.score_text)),
+    scored = wire(start.click, with_clear_errors(handlers.score_text),
          [pasted, model_a, model_b, replace_unknown, *([source] if own else [])],
          list(ScoreOutputs(table=table, coloured=coloured, difference=difference,
                            analyses=analyses)),

@@ -146,10 +146,9 @@ def test_app_serves_from_a_clean_venv_with_only_the_requirements(tmp_path):
                               api_name="/generate")[0]
         assert text.startswith("ROMEO.\n") and len(text) == len("ROMEO.\n") + 30
         assert f"0.0.0.0:{port}" in output.read_text()  # a Space listens on every interface
-        lines = log.read_text().splitlines()
-        for handler in ("generate_text", "continue_text", "compare_texts", "score_text"):
-            assert f"decorated {handler}" in lines
-        assert "called generate_text" in lines
+        # a Space without ZeroGPU (SPACES_ZERO_GPU unset): the package is there, nothing is
+        # wrapped in spaces.GPU (tests/app/test_spaces.py covers ZeroGPU itself)
+        assert not log.exists()
     finally:
         app.terminate()
         app.wait(20)
