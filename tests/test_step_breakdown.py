@@ -1,7 +1,7 @@
 """The step breakdown counts the weights a step really multiplies."""
 
 from cnngru import load
-from cnngru.bench.step_breakdown import batched_table, breakdown, table
+from cnngru.bench.step_breakdown import batched_table, breakdown, core_peak_gflops, table
 from cnngru.models.half_product import kernel
 from cnngru.models.numpy_step import weight_products
 
@@ -35,6 +35,13 @@ def test_a_batched_breakdown_does_a_rows_arithmetic_per_row_and_bounds_the_gain(
     many = breakdown(bundle, loops=2, calls=5, rows=16)
     assert many["rows"] == 16 and many["weight_mb"] == one["weight_mb"]  # each weight read once
     assert many["products_alone_us"] > one["products_alone_us"]  # but multiplied by 16 rows
-    md = batched_table([many], [one])
+    md = batched_table([many], [one], peak_gflops=100.0)
     ceiling = 16 * one["step_us"] / (many["products_alone_us"] + many["sampling_us"])
-    assert f"| {ceiling:.1f}x |" in md and "| gru |" in md
+    rate = 2 * many["weights"] * 16 / (many["products_alone_us"] * 1e-6) / 1e9
+    assert f"| {ceiling:.1f}x | {rate:.0f} | {rate / 100:.0%} |" in md and "| gru |" in md
+    assert many["weights"] == sum(p.w.size for p in weight_products(bundle.fast_step.stepper))
+
+
+def test_the_core_peak_is_a_large_product_s_rate():
+    peak = core_peak_gflops(size=256, loops=2)
+    assert 1 < peak < 10_000  # GFLOP/s: a CPU core, not a stalled or impossible figure

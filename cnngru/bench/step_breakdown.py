@@ -14,7 +14,10 @@ The same parts at ``ROWS`` rows (continuous batching's 16 streams) show what a b
 There each weight is read once for every row, so the products do ``ROWS`` times the arithmetic of
 one row: their time and the rows' sampling bound the batched step from below, and
 ``ROWS x step(1) / (products + sampling)`` is the most a batch of ``ROWS`` can make of a
-batch-1 step's rate, whatever else the step does.
+batch-1 step's rate, whatever else the step does. Beside it: the products' arithmetic rate
+(two operations per weight and row) against the core's own float32 peak, a large matrix product
+on one thread (``core_peak_gflops``). Where the products already run near that peak, no kernel
+can lift the ceiling.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..models.numpy_step import Dense, weight_products
 
 RESULT = "bench-breakdown.md"
 LOOPS, CALLS = 15, 300  # timed loops of CALLS calls each; the best loop counts
+PEAK_SIZE = 2048  # the square float32 matrix product that measures a core's arithmetic peak
 ROWS = 16  # the batched breakdown's rows, as the 16 streams of ``generation_speed``
 
 
@@ -41,6 +45,16 @@ def best_microseconds(fn, loops: int = LOOPS, calls: int = CALLS) -> float:
             fn()
         best = min(best, (time.perf_counter() - t0) / calls)
     return best * 1e6
+
+
+def core_peak_gflops(size: int = PEAK_SIZE, loops: int = 5) -> float:
+    """Float32 operations per second of one (size x size) @ (size x size) product in PyTorch,
+    the fastest of ``loops``, in billions: what the core does at best (run it on one thread)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    seconds = best_microseconds(lambda: torch.mm(a, b), loops=loops, calls=1) / 1e6
+    return 2 * size ** 3 / seconds / 1e9
 
 
 def bytes_read(product: Dense) -> int:
@@ -87,6 +101,7 @@ def breakdown(bundle, loops: int = LOOPS, calls: int = CALLS, rows: int = 1) -> 
             "head_us": round(head, 1), "rest_us": round(max(step - gru - head, 0), 1),
             "products_alone_us": round(timed(products), 1),
             "weight_mb": round(sum(bytes_read(p) for p in products_made) / 1e6, 2),
+            "weights": sum(p.w.size for p in products_made),
             "sampling_us": round(sampling, 1)}
 
 
@@ -105,20 +120,30 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def batched_table(batched: list[dict], alone: list[dict]) -> str:
-    """The parts at ``ROWS`` rows, and the most a batch can make of the batch-1 step's rate."""
+def batched_table(batched: list[dict], alone: list[dict], peak_gflops: float) -> str:
+    """The parts at ``ROWS`` rows, the most a batch can make of the batch-1 step's rate, and
+    the products' arithmetic rate against the core's peak."""
     n = batched[0]["rows"]
     out = [f"the same parts for a batch of {n} rows (one core, microseconds a step); the ceiling "
            f"is {n} x the batch-1 step over the products and sampling at {n} rows, the most "
-           "continuous batching can gain whatever else the step does",
+           "continuous batching can gain whatever else the step does; the products' rate is 2 "
+           f"operations per weight and row, against this core's float32 peak of "
+           f"{peak_gflops:.0f} GFLOP/s (a {PEAK_SIZE} x {PEAK_SIZE} torch.mm on one thread)",
            "| model | step | GRU alone | head alone | rest | weight products alone | sampling "
-           "| x batch-1 step | ceiling |", "|---" * 9 + "|"]
+           "| x batch-1 step | ceiling | products, GFLOP/s | of the peak |", "|---" * 11 + "|"]
     for r, one in zip(batched, alone, strict=True):
+        rate = products_gflops(r)
         out.append(f"| {r['model']} | {r['step_us']:.0f} | {r['gru_us']:.0f} | {r['head_us']:.0f}"
                    f" | {r['rest_us']:.0f} | {r['products_alone_us']:.0f} | {r['sampling_us']:.0f}"
                    f" | {n * one['step_us'] / r['step_us']:.1f}x"
-                   f" | {n * one['step_us'] / _floor_us(r):.1f}x |")
+                   f" | {n * one['step_us'] / _floor_us(r):.1f}x"
+                   f" | {rate:.0f} | {rate / peak_gflops:.0%} |")
     return "\n".join(out)
+
+
+def products_gflops(r: dict) -> float:
+    """The weight products' arithmetic rate: 2 operations per weight and row."""
+    return 2 * r["weights"] * r["rows"] / (r["products_alone_us"] * 1e-6) / 1e9
 
 
 def _floor_us(r: dict) -> float:
@@ -142,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         bundles = [bundle_for(name) for name in args.models]
         alone = [breakdown(b) for b in bundles]
         batched = [breakdown(b, rows=ROWS) for b in bundles]
-    md = table(alone) + "\n\n" + batched_table(batched, alone)
+        peak = core_peak_gflops()
+    md = table(alone) + "\n\n" + batched_table(batched, alone, peak)
     print(md)
     if args.write:
         from ..paths import RESULTS_DIR
