@@ -10,18 +10,22 @@ it measures the CUDA path (``forward``) too, so the default device can follow th
 
 Then continuous batching (``cnngru.batched_generation``): the aggregate characters per second of
 16 concurrent streams of one model, read by one thread in turn and by 16 threads (as a server's
-handlers do), each against the batch-1 fused step's rate measured in the same run.
+handlers do), each against the batch-1 fused step's rate measured in the same run; and read by
+one thread with the batch's products shared among every core (``half_product.set_threads``, as
+``cnngru generate -n`` does), the batch-1 step still on one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
 from pathlib import Path
 
+from ..models.half_product import set_threads
 from ..paths import RESULTS_DIR
 
 LENGTHS = (250, 1000, 4000)
@@ -142,6 +146,11 @@ def run_batching(models: list[str], repeats: int) -> list[dict]:
         alone = measure(bundle, STREAM_LENGTH, False, repeats, True)
         one_reader, batch = measure_streams(bundle, STREAMS, STREAM_LENGTH, repeats, False)
         threads, threads_batch = measure_streams(bundle, STREAMS, STREAM_LENGTH, repeats, True)
+        cores = set_threads(os.cpu_count() or 1)
+        try:
+            shared, _ = measure_streams(bundle, STREAMS, STREAM_LENGTH, repeats, False)
+        finally:
+            set_threads(1)
         rows.append({"model": bundle.name, "streams": STREAMS, "chars_per_stream": STREAM_LENGTH,
                      "alone_chars_per_s": round(alone),
                      "one_reader_chars_per_s": round(one_reader),
@@ -149,7 +158,9 @@ def run_batching(models: list[str], repeats: int) -> list[dict]:
                      "one_reader_mean_batch": round(batch, 1),
                      "threads_chars_per_s": round(threads),
                      "threads_ratio": round(threads / alone, 2),
-                     "threads_mean_batch": round(threads_batch, 1)})
+                     "threads_mean_batch": round(threads_batch, 1),
+                     "product_threads": cores, "shared_chars_per_s": round(shared),
+                     "shared_ratio": round(shared / alone, 2)})
     return rows
 
 
@@ -158,12 +169,15 @@ def batching_table(rows: list[dict], threads: int) -> str:
            f"characters each, diagnostics off, aggregate characters/s against the batch-1 fused "
            f"step in the same run ({threads} CPU thread(s))",
            "| model | batch 1 | 16 streams, one reader | x batch 1 | mean batch "
-           "| 16 reader threads | x batch 1 | mean batch |", "|---" * 8 + "|"]
+           "| 16 reader threads | x batch 1 | mean batch | one reader, products on "
+           f"{rows[0]['product_threads'] if rows else 1} threads | x batch 1 |",
+           "|---" * 10 + "|"]
     for r in rows:
         out.append(f"| {r['model']} | {r['alone_chars_per_s']:,} | "
                    f"{r['one_reader_chars_per_s']:,} | {r['one_reader_ratio']:.1f}x | "
                    f"{r['one_reader_mean_batch']:.1f} | {r['threads_chars_per_s']:,} | "
-                   f"{r['threads_ratio']:.1f}x | {r['threads_mean_batch']:.1f} |")
+                   f"{r['threads_ratio']:.1f}x | {r['threads_mean_batch']:.1f} | "
+                   f"{r['shared_chars_per_s']:,} | {r['shared_ratio']:.1f}x |")
     return "\n".join(out)
 
 

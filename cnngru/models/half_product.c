@@ -78,11 +78,30 @@ block(const int R, const uint16_t *w, const float *bias, int n_in, int n_out, in
             store(y + (long)k * n_out, column + v * LANES, n_out, acc[k][v]);
 }
 
+/* Threads a product of PARALLEL_ROWS rows or more shares its panels among (half_product_threads).
+   A batch's products are compute-bound, and split by output panel they scale to the cores; a
+   few rows read the weights for little arithmetic, and stay on one thread. */
+#define PARALLEL_ROWS 8
+static int threads = 1;
+
+/* Set the threads (at least 1); returns the count in force: 1 where built without OpenMP. */
+int half_product_threads(int n)
+{
+#ifdef _OPENMP
+    threads = n < 1 ? 1 : n;
+#else
+    (void)n;
+#endif
+    return threads;
+}
+
 /* y (rows, n_out) = x (rows, n_in) @ w + bias; w and bias padded to n_panels * PANEL columns.
    The matrix's arguments come first, so the caller binds them once. */
 void half_product(const uint16_t *panels, const float *bias, int n_in, int n_panels, int n_out,
                   const float *x, float *y, int rows)
 {
+#pragma omp parallel for num_threads(threads) schedule(static) \
+    if (threads > 1 && rows >= PARALLEL_ROWS && n_panels > 1)
     for (int p = 0; p < n_panels; p++) {
         const uint16_t *w = panels + (long)p * n_in * PANEL;
         int r = 0;
@@ -142,8 +161,18 @@ static PyObject *product(PyObject *module, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
+static PyObject *set_threads(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromLong(half_product_threads((int)n));
+}
+
 static PyMethodDef methods[] = {
     {"product", (PyCFunction)(void (*)(void))product, METH_FASTCALL, "y = x @ w + bias"},
+    {"threads", (PyCFunction)set_threads, METH_O, "threads(n) -> the threads in force"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -13,6 +13,9 @@ from Python: 5-10 calls a batch-1 step, 20% of a hybrid's step), else as a libra
 calls. Where that cannot happen (no C compiler, a CPU without
 AVX and F16C, ``CNNGRU_HALF_PRODUCT=0``), or a matrix holds values float16 cannot, ``HalfMatrix.of``
 returns None and the float32 product serves.
+
+A batch's products may also share their columns among threads (``set_threads``; one by default):
+built with OpenMP where the compiler has it, else without.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import numpy as np
 
 SOURCE = Path(__file__).with_name("half_product.c")
 PANEL = 64  # output columns per stored panel, as in half_product.c
-FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
+FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fopenmp")
 # "0" turns the kernel off (the float32 product serves); read once, at the first model prepared
 SWITCH = "CNNGRU_HALF_PRODUCT"
 
@@ -88,6 +91,7 @@ def load(library: Path):
     def product(panels, bias, n_in, n_panels, n_out, x, y, rows):
         function(panels, bias, n_in, n_panels, n_out, x.ctypes.data, y.ctypes.data, rows)
 
+    product.threads = ctypes.CDLL(str(library)).half_product_threads  # as the extension's
     return product
 
 
@@ -118,9 +122,10 @@ def kernel(flags: tuple[str, ...] = FLAGS):
     are here, else through ctypes; None where it cannot be built here."""
     if os.environ.get(SWITCH, "1") == "0" or platform.machine() not in ("x86_64", "AMD64"):
         return None
-    routes = [(flags, load)]
+    serial = tuple(f for f in flags if f != "-fopenmp")
+    routes = [(flags, load), (serial, load)]
     if Path(sysconfig.get_paths()["include"], "Python.h").is_file():
-        routes.insert(0, (module_flags(flags), load_module))
+        routes[:0] = [(module_flags(flags), load_module), (module_flags(serial), load_module)]
     try:
         for build_flags, loader in routes:
             function = _built(library_path(build_flags), build_flags, loader)
@@ -141,6 +146,19 @@ def _built(library: Path, flags: tuple[str, ...], loader):
     except (OSError, ImportError):  # a damaged file in the cache: build it again, once
         library.unlink(missing_ok=True)
         return loader(library) if build(library, flags) else None
+
+
+def set_threads(n: int) -> int:
+    """Let this process's products of a batch (8 rows or more) split their columns among ``n``
+    threads; fewer rows stay on one. Returns the threads in force: 1 by default, and where the
+    kernel is absent or was built without OpenMP.
+
+    A batch's products run at the core's arithmetic peak (``cnngru bench --breakdown``), so a
+    second core nearly halves them; one row's are too small to share."""
+    function = kernel()
+    setter = getattr(getattr(function, "__self__", None), "threads", None) or getattr(
+        function, "threads", None)
+    return int(setter(n)) if setter is not None else 1
 
 
 def describe() -> str:

@@ -201,3 +201,24 @@ def test_the_extension_is_what_the_step_uses_where_python_headers_are():
 
     has_headers = Path(sysconfig.get_paths()["include"], "Python.h").is_file()
     assert (getattr(kernel(), "__module__", None) == "half_product_module") == has_headers
+
+
+@needs_kernel
+def test_a_batch_shared_among_threads_gives_the_same_bits():
+    """Each output panel is computed whole by one thread, so sharing panels changes nothing;
+    rows below the batch threshold stay on one thread."""
+    rng = np.random.default_rng(5)
+    w, bias = float16_valued(rng, (300, 1593)), rng.standard_normal(1593).astype(np.float32)
+    matrix = HalfMatrix.of(w, bias)
+    xs = [rng.standard_normal((rows, 300)).astype(np.float32) for rows in (1, 7, 8, 17, 30)]
+    alone = [matrix(x) for x in xs]
+    try:
+        assert half_product.set_threads(2) == (2 if shutil.which("gcc") else 1)
+        assert all(np.array_equal(matrix(x), y) for x, y in zip(xs, alone, strict=True))
+    finally:
+        assert half_product.set_threads(1) == 1
+
+
+def test_threads_are_one_where_the_kernel_is_absent(monkeypatch):
+    monkeypatch.setattr(half_product, "kernel", lambda: None)
+    assert half_product.set_threads(4) == 1
