@@ -82,7 +82,8 @@ def build(target: Path, flags: tuple[str, ...] = FLAGS) -> bool:
 def load(library: Path):
     """The ``half_product`` function of a library compiled with ``FLAGS``, called through ctypes:
     ``(panels_address, bias_address, n_in, n_panels, n_out, x, y, rows)``, x and y arrays."""
-    function = ctypes.CDLL(str(library)).half_product
+    shared = ctypes.CDLL(str(library))
+    function = shared.half_product
     pointer, count = ctypes.c_void_p, ctypes.c_int
     # (panels, bias, n_in, n_panels, n_out, x, y, rows): addresses and sizes, see half_product.c
     function.argtypes = [pointer, pointer, count, count, count, pointer, pointer, count]
@@ -91,7 +92,7 @@ def load(library: Path):
     def product(panels, bias, n_in, n_panels, n_out, x, y, rows):
         function(panels, bias, n_in, n_panels, n_out, x.ctypes.data, y.ctypes.data, rows)
 
-    product.threads = ctypes.CDLL(str(library)).half_product_threads  # as the extension's
+    product.threads = shared.half_product_threads  # as the extension's ``threads``
     return product
 
 

@@ -189,6 +189,10 @@ def test_the_python_extension_and_the_ctypes_build_agree(tmp_path):
     x = rng.standard_normal((5, 70)).astype(np.float32)
     a, b = HalfMatrix.of(w, bias, extension), HalfMatrix.of(w, bias, through_ctypes)
     assert np.array_equal(a(x), b(x))
+    assert through_ctypes.threads(2) == extension.__self__.threads(2) == 2  # built with OpenMP
+    x = rng.standard_normal((9, 70)).astype(np.float32)  # a batch the threads share
+    assert np.array_equal(a(x), b(x))
+    np.testing.assert_allclose(b(x), x @ w + bias, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(a(x), x @ w + bias, rtol=1e-5, atol=1e-4)
     with pytest.raises(ValueError, match="fewer than rows"):
         a._call(x[:2], np.empty((5, 130), np.float32), 5)
