@@ -226,3 +226,22 @@ def test_a_batch_shared_among_threads_gives_the_same_bits():
 def test_threads_are_one_where_the_kernel_is_absent(monkeypatch):
     monkeypatch.setattr(half_product, "kernel", lambda: None)
     assert half_product.set_threads(4) == 1
+
+
+def test_a_compiler_without_openmp_still_builds_the_kernel_on_one_thread(tmp_path, monkeypatch):
+    if platform.machine() != "x86_64" or not {"avx", "f16c"} <= cpu_flags() or not shutil.which(
+            "gcc"):
+        pytest.skip("no x86 gcc and CPU for the kernel here")
+    compiler = tmp_path / "cc-without-openmp"
+    compiler.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = "-fopenmp" ] && exit 1; done\n'
+                        'exec gcc "$@"\n')
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CC", str(compiler))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    function = half_product.kernel.__wrapped__()  # built afresh, not the cached one
+    assert function is not None
+    setter = getattr(getattr(function, "__self__", None), "threads", None) or function.threads
+    assert setter(2) == 1
+    w = float16_valued(np.random.default_rng(6), (40, 130))
+    x = np.ones((9, 40), np.float32)
+    np.testing.assert_allclose(HalfMatrix.of(w, None, function)(x), x @ w, rtol=1e-5, atol=1e-4)
