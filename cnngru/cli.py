@@ -35,20 +35,17 @@ def write_samples(bundle, args) -> None:
     header line naming its number and seed."""
     from . import generate
     from .batched_generation import engine_for, read_together
-    from .models.half_product import set_threads
+    from .models.half_product import batch_threads
 
     seeds = [None if args.seed is None else args.seed + i for i in range(args.samples)]
     settings = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                     top_k=args.top_k, top_p=args.top_p, unknown=args.unknown)
     if bundle.variant in VARIANTS:
-        set_threads(os.cpu_count() or 1)  # a batch's products share the cores (one row: one)
-        try:
+        with batch_threads(os.cpu_count() or 1):  # a batch's products share the cores
             streams = [engine_for(bundle).generate(args.prompt, seed=seed, **settings)
                        for seed in seeds]
             texts = [s.start.text + new for s, new in zip(streams, read_together(streams),
                                                           strict=True)]
-        finally:
-            set_threads(1)
     else:  # no batched step for this architecture: one after another
         texts = []
         for seed in seeds:

@@ -11,7 +11,7 @@ it measures the CUDA path (``forward``) too, so the default device can follow th
 Then continuous batching (``cnngru.batched_generation``): the aggregate characters per second of
 16 concurrent streams of one model, read by one thread in turn and by 16 threads (as a server's
 handlers do), each against the batch-1 fused step's rate measured in the same run; and read by
-one thread with the batch's products shared among every core (``half_product.set_threads``, as
+one thread with the batch's products shared among every core (``half_product.batch_threads``, as
 ``cnngru generate -n`` does), the batch-1 step still on one.
 """
 
@@ -25,7 +25,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ..models.half_product import set_threads
+from ..models.half_product import batch_threads
 from ..paths import RESULTS_DIR
 
 LENGTHS = (250, 1000, 4000)
@@ -146,11 +146,8 @@ def run_batching(models: list[str], repeats: int) -> list[dict]:
         alone = measure(bundle, STREAM_LENGTH, False, repeats, True)
         one_reader, batch = measure_streams(bundle, STREAMS, STREAM_LENGTH, repeats, False)
         threads, threads_batch = measure_streams(bundle, STREAMS, STREAM_LENGTH, repeats, True)
-        cores = set_threads(os.cpu_count() or 1)
-        try:
+        with batch_threads(os.cpu_count() or 1) as cores:
             shared, _ = measure_streams(bundle, STREAMS, STREAM_LENGTH, repeats, False)
-        finally:
-            set_threads(1)
         rows.append({"model": bundle.name, "streams": STREAMS, "chars_per_stream": STREAM_LENGTH,
                      "alone_chars_per_s": round(alone),
                      "one_reader_chars_per_s": round(one_reader),

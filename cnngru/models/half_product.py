@@ -30,6 +30,8 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache, partial
 from pathlib import Path
 
@@ -156,10 +158,23 @@ def set_threads(n: int) -> int:
 
     A batch's products run at the core's arithmetic peak (``cnngru bench --breakdown``), so a
     second core nearly halves them; one row's are too small to share."""
-    function = kernel()
-    setter = getattr(getattr(function, "__self__", None), "threads", None) or getattr(
-        function, "threads", None)
+    setter = threads_setter(kernel())
     return int(setter(n)) if setter is not None else 1
+
+
+@contextmanager
+def batch_threads(n: int) -> Iterator[int]:
+    """``set_threads(n)`` for the block (yielding the threads in force), then one again."""
+    try:
+        yield set_threads(n)
+    finally:
+        set_threads(1)
+
+
+def threads_setter(function) -> Callable[[int], int] | None:
+    """A built kernel's ``threads(n)``: the extension module's function, or the library's."""
+    return getattr(getattr(function, "__self__", None), "threads", None) or getattr(
+        function, "threads", None)
 
 
 def describe() -> str:
