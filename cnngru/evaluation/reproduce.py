@@ -91,6 +91,7 @@ def train_and_record(config: TrainConfig, folder: Path, records: Records, test_c
     record = records.read(config)
     if record is not None:
         return record
+    claim(folder, records)
     corpus = load_corpus(config.corpus)
     trainer = language_model_run(config, folder, progress=False, corpus=corpus)
     trainer.prepare()
@@ -112,6 +113,30 @@ def train_and_record(config: TrainConfig, folder: Path, records: Records, test_c
     if not keep:
         shutil.rmtree(folder, ignore_errors=True)
     return record
+
+
+STAMP = "code.json"  # in a run folder: the code and data versions that started the run
+
+
+def claim(folder: Path, records: Records) -> None:
+    """Let a run folder be resumed only by the code that started it on the same text.
+
+    A run's folder and stash are named without the code version, so a run stopped part-way and
+    resumed after a change to the models or the trainer would otherwise be finished by the new
+    code and recorded as its run. A folder without this code's stamp starts again from nothing.
+    """
+    stamp, ours = folder / STAMP, {"code": records.code, "data": records.data}
+    if folder.exists():
+        try:
+            theirs = json.loads(stamp.read_text())
+        except (OSError, ValueError):
+            theirs = None
+        if theirs != ours:
+            print(f"{folder.name}: started by other code or text ({theirs or 'no stamp'}, now "
+                  f"{ours}); it trains again from the start", flush=True)
+            shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(ours))
 
 
 def validation_curve(folder: Path) -> list[list[float]]:

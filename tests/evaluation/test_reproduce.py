@@ -117,6 +117,50 @@ def test_the_write_up_ships_the_reference_scale_and_draws_the_scaling_figure(smo
     assert [r["name"] for r in results["rows"]] == [*VARIANTS, "transformer"]
 
 
+def test_every_kept_run_folder_is_stamped_with_the_code_that_trained_it(smoke):
+    from cnngru.evaluation.run_records import code_version
+
+    root = smoke[0]
+    kept = list((root / "runs" / "study").glob("*"))
+    assert kept  # seed 0 of the reference scale's full-budget rows keep their checkpoints
+    for folder in kept:
+        assert json.loads((folder / "code.json").read_text())["code"] == code_version()
+
+
+def test_a_run_started_by_other_code_trains_again_from_the_start(tmp_path):
+    """A run stopped part-way resumes only under the code and text that started it: a folder
+    stamped by other code, or not stamped, loses its snapshot; one stamped by this code keeps it."""
+    from cnngru.evaluation.reproduce import STAMP, Reproduction, Where, claim
+    from cnngru.training import snapshots
+    from cnngru.training.trainer import PAUSED, language_model_run
+
+    where = Where.of(True, tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints")
+    reproduction = Reproduction(SMOKE, where, "shakespeare", "cpu", jobs=1)
+    records = reproduction.records
+    config = max(reproduction.study.walk(assume=True)[0], key=lambda c: c.max_chars)
+    folder = reproduction.folder(config)
+
+    def stopped(stamp):
+        claim(folder, records)
+        trainer = language_model_run(config, folder, progress=False)
+        trainer.prepare()
+        assert trainer.run(until_step=1) == PAUSED
+        if stamp is None:
+            (folder / STAMP).unlink()
+        else:
+            (folder / STAMP).write_text(json.dumps(stamp))
+
+    ours = {"code": records.code, "data": records.data}
+    stopped(ours)
+    claim(folder, records)
+    assert snapshots.find(folder) is not None  # ours: it resumes
+    for other in ({**ours, "code": "0" * 12}, {**ours, "data": "0" * 12}, None):
+        stopped(other)
+        claim(folder, records)
+        assert snapshots.find(folder) is None and list(folder.iterdir()) == [folder / STAMP]
+        assert json.loads((folder / STAMP).read_text()) == ours
+
+
 def test_a_second_run_trains_nothing_and_the_plan_says_nothing_remains(smoke):
     _, first, again, plan, _ = smoke
     assert first.count("val ") > 100
