@@ -8,6 +8,7 @@ import pytest
 
 import cnngru
 from cnngru.evaluation.readme_blocks import read_block
+from cnngru.evaluation.write_up import readme_links
 from cnngru.models import CANDIDATES, VARIANTS, count_params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +47,15 @@ def test_intervals_hold_their_estimates():
 
 def test_readme_shows_the_results_file():
     md = (ROOT / "results" / "results.md").read_text()
-    assert read_block("results") == md.strip("\n")
+    assert read_block("results") == readme_links(md).strip("\n")
     assert RESULTS["answer"] in md
+
+
+def test_the_scaling_figure_is_shown_exactly_when_a_scale_is_finished():
+    """A figure from an earlier answer must not outlive it (the write-up removes it)."""
+    drawn = (ROOT / "results" / "scaling.png").is_file()
+    assert drawn == bool(RESULTS["scales"])
+    assert ("](results/scaling.png)" in read_block("results")) == drawn
 
 
 def test_readme_shows_the_benchmark_file():

@@ -233,7 +233,7 @@ def difference_figure(a: Analysis, b: Analysis) -> Figure:
     return figure([bars], layout, title, height=360)
 
 
-def curves_figure(curves: dict[str, list]) -> Figure:
+def curves_figure(curves: dict[str, list], title: str = "Training curves") -> Figure:
     """Validation bits-per-character against training characters, one line per model."""
     if not curves:
         return note_figure("No training curves in the results file.")
@@ -247,4 +247,4 @@ def curves_figure(curves: dict[str, list]) -> Figure:
                          hovertemplate=name + ": %{y:.3f} BPC at %{x:,.0f} chars<extra></extra>"))
     layout = dict(xaxis=dict(title=dict(text="training characters")),
                   yaxis=dict(title=dict(text="validation bits per character")))
-    return figure(data, layout, "Training curves", height=420)
+    return figure(data, layout, title, height=420)

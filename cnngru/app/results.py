@@ -49,6 +49,12 @@ def markdown_tables(markdown: str) -> str:
     return "\n\n".join(blocks) if blocks else markdown
 
 
+def curves_title(results: dict) -> str:
+    """Whose curves the figure shows: a finished scale's runs or the shipped models."""
+    source = results.get("curves_from")
+    return f"Training curves: {source}" if source else "Training curves"
+
+
 def read_results(folder: Path) -> ResultsOutputs:
     """The table, answer and curves figure from ``folder``; a "no results yet" message if
     absent."""
@@ -67,7 +73,7 @@ def read_results(folder: Path) -> ResultsOutputs:
     answer = results.get("answer") or "*The results file holds no answer in words.*"
     scaling = folder / "scaling.png"
     return ResultsOutputs(table=table, answer=answer,
-                          curves=curves_figure(results.get("curves") or {}),
+                          curves=curves_figure(results.get("curves") or {}, curves_title(results)),
                           scaling=str(scaling) if scaling.is_file() else None)
 
 

@@ -55,10 +55,45 @@ def scale_answer(table: dict) -> str:
                 f"GRU baseline on the unseen test plays at {where} parameters.")
     note = ("\n\nA difference \"helps\" or \"hurts\" only when its 95% interval, which "
             "includes training randomness (3 seeds), excludes zero; otherwise it ties.")
+    for s in scales:
+        if caveat := budget_caveat(table, s["params"]):
+            note += " " + caveat
     if unfinished:
         note += (" Not finished yet: the " + ", ".join(_fmt_int(p) for p in unfinished)
                  + " scale(s); the answer there is still open.")
     return head + "\n\n" + "\n".join(lines) + note
+
+
+def last_doubling(ladder: dict) -> float | None:
+    """Validation BPC the ladder's last doubling of characters gained (negative: it lost)."""
+    rungs = ladder.get("rungs") or []
+    return rungs[-2][1] - rungs[-1][1] if len(rungs) >= 2 else None
+
+
+def budget_caveat(table: dict, params: int) -> str:
+    """What a scale's comparison is not, when its budget B did not converge (its ladder ended at
+    the last rung still improving): the rows are compared at B, short of convergence."""
+    ladder = (table.get("convergence") or {}).get(str(params))
+    if not ladder or ladder.get("converged") is not False:
+        return ""
+    gain = last_doubling(ladder)
+    gained = f" still gained {gain:.3f} validation BPC" if gain is not None else ""
+    return (f"At {_fmt_int(params)} the budget did not converge: the GRU's last doubling of "
+            f"characters{gained} (the convergence rule asks for under "
+            f"{table['method']['converged']}), so that scale compares the strategies at "
+            f"{_fmt_int(ladder['chars'])} characters, short of convergence.")
+
+
+def converged_cell(ladder: dict, threshold: float) -> str:
+    """The convergence table's verdict on a ladder, with the last doubling's gain."""
+    gain = last_doubling(ladder)
+    if ladder["converged"] is None:
+        return "not yet"
+    if ladder["converged"] is False:
+        return "no (last rung" + (f"; doubling gained {gain:.3f})" if gain is not None else ")")
+    if gain is not None and gain < -threshold:
+        return f"yes (2B worse by {-gain:.3f})"
+    return "yes" + (f" (2B gained {gain:.3f})" if gain is not None else "")
 
 
 def _fmt_int(n: float) -> str:
@@ -84,13 +119,8 @@ def study_markdown(table: dict) -> str:
             rate = f"{r['lr']:g}" if "lr" in r else "—"  # the seeds' rate: unstable rates moved down
             out.append(f"| {r['name']} | {r['design'] or '—'} | {_fmt_int(r['params'])} | {rate} "
                        f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} |")
-    m = table["method"]
-    out += ["", f"Each row is the mean over seeds {', '.join(map(str, m['seeds']))}, each "
-            "trained on the full budget of its scale with the row's own bracketed learning rate. "
-            "Intervals: a hierarchical paired bootstrap: each of the "
-            f"{m['resamples']:,} resamples draws seed indices, then {m['chunk_chars']:,}-character "
-            "chunks of the test plays, the same indices for a row and `gru`; 95% percentile "
-            "intervals. Training randomness (initialisation and data order) is inside them."]
+    if table["scales"]:
+        out += ["", method_paragraph(table["method"], table["scales"])]
     for s in table.get("unfinished_scales", []):
         done = f" ({s['seeds_done']} of {s['seeds_total']} seed runs done)" if "seeds_done" in s else ""
         why = f" It stopped: {s['failed']}; it needs a look." if s.get("failed") else ""
@@ -116,13 +146,15 @@ def study_markdown(table: dict) -> str:
                 "|---:|---:|---|---:|---|"]
         for params, c in table["convergence"].items():
             rungs = ", ".join(f"{_fmt_int(ch)}:&nbsp;{v:.3f}" for ch, v in c["rungs"])
-            ok = {True: "yes", False: "no (last rung)", None: "not yet"}[c["converged"]]
+            ok = converged_cell(c, table["method"]["converged"])
             rate = f"{c['lr']:g}" if c.get("lr") else "—"
             b = "—" if c["chars"] is None else _fmt_int(c["chars"])
             out.append(f"| {_fmt_int(int(params))} | {rate} | {rungs} | {b} | {ok} |")
         out.append(f"\nB is the first rung that doubling improves by less than "
                    f"{table['method']['converged']} validation BPC; a worse next rung ends "
-                   "the ladder too (more characters at the same rate did not help).")
+                   "the ladder too (more characters at the same rate did not help). A ladder "
+                   "that reaches its last rung still improving takes that rung as B, marked not "
+                   "converged, and its scale's answer says so.")
     if table.get("full_budget_rates"):
         out += ["", "### Learning rates at the full budget (seed 0, validation BPC at B)", "",
                 "| params | row | sweep's rate | rate: validation BPC | kept |", "|---:|---|---:|---|---:|"]
@@ -164,6 +196,23 @@ def study_markdown(table: dict) -> str:
         if table.get("rows_answer"):
             out += ["", "That study's answer: " + table["rows_answer"]]
     return "\n".join(out) + "\n"
+
+
+def method_paragraph(m: dict, scales: list[dict]) -> str:
+    """How the main table's figures and intervals were made, and what the intervals miss."""
+    n = len(m["seeds"])
+    comparisons = sum(1 for s in scales for r in s["rows"] if r["name"] in VARIANTS[1:])
+    chance = 1 - 0.95 ** comparisons
+    return (f"Each row is the mean over seeds {', '.join(map(str, m['seeds']))}, each trained on "
+            "the full budget of its scale with the row's own bracketed learning rate. Intervals: a "
+            f"hierarchical paired bootstrap: each of the {m['resamples']:,} resamples draws seed "
+            f"indices, then {m['chunk_chars']:,}-character chunks of the test plays, the same "
+            "indices for a row and `gru`; 95% percentile intervals. Training randomness "
+            "(initialisation and data order) is inside them. Two limits: drawing "
+            f"{n} seeds with replacement keeps {n - 1}/{n} of the seeds' variance, so the "
+            f"intervals are somewhat narrow; and each is 95% on its own: if all {comparisons} "
+            "differences from `gru` were truly zero, at least one would still read \"helps\" or "
+            f"\"hurts\" with chance about {chance:.0%}.")
 
 
 def shipped_table(rows: list[dict]) -> list[str]:

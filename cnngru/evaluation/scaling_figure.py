@@ -13,9 +13,11 @@ MARGIN = 1.6  # the x axis reaches this factor beyond the smallest and largest s
 
 
 def plot_scaling(table: dict, path: Path) -> bool:
-    """Draw the figure if at least one scale is finished (needs matplotlib); True if drawn."""
+    """Draw the figure if at least one scale is finished (needs matplotlib); True if drawn.
+    Otherwise remove the figure there: one drawn from an earlier answer no longer holds."""
     scales = sorted(table["scales"], key=lambda s: s["params"])
     if not scales:
+        path.unlink(missing_ok=True)
         return False
     import matplotlib
 

@@ -13,6 +13,8 @@
                 difference from ``gru`` with a hierarchical paired bootstrap interval
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
     rows        the reference scale's rows (the shipped models), which the demo reads
+    curves      validation curves: seed 0 of each row at the largest finished scale, else the
+                shipped models' (``curves_from`` says which)
     answer      the question answered in words, per strategy and scale
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +41,14 @@ from .readme_blocks import write_block
 from .report import BASELINE, scale_answer, study_markdown
 from .scaling_figure import plot_scaling
 from .stability import climb, is_unstable
+
+
+SCALING_ALT = "test BPC against parameters per strategy, and the difference from the GRU with its interval"
+
+
+def readme_links(md: str) -> str:
+    """``results.md`` as the README shows it: its images sit beside it, in ``results/``."""
+    return md.replace("](scaling.png)", "](results/scaling.png)")
 
 
 def chunk_counts(test_chars: int) -> np.ndarray:
@@ -179,8 +190,16 @@ def results_of(reproduction) -> dict:
         last = max(table["scales"], key=lambda s: s["params"])
         seed0 = decided["scales"][last["params"]]["seeds"]
         table["curves"] = {row.name: study.figures(configs[0])["curve"] for row, configs in seed0.items()}
-        table["curves_params"] = last["params"]
+        table["curves_from"] = f"seed 0 of each row at {last['params'] // 1000}k parameters"
     return table
+
+
+def shipped_curves(shipped: Path, names: list[str]) -> dict:
+    """The validation curves of the shipped models ``names``, from their training logs."""
+    from .reproduce import validation_curve
+
+    return {name: validation_curve(shipped / name) for name in names
+            if (shipped / name / "log.jsonl").is_file()}
 
 
 def ship_and_measure(reproduction, reference: dict) -> list[dict]:
@@ -252,18 +271,21 @@ def write_up(reproduction) -> dict:
                               "parameters, 21M characters on a GPU; they stay shipped until this "
                               "study's 1M scale is done")
         table["rows_answer"] = previous.get("rows_answer", previous.get("answer"))
-    for key in ("refiner", "curves"):
-        if key in previous and key not in table:
-            table[key] = previous[key]
+    if "refiner" in previous and "refiner" not in table:
+        table["refiner"] = previous["refiner"]
+    if "curves" not in table and table.get("rows"):  # no scale finished: the shipped models'
+        table["curves"] = shipped_curves(reproduction.where.shipped, [r["name"] for r in table["rows"]])
+        table["curves_from"] = "the shipped models"
     (folder / "results.json").write_text(json.dumps(table, indent=1))
     md = study_markdown(table)
     if table.get("refiner"):
         from ..refiner.metrics import markdown
 
         md += "\n### The refiner (post-processing CNN)\n\n" + markdown(table["refiner"]) + "\n"
+    if plot_scaling(table, folder / "scaling.png"):
+        md += f"\n![{SCALING_ALT}](scaling.png)\n"
     (folder / "results.md").write_text(md)
     if folder.resolve() == RESULTS_DIR.resolve():
-        write_block("results", md)
-    plot_scaling(table, folder / "scaling.png")
+        write_block("results", readme_links(md))
     write_report(folder)  # the GPU probe's table beside the fp32 runs it predicts
     return table

@@ -18,6 +18,10 @@ def test_results_show_table_answer_and_curves(tmp_path):
     assert shown.scaling is None  # no figure yet
     (tmp_path / "scaling.png").write_bytes(b"\x89PNG")
     assert results.read_results(tmp_path).scaling == str(tmp_path / "scaling.png")
+    assert shown.curves.layout.title.text == "Training curves"
+    (tmp_path / "results.json").write_text(json.dumps({
+        "answer": "Open.", "curves": {"gru": [[0, 4]]}, "curves_from": "the shipped models"}))
+    assert results.read_results(tmp_path).curves.layout.title.text == "Training curves: the shipped models"
     (tmp_path / "results.json").write_text("{broken")
     assert "could not be read" in results.read_results(tmp_path).table
 

@@ -120,3 +120,26 @@ def test_the_rates_tried_at_the_full_budget_are_listed_highest_first_with_the_on
     md = study_markdown(t)
     assert "| 100k | gru | 0.02 | 0.02:&nbsp;unstable, 0.01:&nbsp;2.218, 0.005:&nbsp;2.231 | 0.01 |" in md
     assert "| 100k | hybrid | 0.02 | — | not yet |" in md
+
+
+def test_a_scale_whose_budget_did_not_converge_says_so_in_the_answer_and_the_table():
+    t = table(scale(100_000, TIE, TIE, TIE), scale(300_000, TIE, TIE, TIE))
+    t["convergence"] = {
+        "100000": {"chars": 39_321_600, "rungs": [[19_660_800, 2.5], [39_321_600, 2.4],
+                                                  [78_643_200, 2.43]], "converged": True, "lr": 0.01},
+        "300000": {"chars": 78_643_200, "rungs": [[39_321_600, 2.2], [78_643_200, 2.167]],
+                   "converged": False, "lr": 0.005}}
+    t["answer"] = text = scale_answer(t)
+    assert "At 300k the budget did not converge" in text and "still gained 0.033" in text
+    assert "At 100k" not in text  # converged: 2B was worse
+    md = study_markdown(t)
+    assert "| 100k | 0.01 | 19.66M:&nbsp;2.500, 39.32M:&nbsp;2.400, 78.64M:&nbsp;2.430 | 39.32M | yes (2B worse by 0.030) |" in md
+    assert "| 78.64M | no (last rung; doubling gained 0.033) |" in md
+
+
+def test_the_method_names_the_limits_of_three_seeds_and_of_many_intervals():
+    md = study_markdown({**table(scale(100_000, TIE, TIE, TIE), scale(300_000, TIE, TIE, TIE)),
+                         "answer": "x"})
+    assert "keeps 2/3 of the seeds' variance" in md
+    assert "if all 6 differences from `gru` were truly zero" in md and "chance about 26%" in md
+    assert "hierarchical paired bootstrap" not in study_markdown({**table(), "answer": "x"})
