@@ -216,7 +216,7 @@ class Reproduction:
         shutil.rmtree(self.stash_folder, ignore_errors=True)
         stashed = []
         for run in sorted((self.where.runs / "study").glob("*")):
-            if snapshots.find(run) and not self._recorded(run.name):
+            if snapshots.find(run) and not self.records.holds(run.name):
                 shutil.copytree(run, self.stash_folder / run.name)
                 stashed.append(run.name)
         return stashed
@@ -227,13 +227,11 @@ class Reproduction:
         put = []
         for run in sorted(self.stash_folder.glob("*")) if self.stash_folder.is_dir() else ():
             local = self.where.runs / "study" / run.name
-            if not local.exists() and not self._recorded(run.name):
+            if not local.exists() and not self.records.holds(run.name):
                 shutil.copytree(run, local)
                 put.append(run.name)
         return put
 
-    def _recorded(self, name: str) -> bool:
-        return (self.where.records / f"{name}.json").is_file()
 
     def train(self) -> int:
         """Train every run the study needs, ``jobs`` at a time, until none is left; return how
@@ -293,10 +291,10 @@ class Reproduction:
         """What remains (at least: a grid that must grow or a ladder that must climb adds runs)
         and how long it should take here, from the records' or measured throughput; then the
         same if every unfinished ladder climbs to its last rung (B unknown: the range)."""
-        done = len(list(self.where.records.glob("*.json"))) if self.where.records.is_dir() else 0
+        done = len(self.records.all()) if self.where.records.is_dir() else 0
         rates: dict[tuple, float] = {}
         least = self.study.walk(assume=True)[0]
-        lines = [f"{done} runs recorded in {self.where.records}; at least {len(least)} to go:",
+        lines = [f"{done} runs recorded by this code in {self.where.records}; at least {len(least)} to go:",
                  *self._estimate(least, rates)]
         probe = self.probe()
         if probe.folder.is_dir():

@@ -95,17 +95,21 @@ class Records:
             self._cache[name] = self._load(self.folder / f"{name}.json")
         return self._cache[name]
 
+    def holds(self, name: str) -> bool:
+        """Whether the run ``name`` has a record made by this code on this data."""
+        return self._load(self.folder / f"{name}.json") is not None
+
     def _load(self, path: Path) -> dict | None:
         if not path.is_file():
             return None
         record = json.loads(path.read_text())
-        same = (record.get("code"), record.get("data")) == (self.code, self.data)
-        return record if same else None
+        ours = (self.code, self.data, self.precision)
+        return record if (record.get("code"), record.get("data"), record.get("precision")) == ours else None
 
     def all(self) -> list[dict]:
         """Every record made by this code on this data at this precision, by name."""
         found = (self._load(path) for path in sorted(self.folder.glob("*.json")))
-        return [r for r in found if r is not None and r.get("precision") == self.precision]
+        return [r for r in found if r is not None]
 
     def write(self, config: TrainConfig, figures: dict) -> Path:
         """Record a finished run: ``figures`` holds its summary, curve and test losses."""

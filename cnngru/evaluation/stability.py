@@ -1,7 +1,7 @@
 """Runs whose learning rate is too high for their length: validation climbs far above its best.
 
 The sweeps choose each row's rate from short runs (300 or 600 steps). A rate that is best there
-can be too high for a run 8 to 16 times longer: the loss spikes and the run does not come back
+can be too high for a run many times longer: the loss spikes and the run does not come back
 to its best. A 300k-parameter ``cnn-pre`` at 2e-2 went from 2.42 to 3.19 bits after 650 of its
 4,800 steps, and the 100k GRU's 78.6M-character rung at 2e-2 rose 5.7 bits above its best. Kept
 as they are, such runs would decide the comparison (their best checkpoint is an early one) and

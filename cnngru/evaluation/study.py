@@ -11,8 +11,8 @@ point and go on later, on another machine, and a plan of what remains can be pri
   3. budget      the GRU at its rate, at B, 2B, 4B ... until doubling improves validation BPC
                  by less than ``converged`` (or makes it worse): B is the lower one;
   4. rates       each row's rate at B: seed 0 at the sweep's choice and at the next lower rate,
-                 going down while the lower one does better (a sweep is 8-16 times shorter than
-                 B, and a longer run can want a lower rate);
+                 going down while the lower one does better (B is at least twice a sweep's
+                 length, 32 times at 100k and 300k, and a longer run can want a lower rate);
   5. seeds       every row, every seed, at B and its rate; at the reference scale the GRU also
                  runs its neighbouring rates at B, to check the sweep's ranking there.
 
@@ -96,15 +96,6 @@ class Row:
         return self.variant
 
 
-@dataclass
-class Decisions:
-    """What the records decided so far (None: not yet)."""
-
-    selection: dict | None = None  # {"grid", "scores": {strategy: {design: {lr: val}}}, "selected"}
-    sweeps: dict[int, dict[str, dict[float, float]]] = field(default_factory=dict)  # params -> row -> lr -> val
-    budgets: dict[int, dict] = field(default_factory=dict)  # params -> {"rungs": [[chars, val]], "chars", "converged"}
-
-
 class Study:
     """Walks the stages over the records: which runs are needed next, and what was decided.
 
@@ -156,12 +147,13 @@ class Study:
         return record
 
     # ---- the stages -------------------------------------------------------------------------
-    def _grown(self, runs_for: Callable[[list[float]], dict], assume: bool, shared: bool
-               ) -> tuple[list[TrainConfig], list[float] | dict, dict | None]:
+    def _grown(self, runs_for: Callable[[list[float] | None, dict | None], dict], assume: bool,
+               shared: bool) -> tuple[list[TrainConfig], list[float] | dict, dict | None]:
         """Grow learning-rate grids until each best rate is bracketed.
 
-        ``runs_for(grid)`` maps a key (a design, or one row) to ``{lr: config}``. With ``shared``
-        one grid serves every key and grows for all of them together.
+        ``runs_for(grid, grids)`` maps a key (a design, or one row) to ``{lr: config}``: with
+        ``shared`` one ``grid`` serves every key and grows for all of them together, else
+        ``grids`` holds each key's own (None at first: the budget's grid).
         """
         grid = sorted(self.budget.grid)
         grids = None if shared else {}
@@ -171,6 +163,9 @@ class Study:
             if missing:
                 return missing, (grid if shared else grids), (None if not assume else self._assumed(table))
             scores = {k: {lr: self.val(c) for lr, c in runs.items()} for k, runs in table.items()}
+            for k, s in scores.items():  # else the grid would grow down without end
+                if not any(map(math.isfinite, s.values())):
+                    raise NoStableRate(f"{k}: every rate of its grid {sorted(s)} was unstable")
             adds = {k: rates_to_add(s) for k, s in scores.items()}
             if not any(adds.values()):
                 return [], (grid if shared else grids), scores
@@ -180,13 +175,15 @@ class Study:
                 grids = {k: sorted(set(scores[k]) | set(adds[k])) for k in table}
 
     def _assumed(self, table: dict) -> dict:
-        """Scores for a plan: the runs with records as they are, the others as the grid's middle."""
+        """Scores for a plan: the runs with records as they are; of the others, the grid's middle
+        as if it wins and the rest as if they lose (so a recorded score never loses to a guess
+        made up for an end of the grid)."""
         out = {}
         for k, runs in table.items():
             lrs = sorted(runs)
             middle = lrs[len(lrs) // 2]
-            out[k] = {lr: (self.val(c) if self.val(c) is not None else (0.0 if lr == middle else 1.0))
-                      for lr, c in runs.items()}
+            out[k] = {lr: (self.val(c) if self.val(c) is not None else
+                           -math.inf if lr == middle else math.inf) for lr, c in runs.items()}
         return out
 
     def selection(self, assume: bool = False) -> tuple[list[TrainConfig], dict | None]:

@@ -42,7 +42,6 @@ from .report import BASELINE, scale_answer, study_markdown
 from .scaling_figure import plot_scaling
 from .stability import climb, is_unstable
 
-
 SCALING_ALT = "test BPC against parameters per strategy, and the difference from the GRU with its interval"
 
 

@@ -37,8 +37,10 @@ CANDIDATES: dict[str, dict[str, dict]] = {
     },
 }
 
-# The design behind each shipped checkpoint and ``cnngru.VARIANTS``: the study's selection
-# (results/results.json "candidates"; a test holds the two equal).
+# The design behind each shipped checkpoint and ``cnngru.VARIANTS``. Until the study's 1M scale
+# is finished these are the previous study's designs, which the shipped checkpoints were trained
+# with; once this study ships its own, they become its selection (results/results.json
+# "candidates"), and a test holds the two equal from then on.
 SHIPPED: dict[str, str] = {
     "gru": "one-layer",
     "cnn-pre": "ngram-highway",

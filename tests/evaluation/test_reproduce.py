@@ -216,7 +216,8 @@ def test_runs_stopped_part_way_go_first_then_one_ladder_run_beside_the_rest(tmp_
 def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_path):
     """A sitting that stops stashes its runs stopped part-way in results/in-progress/; a sitting
     on a machine without them (no runs/ folder) puts them back before training, where the
-    trainer finds the snapshot and goes on from its step. Recorded runs are not stashed."""
+    trainer finds the snapshot and goes on from its step. Runs recorded by this code are not
+    stashed; a record made by other code does not count."""
     import shutil
 
     from cnngru.evaluation.reproduce import Reproduction, Where
@@ -231,10 +232,15 @@ def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_p
     trainer.prepare()
     assert config.steps > 2 and trainer.run(until_step=2) == PAUSED
     shutil.copytree(stopped, finished)
+    shutil.copytree(stopped, where.runs / "study" / "stale-run")
     where.records.mkdir(parents=True)
-    (where.records / "recorded-run.json").write_text("{}")
+    r = reproduction.records
+    ours = {"code": r.code, "data": r.data, "precision": r.precision}
+    (where.records / "recorded-run.json").write_text(json.dumps(ours))
+    (where.records / "stale-run.json").write_text(json.dumps({**ours, "code": "0" * 12}))
 
-    assert reproduction.stash() == [stopped.name]
+    assert sorted(reproduction.stash()) == sorted([stopped.name, "stale-run"])  # stale: no record
+    shutil.rmtree(reproduction.stash_folder / "stale-run")
     shutil.rmtree(where.runs)  # another machine
     assert reproduction.unstash() == [stopped.name]
     assert reproduction.unstash() == []  # this machine has it now: its own copy wins

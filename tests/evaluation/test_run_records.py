@@ -1,6 +1,7 @@
 """Run records are reused only when made by the same code; documentation edits do not count."""
 
 import inspect
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,6 +62,12 @@ def test_a_record_round_trips_and_is_not_reused_by_other_code_data_precision_or_
                         max_chars=1_000_000, lr=1e-2, seed=1)
     assert Records(tmp_path, "v1", "d1", "fp32").read(other) is None
     assert not list(tmp_path.glob("*.tmp"))
+    name = record["name"]
+    assert Records(tmp_path, "v1", "d1", "fp32").holds(name)
+    assert not Records(tmp_path, "v2", "d1", "fp32").holds(name)
+    path = tmp_path / f"{name}.json"  # a record whose own field says another precision
+    path.write_text(json.dumps({**json.loads(path.read_text()), "precision": "bf16"}))
+    assert Records(tmp_path, "v1", "d1", "fp32").read(config) is None
 
 
 def test_the_data_version_follows_the_text_and_the_precision_the_device():

@@ -235,3 +235,25 @@ def test_a_predicted_rung_above_where_the_ladder_stops_does_not_move_it():
     assert predicted["lr"] == 1e-2 and predicted["unstable"] == [] and predicted["converged"]
     recorded = budget(Study(CPU, "shakespeare", rungs))
     assert recorded["lr"] == 5e-3 and [c.max_chars for c in recorded["unstable"]] == [16 * first]
+
+
+def test_a_grid_unstable_at_every_rate_stops_its_scale_instead_of_growing_down_forever():
+    """Sweeps where every rate of a row's grid went unstable: the scale is marked failed."""
+    def records(c):
+        if c.params == CPU.scales[0].params and c.variant == "cnn-post":
+            return {"val_bpc": 9.0, "unstable": {"chars": 1, "val_bpc": None, "best_val_bpc": None}}
+        return {"val_bpc": law()(c)}
+    _, decided = Study(CPU, "shakespeare", records).walk()
+    here = decided["scales"][CPU.scales[0].params]
+    assert "every rate of its grid [0.005, 0.01, 0.02] was unstable" in here["failed"]
+    assert "failed" not in decided["scales"][CPU.scales[1].params]
+
+
+def test_a_plan_never_lets_a_made_up_score_beat_a_recorded_one():
+    """Mid-sweep, one end of a grid recorded and its middle not: the plan assumes the middle wins
+    and the unrecorded end loses, whatever the recorded value."""
+    study = Study(CPU, "shakespeare", Records(law(), done=lambda c: c.lr == 5e-3))
+    table = {"row": {lr: study.config(Row("gru", "one-layer"), 300_000, lr, CPU.scales[1].sweep_chars)
+                     for lr in CPU.grid}}
+    scores = study._assumed(table)["row"]
+    assert scores[1e-2] == -math.inf and scores[2e-2] == math.inf and math.isfinite(scores[5e-3])
