@@ -64,6 +64,8 @@ def report(folder: Path, fp32: Path = RESULTS_DIR / "runs") -> str:
         gain = f"{below - r['val_bpc']:.4f}" if below and "val_bpc" in r else ""
         twin = fp32 / f"{r['name'].replace('-bf16-', '-fp32-')}.json"
         study = json.loads(twin.read_text()) if twin.is_file() else {}
+        if (study.get("code"), study.get("data")) != (r.get("code"), r.get("data")):
+            study = {}  # made by other code or on other text: not this run's twin
         out.append(" | ".join([
             f"| {c['params'] // 1000}k", f"{c['lr']:g}", f"{c['max_chars'] / 1e6:.1f}M",
             f"{r['val_bpc']:.4f}" if "val_bpc" in r else

@@ -47,3 +47,6 @@ def test_the_table_shows_each_rungs_gain_the_studys_own_run_and_where_a_run_clim
     assert "| 2.0950 | 0.0050 |" in lines[2]
     assert "unstable at 29.5M" in lines[3]
     assert json.loads(next((tmp_path / "probe").glob("*.json")).read_text())["precision"] == "bf16"
+    stale = RunRecords(tmp_path / "runs", "0ld0", "da7a", "fp32")  # other code: no twin
+    stale.write(study.config(row, 300_000, 5e-3, first), {"val_bpc": 2.3, "train": train})
+    assert "| 2.2000 |  |  |" in report(tmp_path / "probe", tmp_path / "runs").splitlines()[2]
