@@ -1,4 +1,5 @@
-"""Confidence intervals for bits per character, from per-chunk sums of a text's log-loss.
+"""Confidence intervals for bits per character, from per-chunk sums of a text's log-loss
+(``scoring.chunk_sums``).
 
 Intervals resample contiguous chunks of the test text (2,000 characters each) rather than single
 characters, because neighbouring characters' losses are correlated. Differences between two
@@ -12,14 +13,7 @@ import math
 
 import numpy as np
 
-CHUNK = 2000  # characters per bootstrap unit
 RESAMPLES = 2000
-
-
-def chunk_sums(nll: np.ndarray, chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
-    """Per-chunk sums of nats and character counts over consecutive characters."""
-    starts = np.arange(0, len(nll), chunk)
-    return np.add.reduceat(nll, starts), np.diff(np.append(starts, len(nll)))
 
 
 def bootstrap_bpc(sums: np.ndarray, counts: np.ndarray, seed: int = 0,

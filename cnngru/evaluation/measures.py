@@ -1,5 +1,6 @@
-"""What the results table measures of a checkpoint: test log-loss, sample quality, generation
-speed; and ``cnngru eval``, which prints them with intervals (``intervals.py``)."""
+"""What the results table measures of a checkpoint beside its score (``scoring.py``): sample
+quality and generation speed; and ``cnngru eval``, which prints them all, with intervals
+(``intervals.py``)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,12 @@ import numpy as np
 from ..batched_generation import engine_for, read_together
 from ..checkpoint import Bundle
 from ..generation import generate
-from ..likelihood import nll_per_char
 from ..models import VARIANTS
 from ..sample_quality import distinct_n, real_word_rate, repetition
-from .intervals import bootstrap_bpc, chunk_sums, paired_difference
+from .intervals import bootstrap_bpc, paired_difference
+from .scoring import chunk_sums, text_nll
 
-TEST_STREAMS = 256  # the test text is read as this many contiguous streams side by side (speed);
-# each is ~1,900 characters read with the state carried, so all but its first few characters
-# have a warm state
 SAMPLE_PROMPTS = ("ROMEO.\n", "First Citizen.\nBefore we proceed", "KING.\nWhat says", "Enter ")
-
-
-def test_nll(bundle: Bundle, text: str) -> np.ndarray:
-    return nll_per_char(bundle.model, bundle.vocab.encode_tensor(text), streams=TEST_STREAMS, chunk=256)
 
 
 def sample_stats(bundle: Bundle, words: frozenset[str], temperature: float = 0.8,
@@ -86,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     sums, t0 = {}, time.perf_counter()
     bundles = {m: checkpoint.load(m) for m in dict.fromkeys([baseline, *args.models])}
     for name, bundle in bundles.items():
-        sums[name], counts = chunk_sums(test_nll(bundle, corpus.test))
+        sums[name], counts = chunk_sums(text_nll(bundle, corpus.test))
     print(f"test split: {int(counts.sum()):,} characters, evaluated in "
           f"{time.perf_counter() - t0:.1f} s")
     for name, bundle in bundles.items():

@@ -51,26 +51,13 @@ class Where:
 
 
 def evaluate_run(folder: Path, corpus, test_chars: int | None) -> dict:
-    """A finished run's figures: the best checkpoint's validation BPC on the whole validation
-    text and its test losses per chunk (for the intervals), the curve and the run's summary."""
-    import numpy as np
+    """A finished run's figures: its best checkpoint scored (``scoring``: validation and test
+    BPC, the test losses per chunk for the intervals), the curve and the run's summary."""
+    from .scoring import score_run
 
-    from .. import checkpoint
-    from ..likelihood import bits_per_char, nll_per_char
-    from .intervals import chunk_sums
-    from .measures import TEST_STREAMS, test_nll
-
-    bundle = checkpoint.load(folder / "best", device="cpu")
-    val = nll_per_char(bundle.model, bundle.vocab.encode_tensor(corpus.validation),
-                       streams=TEST_STREAMS, chunk=256)
-    test = corpus.test[:test_chars] if test_chars else corpus.test
-    nll = test_nll(bundle, test)
-    sums, _ = chunk_sums(nll)
     summary = json.loads((folder / "summary.json").read_text())
     return {
-        "val_bpc": round(bits_per_char(val), 5),
-        "test_bpc": round(bits_per_char(nll), 5),
-        "test_chars": len(nll), "test_chunk_nats": [round(float(x), 4) for x in np.asarray(sums)],
+        **score_run(folder / "best", corpus, test_chars),
         "curve": validation_curve(folder),
         "train": {k: summary[k] for k in ("params", "steps", "chars", "time", "chars_per_s", "device")},
         **machine_and_time(),

@@ -31,7 +31,8 @@ from ..corpus import Corpus
 from ..models import VARIANTS
 from ..training import TrainConfig
 from ..training.cpu_recipe import cpu_recipe
-from .intervals import bootstrap_bpc, chunk_sums, paired_difference
+from .intervals import bootstrap_bpc, paired_difference
+from .scoring import chunk_sums
 
 MIN_CHARS, MAX_CHARS = 10_000, 5_000_000
 # The text is cut into about 100 blocks; of every ten, one validates, one tests and eight train,

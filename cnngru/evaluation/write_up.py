@@ -28,18 +28,13 @@ import numpy as np
 
 from ..models import VARIANTS
 from ..paths import RESULTS_DIR
-from .intervals import (
-    CHUNK,
-    RESAMPLES,
-    chunk_sums,
-    hierarchical_bpc,
-    hierarchical_paired_difference,
-)
+from .intervals import RESAMPLES, hierarchical_bpc, hierarchical_paired_difference
 from .ladder_probe import write_report
 from .lr_bracket import best_rate
 from .readme_blocks import write_block
 from .report import BASELINE, scale_answer, study_markdown
 from .scaling_figure import plot_scaling
+from .scoring import CHUNK, chunk_sums
 from .stability import climb, is_unstable
 
 SCALING_ALT = "test BPC against parameters per strategy, and the difference from the GRU with its interval"

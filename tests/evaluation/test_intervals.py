@@ -7,11 +7,11 @@ import pytest
 
 from cnngru.evaluation.intervals import (
     bootstrap_bpc,
-    chunk_sums,
     hierarchical_bpc,
     hierarchical_paired_difference,
     paired_difference,
 )
+from cnngru.evaluation.scoring import chunk_sums
 
 LN2 = math.log(2)
 

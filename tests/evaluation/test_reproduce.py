@@ -235,7 +235,7 @@ def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_p
     shutil.copytree(stopped, where.runs / "study" / "stale-run")
     where.records.mkdir(parents=True)
     r = reproduction.records
-    ours = {"code": r.code, "data": r.data, "precision": r.precision}
+    ours = {"code": r.code, "scoring": r.scoring, "data": r.data, "precision": r.precision}
     (where.records / "recorded-run.json").write_text(json.dumps(ours))
     (where.records / "stale-run.json").write_text(json.dumps({**ours, "code": "0" * 12}))
 

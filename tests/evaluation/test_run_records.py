@@ -47,6 +47,16 @@ def test_the_code_version_covers_the_model_and_training_files(tmp_path):
     assert len(code_version()) == 12  # today's repository
 
 
+def test_the_scoring_has_its_own_version_and_a_record_scored_otherwise_is_not_reused(tmp_path):
+    assert run_records.SCORING == ("cnngru/evaluation/scoring.py",)
+    assert not set(run_records.SCORING) & set(run_records.CODE)
+    config = TrainConfig(variant="gru", params=100_000, max_chars=1_000_000, lr=1e-2)
+    Records(tmp_path, "v1", "d1", "fp32", scoring="s1").write(config, {"val_bpc": 2.5})
+    assert Records(tmp_path, "v1", "d1", "fp32", scoring="s1").read(config)["scoring"] == "s1"
+    assert Records(tmp_path, "v1", "d1", "fp32", scoring="s2").read(config) is None
+    assert Records(tmp_path, "v1", "d1", "fp32").scoring == run_records.scoring_version()
+
+
 def test_a_record_round_trips_and_is_not_reused_by_other_code_data_precision_or_recipe(tmp_path):
     config = TrainConfig(variant="cnn-pre", design="depthwise4", params=300_000,
                          max_chars=1_000_000, lr=5e-3, seed=1)
