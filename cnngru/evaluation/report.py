@@ -140,6 +140,9 @@ def study_markdown(table: dict) -> str:
         for e in table["sweep"]:
             cells = ", ".join(f"{lr:g}:&nbsp;{v:.3f}" for lr, v in zip(e["grid"], e["val_bpc"], strict=True))
             out.append(f"| {_fmt_int(e['params'])} | {e['row']} | {cells} | {e['chosen']:g} |")
+        out.append(f"\nEach rate is one run (seed 0), so neighbours closer than {TIE_MARGIN} BPC "
+                   "could swap places with another seed; the search at the full budget (below) "
+                   "tries the rate again.")
     if table.get("convergence"):
         out += ["", "### The full budget: the GRU at B, 2B, ... (validation BPC)", "",
                 "| params | rate | rungs: characters → validation BPC | B | converged |",

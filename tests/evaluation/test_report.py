@@ -143,3 +143,11 @@ def test_the_method_names_the_limits_of_three_seeds_and_of_many_intervals():
     assert "keeps 2/3 of the seeds' variance" in md
     assert "if all 6 differences from `gru` were truly zero" in md and "chance about 26%" in md
     assert "hierarchical paired bootstrap" not in study_markdown({**table(), "answer": "x"})
+
+
+def test_the_sweep_table_says_one_seed_decides_each_rate():
+    t = {**table(), "answer": "x", "sweep": [{"params": 100_000, "row": "gru", "grid": [0.005, 0.01, 0.02],
+                                             "val_bpc": [2.6, 2.5, 2.52], "chosen": 0.01}]}
+    md = study_markdown(t)
+    assert "| 100k | gru | 0.005:&nbsp;2.600, 0.01:&nbsp;2.500, 0.02:&nbsp;2.520 | 0.01 |" in md
+    assert "Each rate is one run (seed 0), so neighbours closer than 0.05 BPC" in md
