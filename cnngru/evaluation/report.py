@@ -55,9 +55,8 @@ def scale_answer(table: dict) -> str:
                 f"GRU baseline on the unseen test plays at {where} parameters.")
     note = ("\n\nA difference \"helps\" or \"hurts\" only when its 95% interval, which "
             "includes training randomness (3 seeds), excludes zero; otherwise it ties.")
-    for s in scales:
-        if caveat := budget_caveat(table, s["params"]):
-            note += " " + caveat
+    if caveat := budget_caveat(table, [s["params"] for s in scales]):
+        note += " " + caveat
     if unfinished:
         note += (" Not finished yet: the " + ", ".join(_fmt_int(p) for p in unfinished)
                  + " scale(s); the answer there is still open.")
@@ -70,18 +69,27 @@ def last_doubling(ladder: dict) -> float | None:
     return rungs[-2][1] - rungs[-1][1] if len(rungs) >= 2 else None
 
 
-def budget_caveat(table: dict, params: int) -> str:
-    """What a scale's comparison is not, when its budget B did not converge (its ladder ended at
-    the last rung still improving): the rows are compared at B, short of convergence."""
-    ladder = (table.get("convergence") or {}).get(str(params))
-    if not ladder or ladder.get("converged") is not False:
+def budget_caveat(table: dict, params: list[int]) -> str:
+    """What the comparison is not at the scales whose budget B did not converge (their ladder
+    ended at its last rung still improving): there the rows are compared at B, short of it."""
+    short = []
+    for p in params:
+        ladder = (table.get("convergence") or {}).get(str(p))
+        if ladder and ladder.get("converged") is False:
+            short.append((p, last_doubling(ladder), ladder["chars"]))
+    if not short:
         return ""
-    gain = last_doubling(ladder)
-    gained = f" still gained {gain:.3f} validation BPC" if gain is not None else ""
-    return (f"At {_fmt_int(params)} the budget did not converge: the GRU's last doubling of "
-            f"characters{gained} (the convergence rule asks for under "
-            f"{table['method']['converged']}), so that scale compares the strategies at "
-            f"{_fmt_int(ladder['chars'])} characters, short of convergence.")
+    scales = _and([_fmt_int(p) for p, _, _ in short])
+    gains = _and([f"{g:.3f}" for _, g, _ in short if g is not None])
+    budgets = _and([_fmt_int(b) for _, _, b in short])
+    return (f"The budget did not converge at {scales}: the GRU's last doubling of characters "
+            f"still gained {gains} validation BPC there (the convergence rule asks for under "
+            f"{table['method']['converged']}), so {'that scale compares' if len(short) == 1 else 'those scales compare'} "
+            f"the strategies at {budgets} characters, short of convergence.")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def converged_cell(ladder: dict, threshold: float) -> str:

@@ -130,11 +130,18 @@ def test_a_scale_whose_budget_did_not_converge_says_so_in_the_answer_and_the_tab
         "300000": {"chars": 78_643_200, "rungs": [[39_321_600, 2.2], [78_643_200, 2.167]],
                    "converged": False, "lr": 0.005}}
     t["answer"] = text = scale_answer(t)
-    assert "At 300k the budget did not converge" in text and "still gained 0.033" in text
-    assert "At 100k" not in text  # converged: 2B was worse
+    assert ("The budget did not converge at 300k: the GRU's last doubling of characters still "
+            "gained 0.033 validation BPC there (the convergence rule asks for under 0.01), so that "
+            "scale compares the strategies at 78.64M characters, short of convergence.") in text
+    assert "100k:" not in text and "converge at 100k" not in text  # converged: 2B was worse
     md = study_markdown(t)
     assert "| 100k | 0.01 | 19.66M:&nbsp;2.500, 39.32M:&nbsp;2.400, 78.64M:&nbsp;2.430 | 39.32M | yes (2B worse by 0.030) |" in md
     assert "| 78.64M | no (last rung; doubling gained 0.033) |" in md
+    t["convergence"]["100000"] = {"chars": 39_321_600, "rungs": [[19_660_800, 2.45], [39_321_600, 2.4]],
+                                  "converged": False, "lr": 0.01}
+    both = scale_answer(t)
+    assert "did not converge at 100k and 300k" in both and "gained 0.050 and 0.033 validation BPC there" in both
+    assert "those scales compare the strategies at 39.32M and 78.64M characters" in both
 
 
 def test_the_method_names_the_limits_of_three_seeds_and_of_many_intervals():
