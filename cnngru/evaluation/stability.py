@@ -2,9 +2,9 @@
 
 The sweeps choose each row's rate from short runs (300 or 600 steps). A rate that is best there
 can be too high for a run many times longer: the loss spikes and the run does not come back
-to its best. A 300k-parameter ``cnn-pre`` at 2e-2 went from 2.42 to 3.19 bits after 650 of its
-4,800 steps, and the 100k GRU's 78.6M-character rung at 2e-2 rose 5.7 bits above its best. Kept
-as they are, such runs would decide the comparison (their best checkpoint is an early one) and
+to its best. A 300k-parameter ``cnn-pre`` at 2e-2 went from 2.40 to 4.88 bits at 9.0M of its
+78.6M characters, and the 100k GRU's 78.6M-character rung at 2e-2 rose 5.7 bits above its
+best. Kept as they are, such runs would decide the comparison (their best checkpoint is an early one) and
 end the convergence ladder as if doubling the budget had stopped helping.
 
 So a run whose validation rises more than ``RISE`` above its best so far is unstable: the study

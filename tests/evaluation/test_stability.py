@@ -157,13 +157,21 @@ def test_the_write_up_lists_every_unstable_record_of_this_code_even_outside_the_
     shaky, calm = (study.config(row, 300_000, lr, 78_643_200) for lr in (2e-2, 1e-2))
     rise = {"chars": 9_011_200, "val_bpc": 4.884, "best_val_bpc": 2.395}
     ours, other = (Records(tmp_path, code, "data", "fp32") for code in ("code", "older"))  # one folder
-    ours.write(shaky, {"unstable": rise, "curve": [[1, 2.395], [2, 4.884]]})
-    ours.write(calm, {"val_bpc": 2.3, "curve": [[1, 2.4], [2, 2.3]]})
+    ours.write(shaky, {"unstable": rise, "curve": [[1, 2.395], [2, 4.884]],
+                       "train": {"chars": 9_011_200}})
+    ours.write(calm, {"val_bpc": 2.3, "curve": [[1, 2.4], [2, 2.3]], "train": {"chars": 78_643_200}})
     other.write(study.config(row, 100_000, 2e-2, 78_643_200), {"unstable": rise, "curve": []})
-    [entry] = unstable_entries(Records(tmp_path, "code", "data", "fp32"))
-    assert entry | {"run": None} == {"params": 300_000, "row": "cnn-pre", "design": "depthwise4",
-                                     "lr": 2e-2, "planned_chars": 78_643_200, "seed": 0,
-                                     "run": None, **rise}
+    # recorded before runs were stopped at the climb: it trained on to its end
+    ours.write(study.config(row, 300_000, 2e-2, 78_643_200, seed=1),
+               {"val_bpc": 2.9, "curve": [[1, 2.395], [9_011_200, 4.884], [78_643_200, 2.9]],
+                "train": {"chars": 78_643_200}})
+    stopped, trained_on = unstable_entries(Records(tmp_path, "code", "data", "fp32"))
+    assert stopped | {"run": None} == {"params": 300_000, "row": "cnn-pre", "design": "depthwise4",
+                                       "lr": 2e-2, "planned_chars": 78_643_200, "seed": 0,
+                                       "run": None, **rise, "stopped": True,
+                                       "trained_chars": 9_011_200}
+    assert trained_on["seed"] == 1 and trained_on["chars"] == 9_011_200
+    assert trained_on["stopped"] is False and trained_on["trained_chars"] == 78_643_200
 
 
 def test_a_study_where_every_long_run_is_unstable_stops_each_scale_at_the_floor():
