@@ -183,22 +183,20 @@ def study_markdown(table: dict) -> str:
     if table.get("unstable"):
         out += ["", "### Unstable runs", "",
                 "A rate chosen from the short sweeps can be too high for a full-budget run. A run "
-                f"whose validation rose more than {RISE} BPC above its best so far is stopped there "
-                "and counts as the worst at its rate (at the full budget its row's ladder, rate "
-                "search or seeds went on at a lower rate); a run recorded before that check "
-                "existed trained on, and its last column says how far. Every such run recorded so "
-                "far:", "",
+                f"whose validation rose more than {RISE} BPC above its best so far is stopped where "
+                "that shows and counts as the worst at its rate (at the full budget its row's "
+                "ladder, rate search or seeds went on at a lower rate); runs recorded before that "
+                "check existed trained on further. Every such run recorded so far:", "",
                 "| params | row | design | rate | planned characters | seed | validation rose to "
-                "| best before | at characters |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+                "| best before | at characters | trained characters |",
+                "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for u in table["unstable"]:
             rose = "NaN" if u["val_bpc"] is None else f"{u['val_bpc']:.3f}"
             best = "—" if u["best_val_bpc"] is None else f"{u['best_val_bpc']:.3f}"
-            at = _fmt_int(u["chars"])
-            if u.get("stopped") is False:
-                at += f" (trained on to {_fmt_int(u['trained_chars'])})"
+            trained = _fmt_int(u["trained_chars"]) if "trained_chars" in u else "—"
             out.append(f"| {_fmt_int(u['params'])} | {u['row']} | {u['design'] or '—'} "
                        f"| {u['lr']:g} | {_fmt_int(u['planned_chars'])} | {u['seed']} | {rose} "
-                       f"| {best} | {at} |")
+                       f"| {best} | {_fmt_int(u['chars'])} | {trained} |")
     r = table.get("ranking")
     if r:
         same = "the same" if r["same_order"] else "**not** the same"

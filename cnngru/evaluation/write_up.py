@@ -150,8 +150,7 @@ def unstable_entries(records) -> list[dict]:
             rise = record.get("unstable") or climb(record["curve"])
             out.append({"params": c["params"], "row": c["variant"], "design": c["design"],
                         "lr": c["lr"], "planned_chars": c["max_chars"], "seed": c["seed"],
-                        "run": record["name"], **rise, "stopped": "unstable" in record,
-                        "trained_chars": record["train"]["chars"]})
+                        "run": record["name"], **rise, "trained_chars": record["train"]["chars"]})
     return sorted(out, key=lambda u: (u["params"], u["row"], -u["lr"], u["planned_chars"], u["seed"]))
 
 

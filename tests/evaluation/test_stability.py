@@ -168,10 +168,9 @@ def test_the_write_up_lists_every_unstable_record_of_this_code_even_outside_the_
     stopped, trained_on = unstable_entries(Records(tmp_path, "code", "data", "fp32"))
     assert stopped | {"run": None} == {"params": 300_000, "row": "cnn-pre", "design": "depthwise4",
                                        "lr": 2e-2, "planned_chars": 78_643_200, "seed": 0,
-                                       "run": None, **rise, "stopped": True,
-                                       "trained_chars": 9_011_200}
+                                       "run": None, **rise, "trained_chars": 9_011_200}
     assert trained_on["seed"] == 1 and trained_on["chars"] == 9_011_200
-    assert trained_on["stopped"] is False and trained_on["trained_chars"] == 78_643_200
+    assert trained_on["trained_chars"] == 78_643_200
 
 
 def test_a_study_where_every_long_run_is_unstable_stops_each_scale_at_the_floor():
