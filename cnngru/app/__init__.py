@@ -53,8 +53,8 @@ from .session_models import SessionModels  # noqa: E402
 THEME = gr.themes.Soft(primary_hue="blue", neutral_hue="slate")  # local fonts only: works offline
 CSS = """
 #output textarea, [id^="compare-"] textarea { font-family: ui-monospace, Menlo, monospace; }
-#results-table table { display: block; overflow-x: auto; }
-#results-table td, #results-table th { white-space: nowrap; }
+#results-table table, #results-details table { display: block; overflow-x: auto; }
+#results-table td, #results-table th, #results-details td, #results-details th { white-space: nowrap; }
 """
 
 __all__ = ["build_demo", "launch", "server_address", "THEME", "CSS"]

@@ -1,7 +1,7 @@
 """The Results tab: the measured answer, read from the files ``cnngru reproduce`` writes.
 
-Nothing here is typed by hand: the table is ``results.md``'s, the answer and the curves come
-from ``results.json``. The files are read on every request, so a new reproduction shows up
+Nothing here is typed by hand: the tables are ``results.md``'s (the main one first, the rest in
+a details view), the answer and the curves come from ``results.json``. The files are read on every request, so a new reproduction shows up
 without a restart.
 """
 
@@ -24,16 +24,22 @@ _TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
 
 class ResultsOutputs(NamedTuple):
     """What the Results tab shows; the Reload event's ``outputs=`` list is this tuple of
-    components (see ``render``)."""
+    components (see ``render``), in an order API clients rely on (new ones go last)."""
 
-    table: Any  # Markdown: results.md's tables
+    table: Any  # Markdown: the main table (test BPC per scale, else the shipped models)
     answer: Any  # Markdown: the answer in words
     curves: Any  # the training curves figure
     scaling: Any  # Image: results/scaling.png (test BPC and differences against parameters)
+    details: Any  # Markdown: results.md's other tables (candidates, rates, budgets, ...)
 
 
-def markdown_tables(markdown: str) -> str:
-    """Every Markdown table in ``markdown``, each under the closest heading above it."""
+# The table a reader needs first, by its heading in results.md: the comparison once a scale is
+# finished, else the shipped models' figures. Every other table goes in the details.
+MAIN_TABLES = ("### Test BPC at each scale", "### The shipped models")
+
+
+def table_blocks(markdown: str) -> list[tuple[str | None, str]]:
+    """Every Markdown table in ``markdown`` with the closest heading above it (None if none)."""
     blocks, heading, lines, i = [], None, markdown.splitlines(), 0
     while i < len(lines):
         if lines[i].lstrip().startswith("#"):
@@ -44,9 +50,22 @@ def markdown_tables(markdown: str) -> str:
         end = i
         while end < len(lines) and _TABLE_LINE.match(lines[end]):
             end += 1
-        blocks.append("\n".join(([heading, ""] if heading else []) + lines[i:end]))
+        blocks.append((heading, "\n".join(lines[i:end])))
         heading, i = None, end
-    return "\n\n".join(blocks) if blocks else markdown
+    return blocks
+
+
+def main_and_details(markdown: str) -> tuple[str, str]:
+    """results.md's tables split in two: the main one, and the rest, each under its heading."""
+    blocks = table_blocks(markdown)
+    if not blocks:
+        return markdown, ""
+    main = next((b for want in MAIN_TABLES for b in blocks if b[0] == want), blocks[0])
+    return _shown([main]), _shown([b for b in blocks if b is not main])
+
+
+def _shown(blocks: list[tuple[str | None, str]]) -> str:
+    return "\n\n".join(f"{heading}\n\n{table}" if heading else table for heading, table in blocks)
 
 
 def curves_title(results: dict) -> str:
@@ -62,19 +81,19 @@ def read_results(folder: Path) -> ResultsOutputs:
     if not json_file.is_file() or not md_file.is_file():
         return ResultsOutputs(table=text.RESULTS_MISSING, answer="",
                               curves=note_figure("No results yet — run `cnngru reproduce`."),
-                              scaling=None)
+                              scaling=None, details="")
     try:
         results = json.loads(json_file.read_text(encoding="utf-8"))
-        table = markdown_tables(md_file.read_text(encoding="utf-8"))
+        table, details = main_and_details(md_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         message = f"**The results files could not be read** ({e}); run `cnngru reproduce` again."
         return ResultsOutputs(table=message, answer="", curves=note_figure("No readable results."),
-                              scaling=None)
+                              scaling=None, details="")
     answer = results.get("answer") or "*The results file holds no answer in words.*"
     scaling = folder / "scaling.png"
     return ResultsOutputs(table=table, answer=answer,
                           curves=curves_figure(results.get("curves") or {}, curves_title(results)),
-                          scaling=str(scaling) if scaling.is_file() else None)
+                          scaling=str(scaling) if scaling.is_file() else None, details=details)
 
 
 def render(folder: Path | None = None) -> None:
@@ -88,11 +107,15 @@ def render(folder: Path | None = None) -> None:
     shown = read_results(folder)
     answer = gr.Markdown(shown.answer, elem_id="results-answer", label="answer")
     table = gr.Markdown(shown.table, elem_id="results-table", label="table")
+    with gr.Accordion("Details: candidate designs, learning rates, budgets, unstable runs",
+                      open=False, elem_id="results-details-box"):
+        details = gr.Markdown(shown.details, elem_id="results-details", label="details")
     scaling = gr.Image(shown.scaling, elem_id="results-scaling", label="scaling: test BPC and "
                        "the difference from gru against parameters", type="filepath",
                        interactive=False)
     curves = gr.Plot(shown.curves, elem_id="results-curves", label="training curves")
     reload = gr.Button("Reload the results files")
     wire(reload.click, with_clear_errors(show_results), None,
-         list(ResultsOutputs(table=table, answer=answer, curves=curves, scaling=scaling)),
+         list(ResultsOutputs(table=table, answer=answer, curves=curves, scaling=scaling,
+                             details=details)),
          api_name="results", workers="files")

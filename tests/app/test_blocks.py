@@ -91,5 +91,6 @@ def test_each_endpoint_returns_its_values_in_a_fixed_order(demo):
     assert labels["score"] == ["bits per character (lower: better)", "surprisal per character",
                                "difference per character", None]
     assert labels["results"] == ["table", "answer", "training curves",
-                                 "scaling: test BPC and the difference from gru against parameters"]
+                                 "scaling: test BPC and the difference from gru against parameters",
+                                 "details"]
     assert labels["numbers"] == ["the numbers behind the figures (JSON)"]

@@ -146,6 +146,29 @@ def test_score_colours_every_character_with_hover_details(page, shots):
     page.screenshot(path=shots / "score.png", full_page=True)
 
 
+def test_the_results_tab_keeps_every_table_cell_on_one_line_at_1400_pixels(page):
+    """The main table shows first; the details open on a click. At the page's 1,400 pixels, and
+    even at 600, no cell of either wraps: a table too wide scrolls sideways instead."""
+    assert page.viewport_size["width"] == 1400
+    page.get_by_role("tab", name="Results").click()
+    page.wait_for_selector("#results-table table")
+    assert not page.locator("#results-details table").first.is_visible()
+    page.get_by_text("Details: candidate designs").click()
+    page.wait_for_selector("#results-details table", state="visible")
+    for width in (1400, 600):
+        page.set_viewport_size({"width": width, "height": 1000})
+        cells = page.evaluate("""() => [...document.querySelectorAll(
+            '#results-table td, #results-table th, #results-details td, #results-details th')]
+            .map(cell => {
+                const range = document.createRange();
+                range.selectNodeContents(cell);
+                const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                return [cell.innerText, lines.size];
+            })""")
+        assert len(cells) > 100
+        assert [text for text, lines in cells if lines > 1] == [], width
+
+
 def test_an_empty_prompt_gets_a_clear_message_in_the_page(page):
     page.fill("#prompt textarea", "")
     page.locator("#generate-btn").click()

@@ -13,7 +13,7 @@ def test_results_show_table_answer_and_curves(tmp_path):
                                          "\nAfter.\n")
     shown = results.read_results(tmp_path)
     assert isinstance(shown, ResultsOutputs)
-    assert shown.table == "# Results\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    assert shown.table == "# Results\n\n| a | b |\n|---|---|\n| 1 | 2 |" and shown.details == ""
     assert shown.answer == "Yes, *a little*." and shown.curves.data[0].name == "gru"
     assert shown.scaling is None  # no figure yet
     (tmp_path / "scaling.png").write_bytes(b"\x89PNG")
@@ -27,6 +27,18 @@ def test_results_show_table_answer_and_curves(tmp_path):
 
 
 def test_missing_results_say_how_to_make_them(tmp_path):
-    table, answer, curves, scaling = results.read_results(tmp_path)
+    table, answer, curves, scaling, details = results.read_results(tmp_path)
     assert "no results yet" in table.lower() and "cnngru reproduce" in table and answer == ""
     assert scaling is None
+
+
+def test_the_main_table_comes_first_and_every_other_table_goes_in_the_details():
+    md = ("### The answer\n\nNo.\n\n### Test BPC at each scale\n\n| a |\n|---|\n| 1 |\n\nMethod.\n\n"
+          "### Candidate designs\n\n| c |\n|---|\n| 2 |\n\n### The shipped models\n\n| s |\n|---|\n| 3 |\n")
+    main, details = results.main_and_details(md)
+    assert main == "### Test BPC at each scale\n\n| a |\n|---|\n| 1 |"
+    assert details == ("### Candidate designs\n\n| c |\n|---|\n| 2 |\n\n"
+                       "### The shipped models\n\n| s |\n|---|\n| 3 |")
+    unfinished = md.replace("### Test BPC at each scale\n\n| a |\n|---|\n| 1 |\n\n", "")
+    main, details = results.main_and_details(unfinished)  # no scale finished: the shipped models
+    assert main == "### The shipped models\n\n| s |\n|---|\n| 3 |" and "| c |" in details
