@@ -100,9 +100,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--records", type=Path, help="where the probe's records go")
     p.add_argument("--runs", type=Path, default=Path("runs/probe"), help="checkpoints meanwhile")
     p.add_argument("--device", default="cuda")
-    p.add_argument("--code", help="the code version to read and write records as (default: "
-                   "this checkout's)")
-    p.add_argument("--data", help="likewise the corpus version")
     p.add_argument("--report", type=Path, help="print the records in this folder and stop")
     p.add_argument("--write", action="store_true", help="write results/ladder-probe.md and the "
                    "README's block from results/ladder-probe and stop")
@@ -114,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         print(write_report())
         return
     corpus = load_corpus("shakespeare")
-    code, data = args.code or code_version(), args.data or data_version(corpus)
+    code, data = code_version(), data_version(corpus)  # what this checkout trains and reads
     records = Records(args.records, code, data, precision_of(args.device))
     study = Study(CPU, "shakespeare", Records(RESULTS_DIR / "runs", code, data, "fp32").read)
     configs = [c for c in probe_runs(study, args.params, args.max_chars, args.lr)
