@@ -9,8 +9,7 @@ show how far the CPU's ladder is likely to climb, and so how long the study stil
     python -m cnngru.evaluation.ladder_probe --params 1000000 --records results/ladder-probe
     python -m cnngru.evaluation.ladder_probe --write  # results/ladder-probe.md, the README's block
 
-``--code`` and ``--data`` name the versions to record the runs as, where they must match another
-checkout's study (by default this checkout's, ``cnngru.evaluation.run_records``).
+Its records carry this checkout's code and data versions (``cnngru.evaluation.run_records``).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def scale_answer(table: dict) -> str:
             v = verdict(d)
             if v == "helps":
                 helped.append((strategy, s["params"]))
-            parts.append(f"{v} at {_fmt_int(s['params'])} ({d['mean']:+.3f} BPC, 95% CI "
+            parts.append(f"{v} at {fmt_count(s['params'])} ({d['mean']:+.3f} BPC, 95% CI "
                          f"{d['lo']:+.3f} to {d['hi']:+.3f})")
         design = next(r for r in scales[-1]["rows"] if r["name"] == strategy)["design"]
         lines.append(f"- `{strategy}` ({design}): " + "; ".join(parts) + ".")
@@ -44,11 +44,11 @@ def scale_answer(table: dict) -> str:
         if ref:
             v = verdict(ref["delta_vs_gru"])
             side = {"helps": "better than", "hurts": "worse than", "ties": "level with"}[v]
-            lines.append(f"- The transformer reference at {_fmt_int(s['params'])} is {side} the "
+            lines.append(f"- The transformer reference at {fmt_count(s['params'])} is {side} the "
                          f"GRU ({ref['delta_vs_gru']['mean']:+.3f} BPC).")
-    where = ", ".join(_fmt_int(s["params"]) for s in scales)
+    where = ", ".join(fmt_count(s["params"]) for s in scales)
     if helped:
-        head = ("**Yes, in places:** " + ", ".join(f"`{v}` at {_fmt_int(p)}" for v, p in helped)
+        head = ("**Yes, in places:** " + ", ".join(f"`{v}` at {fmt_count(p)}" for v, p in helped)
                 + f" beat the GRU baseline on the unseen test plays (scales measured: {where}).")
     else:
         head = ("**No, not at these scales:** no CNN strategy, in its strongest design, beats the "
@@ -58,7 +58,7 @@ def scale_answer(table: dict) -> str:
     if caveat := budget_caveat(table, [s["params"] for s in scales]):
         note += " " + caveat
     if unfinished:
-        note += (" Not finished yet: the " + ", ".join(_fmt_int(p) for p in unfinished)
+        note += (" Not finished yet: the " + ", ".join(fmt_count(p) for p in unfinished)
                  + " scale(s); the answer there is still open.")
     return head + "\n\n" + "\n".join(lines) + note
 
@@ -79,9 +79,9 @@ def budget_caveat(table: dict, params: list[int]) -> str:
             short.append((p, last_doubling(ladder), ladder["chars"]))
     if not short:
         return ""
-    scales = _and([_fmt_int(p) for p, _, _ in short])
+    scales = _and([fmt_count(p) for p, _, _ in short])
     gains = _and([f"{g:.3f}" for _, g, _ in short if g is not None])
-    budgets = _and([_fmt_int(b) for _, _, b in short])
+    budgets = _and([fmt_count(b) for _, _, b in short])
     return (f"The budget did not converge at {scales}: the GRU's last doubling of characters "
             f"still gained {gains} validation BPC there (the convergence rule asks for under "
             f"{table['method']['converged']}), so {'that scale compares' if len(short) == 1 else 'those scales compare'} "
@@ -92,19 +92,20 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def converged_cell(ladder: dict, threshold: float) -> str:
+def converged_cell(ladder: dict) -> str:
     """The convergence table's verdict on a ladder, with the last doubling's gain."""
     gain = last_doubling(ladder)
     if ladder["converged"] is None:
         return "not yet"
     if ladder["converged"] is False:
         return "no (last rung" + (f"; doubling gained {gain:.3f})" if gain is not None else ")")
-    if gain is not None and gain < -threshold:
-        return f"yes (2B worse by {-gain:.3f})"
-    return "yes" + (f" (2B gained {gain:.3f})" if gain is not None else "")
+    if gain is None:
+        return "yes"
+    return f"yes (2B worse by {-gain:.3f})" if gain < 0 else f"yes (2B gained {gain:.3f})"
 
 
-def _fmt_int(n: float) -> str:
+def fmt_count(n: float) -> str:
+    """A count of parameters or characters, short: 300k, 157.29M."""
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
 
 
@@ -116,6 +117,8 @@ def _interval(lo: float, hi: float, signed: bool = False) -> str:
 def study_markdown(table: dict) -> str:
     """results.md: the answer, the main table per scale, then the details a referee checks."""
     out = ["### The answer", "", table["answer"], ""]
+    if table.get("selection_failed"):
+        out += [f"*The selection of designs stopped: {table['selection_failed']}; it needs a look.*", ""]
     if table["scales"]:
         out += ["### Test BPC at each scale", "",
                 "| strategy | design | params | rate | test BPC (95% CI) | vs gru (95% CI) |",
@@ -125,16 +128,16 @@ def study_markdown(table: dict) -> str:
             d = r.get("delta_vs_gru")
             vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
             rate = f"{r['lr']:g}" if "lr" in r else "—"  # the seeds' rate: unstable rates moved down
-            out.append(f"| {r['name']} | {r['design'] or '—'} | {_fmt_int(r['params'])} | {rate} "
+            out.append(f"| {r['name']} | {r['design'] or '—'} | {fmt_count(r['params'])} | {rate} "
                        f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} |")
     if table["scales"]:
         out += ["", method_paragraph(table["method"], table["scales"])]
     for s in table.get("unfinished_scales", []):
         done = f" ({s['seeds_done']} of {s['seeds_total']} seed runs done)" if "seeds_done" in s else ""
         why = f" It stopped: {s['failed']}; it needs a look." if s.get("failed") else ""
-        out.append(f"\n*The {_fmt_int(s['params'])} scale is not finished{done}.{why}*")
+        out.append(f"\n*The {fmt_count(s['params'])} scale is not finished{done}.{why}*")
     if table.get("candidates"):
-        out += ["", f"### Candidate designs (validation BPC at {_fmt_int(table['selection_params'])} "
+        out += ["", f"### Candidate designs (validation BPC at {fmt_count(table['selection_params'])} "
                 "parameters, best rate of one shared grid)", "",
                 "| strategy | design | validation BPC | at rate | selected |", "|---|---|---|---|---|"]
         for strategy, entries in table["candidates"].items():
@@ -147,7 +150,7 @@ def study_markdown(table: dict) -> str:
                 "| params | row | rate: validation BPC | chosen |", "|---:|---|---|---|"]
         for e in table["sweep"]:
             cells = ", ".join(f"{lr:g}:&nbsp;{v:.3f}" for lr, v in zip(e["grid"], e["val_bpc"], strict=True))
-            out.append(f"| {_fmt_int(e['params'])} | {e['row']} | {cells} | {e['chosen']:g} |")
+            out.append(f"| {fmt_count(e['params'])} | {e['row']} | {cells} | {e['chosen']:g} |")
         out.append(f"\nEach rate is one run (seed 0), so neighbours closer than {TIE_MARGIN} BPC "
                    "could swap places with another seed; the search at the full budget (below) "
                    "tries the rate again.")
@@ -156,11 +159,11 @@ def study_markdown(table: dict) -> str:
                 "| params | rate | rungs: characters → validation BPC | B | converged |",
                 "|---:|---:|---|---:|---|"]
         for params, c in table["convergence"].items():
-            rungs = ", ".join(f"{_fmt_int(ch)}:&nbsp;{v:.3f}" for ch, v in c["rungs"])
-            ok = converged_cell(c, table["method"]["converged"])
+            rungs = ", ".join(f"{fmt_count(ch)}:&nbsp;{v:.3f}" for ch, v in c["rungs"])
+            ok = converged_cell(c)
             rate = f"{c['lr']:g}" if c.get("lr") else "—"
-            b = "—" if c["chars"] is None else _fmt_int(c["chars"])
-            out.append(f"| {_fmt_int(int(params))} | {rate} | {rungs} | {b} | {ok} |")
+            b = "—" if c["chars"] is None else fmt_count(c["chars"])
+            out.append(f"| {fmt_count(int(params))} | {rate} | {rungs} | {b} | {ok} |")
         out.append(f"\nB is the first rung that doubling improves by less than "
                    f"{table['method']['converged']} validation BPC; a worse next rung ends "
                    "the ladder too (more characters at the same rate did not help). A ladder "
@@ -175,7 +178,7 @@ def study_markdown(table: dict) -> str:
             kept = "not yet" if e["chosen"] is None else f"{e['chosen']:g}"
             if e.get("seeds_lr") not in (None, e["chosen"]):
                 kept += f" (seeds at {e['seeds_lr']:g}: a seed was unstable)"
-            out.append(f"| {_fmt_int(e['params'])} | {e['row']} | {e['sweep_choice']:g} "
+            out.append(f"| {fmt_count(e['params'])} | {e['row']} | {e['sweep_choice']:g} "
                        f"| {cells or '—'} | {kept} |")
         out.append("\nFrom the sweep's rate down (the GRU's from below any rate its ladder found "
                    "unstable at B or less): a row goes to the next lower rate while that one does "
@@ -193,10 +196,10 @@ def study_markdown(table: dict) -> str:
         for u in table["unstable"]:
             rose = "NaN" if u["val_bpc"] is None else f"{u['val_bpc']:.3f}"
             best = "—" if u["best_val_bpc"] is None else f"{u['best_val_bpc']:.3f}"
-            trained = _fmt_int(u["trained_chars"]) if "trained_chars" in u else "—"
-            out.append(f"| {_fmt_int(u['params'])} | {u['row']} | {u['design'] or '—'} "
-                       f"| {u['lr']:g} | {_fmt_int(u['planned_chars'])} | {u['seed']} | {rose} "
-                       f"| {best} | {_fmt_int(u['chars'])} | {trained} |")
+            trained = fmt_count(u["trained_chars"]) if "trained_chars" in u else "—"
+            out.append(f"| {fmt_count(u['params'])} | {u['row']} | {u['design'] or '—'} "
+                       f"| {u['lr']:g} | {fmt_count(u['planned_chars'])} | {u['seed']} | {rose} "
+                       f"| {best} | {fmt_count(u['chars'])} | {trained} |")
     r = table.get("ranking")
     if r:
         same = "the same" if r["same_order"] else "**not** the same"
@@ -226,7 +229,8 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
             f"{n} seeds with replacement keeps {n - 1}/{n} of the seeds' variance, so the "
             f"intervals are somewhat narrow; and each is 95% on its own: if all {comparisons} "
             "differences from `gru` were truly zero, at least one would still read \"helps\" or "
-            f"\"hurts\" with chance about {chance:.0%}.")
+            f"\"hurts\" with a chance of up to about {chance:.0%} (less, as they share the GRU's "
+            "runs).")
 
 
 def shipped_table(rows: list[dict]) -> list[str]:
@@ -239,7 +243,7 @@ def shipped_table(rows: list[dict]) -> list[str]:
         vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
         speed = f"{r['gen_chars_per_s']:,.0f}" if r.get("gen_chars_per_s") else "—"
         words = f"{r['real_word_rate']:.1%}" if r.get("real_word_rate") is not None else "—"
-        out.append(f"| {r['name']} | {_fmt_int(r['params'])} | {_fmt_int(r['train_chars'])} "
+        out.append(f"| {r['name']} | {fmt_count(r['params'])} | {fmt_count(r['train_chars'])} "
                    f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} | {speed} "
                    f"| {words} |")
     return out

@@ -105,6 +105,18 @@ def train_and_record(config: TrainConfig, folder: Path, records: Records, test_c
 STAMP = "code.json"  # in a run folder: the code and data versions that started the run
 
 
+def stamp_of(folder: Path) -> dict | None:
+    """The code and data versions that started the run in ``folder`` (None: no stamp)."""
+    try:
+        return json.loads((folder / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def ours(records: Records) -> dict:
+    return {"code": records.code, "data": records.data}
+
+
 def claim(folder: Path, records: Records) -> None:
     """Let a run folder be resumed only by the code that started it on the same text.
 
@@ -112,18 +124,14 @@ def claim(folder: Path, records: Records) -> None:
     resumed after a change to the models or the trainer would otherwise be finished by the new
     code and recorded as its run. A folder without this code's stamp starts again from nothing.
     """
-    stamp, ours = folder / STAMP, {"code": records.code, "data": records.data}
-    if folder.exists():
-        try:
-            theirs = json.loads(stamp.read_text())
-        except (OSError, ValueError):
-            theirs = None
-        if theirs != ours:
-            print(f"{folder.name}: started by other code or text ({theirs or 'no stamp'}, now "
-                  f"{ours}); it trains again from the start", flush=True)
-            shutil.rmtree(folder)
+    if code_version() != records.code:  # a worker imports the files as they are now
+        raise RuntimeError("the code changed while the study ran: start the study again")
+    if folder.exists() and (theirs := stamp_of(folder)) != ours(records):
+        print(f"{folder.name}: started by other code or text ({theirs or 'no stamp'}, now "
+              f"{ours(records)}); it trains again from the start", flush=True)
+        shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(ours))
+    (folder / STAMP).write_text(json.dumps(ours(records)))
 
 
 def validation_curve(folder: Path) -> list[list[float]]:
@@ -197,28 +205,34 @@ class Reproduction:
     def stash(self) -> list[str]:
         """Copy the runs stopped part-way (their snapshots, best model and log) to
         ``results/in-progress/``, so that a sitting on another machine resumes them instead of
-        starting again; stashes of runs recorded since go. Returns the runs stashed."""
+        starting again; stashes of runs recorded since, or started by other code, go. Returns
+        the runs stashed."""
         from ..training import snapshots
 
         shutil.rmtree(self.stash_folder, ignore_errors=True)
         stashed = []
         for run in sorted((self.where.runs / "study").glob("*")):
-            if snapshots.find(run) and not self.records.holds(run.name):
+            if (snapshots.find(run) and not self.records.holds(run.name)
+                    and stamp_of(run) == ours(self.records)):
                 shutil.copytree(run, self.stash_folder / run.name)
                 stashed.append(run.name)
         return stashed
 
     def unstash(self) -> list[str]:
         """Put each stashed run where training looks for it, unless this machine has it already
-        (its own copy is at least as far along: the stash is made from it). Returns those put."""
+        (its own copy is at least as far along: the stash is made from it) from the same code.
+        Returns those put."""
         put = []
         for run in sorted(self.stash_folder.glob("*")) if self.stash_folder.is_dir() else ():
             local = self.where.runs / "study" / run.name
-            if not local.exists() and not self.records.holds(run.name):
-                shutil.copytree(run, local)
-                put.append(run.name)
+            if self.records.holds(run.name) or stamp_of(run) != ours(self.records):
+                continue
+            if local.exists() and stamp_of(local) == ours(self.records):
+                continue
+            shutil.rmtree(local, ignore_errors=True)
+            shutil.copytree(run, local)
+            put.append(run.name)
         return put
-
 
     def train(self) -> int:
         """Train every run the study needs, ``jobs`` at a time, until none is left; return how

@@ -3,8 +3,9 @@
 The validation BPC on the whole validation text, the test BPC, and the test log-loss summed per
 ``CHUNK`` characters (the unit the intervals resample). A change here changes what a record's
 numbers mean, so this file has its own fingerprint (``run_records.SCORING``): records scored by
-other code are not reused. The bootstrap itself (``intervals.py``) works on these sums and can
-change without retraining anything.
+other code are not reused, and as checkpoints are not kept, their runs train again. So this
+file holds the record's scoring and nothing else: the bootstrap (``intervals.py``) and what
+``cnngru eval`` prints besides (``measures.py``) live elsewhere and change without retraining.
 """
 
 from __future__ import annotations

@@ -163,16 +163,27 @@ class Study:
             if missing:
                 return missing, (grid if shared else grids), (None if not assume else self._assumed(table))
             scores = {k: {lr: self.val(c) for lr, c in runs.items()} for k, runs in table.items()}
-            for k, s in scores.items():  # else the grid would grow down without end
-                if not any(map(math.isfinite, s.values())):
-                    raise NoStableRate(f"{k}: every rate of its grid {sorted(s)} was unstable")
-            adds = {k: rates_to_add(s) for k, s in scores.items()}
+            adds = {k: self._grid_growth(k, s, shared) for k, s in scores.items()}
             if not any(adds.values()):
                 return [], (grid if shared else grids), scores
             if shared:
                 grid = sorted(set(grid) | {lr for a in adds.values() for lr in a})
             else:
                 grids = {k: sorted(set(scores[k]) | set(adds[k])) for k in table}
+
+    def _grid_growth(self, key, scores: dict[float, float], shared: bool) -> list[float]:
+        """The rates ``key``'s grid needs next. A grid unstable at every rate grows down, at most
+        to the floor (``lower_rate``): past it, a candidate on the shared grid simply loses (it
+        adds nothing more), and a row stops its scale (``NoStableRate``)."""
+        if not any(map(math.isfinite, scores.values())):
+            try:
+                lower_rate(min(scores), sorted(self.budget.grid))
+            except NoStableRate:
+                if shared:
+                    return []
+                raise NoStableRate(f"{key}: every rate of its grid down to {min(scores):g} was "
+                                   "unstable") from None
+        return rates_to_add(scores)
 
     def _assumed(self, table: dict) -> dict:
         """Scores for a plan: the runs with records as they are; of the others, the grid's middle
@@ -202,6 +213,9 @@ class Study:
         by_strategy = {s: {d: scores[(s, d)] for d in candidates(s)} for s in VARIANTS}
         selected = {s: min(designs, key=lambda d: min(designs[d].values()))
                     for s, designs in by_strategy.items()}
+        for s, d in selected.items():
+            if min(by_strategy[s][d].values()) == math.inf:  # (a plan's guesses are -inf)
+                raise NoStableRate(f"{s}: every candidate was unstable at every rate of the grid")
         return missing, {"grid": grid, "scores": by_strategy, "selected": selected}
 
     def rows(self, params: int, selected: dict[str, str]) -> list[Row]:
@@ -411,7 +425,11 @@ class Study:
         decided so far."""
         needed, decided = [], {"scales": {}}
         self._stood_in = []
-        missing, selection = self.selection(assume)
+        try:
+            missing, selection = self.selection(assume)
+        except NoStableRate as e:  # a person must look at the candidates: nothing more runs
+            decided.update(selection=None, failed=str(e))
+            return needed, decided
         needed += missing
         decided["selection"] = selection
         if selection is None:

@@ -32,7 +32,7 @@ from .intervals import RESAMPLES, hierarchical_bpc, hierarchical_paired_differen
 from .ladder_probe import write_report
 from .lr_bracket import best_rate
 from .readme_blocks import write_block
-from .report import BASELINE, scale_answer, study_markdown
+from .report import BASELINE, fmt_count, scale_answer, study_markdown
 from .scaling_figure import plot_scaling
 from .scoring import CHUNK, chunk_sums
 from .stability import climb, is_unstable
@@ -165,6 +165,7 @@ def results_of(reproduction) -> dict:
                    for p, here in decided["scales"].items() if "ladder" in here}
     table = {
         "candidates": candidate_entries(decided["selection"]),
+        "selection_failed": decided.get("failed"),
         "selection_params": b.selection_params,
         "sweep": sweep_entries(decided),
         "convergence": convergence,
@@ -184,7 +185,7 @@ def results_of(reproduction) -> dict:
         last = max(table["scales"], key=lambda s: s["params"])
         seed0 = decided["scales"][last["params"]]["seeds"]
         table["curves"] = {row.name: study.figures(configs[0])["curve"] for row, configs in seed0.items()}
-        table["curves_from"] = f"seed 0 of each row at {last['params'] // 1000}k parameters"
+        table["curves_from"] = f"seed 0 of each row at {fmt_count(last['params'])} parameters"
     return table
 
 

@@ -148,7 +148,7 @@ def test_the_method_names_the_limits_of_three_seeds_and_of_many_intervals():
     md = study_markdown({**table(scale(100_000, TIE, TIE, TIE), scale(300_000, TIE, TIE, TIE)),
                          "answer": "x"})
     assert "keeps 2/3 of the seeds' variance" in md
-    assert "if all 6 differences from `gru` were truly zero" in md and "chance about 26%" in md
+    assert "if all 6 differences from `gru` were truly zero" in md and "chance of up to about 26%" in md
     assert "hierarchical paired bootstrap" not in study_markdown({**table(), "answer": "x"})
 
 

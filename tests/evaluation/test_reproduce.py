@@ -220,7 +220,7 @@ def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_p
     stashed; a record made by other code does not count."""
     import shutil
 
-    from cnngru.evaluation.reproduce import Reproduction, Where
+    from cnngru.evaluation.reproduce import STAMP, Reproduction, Where, claim
     from cnngru.training import snapshots
     from cnngru.training.trainer import PAUSED, language_model_run
 
@@ -228,22 +228,29 @@ def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_p
     reproduction = Reproduction(SMOKE, where, "shakespeare", "cpu", jobs=1)
     config = max(reproduction.study.walk(assume=True)[0], key=lambda c: c.max_chars)
     stopped, finished = reproduction.folder(config), where.runs / "study" / "recorded-run"
+    claim(stopped, reproduction.records)  # as train_and_record does: stamped by this code
     trainer = language_model_run(config, stopped, progress=False)
     trainer.prepare()
     assert config.steps > 2 and trainer.run(until_step=2) == PAUSED
     shutil.copytree(stopped, finished)
     shutil.copytree(stopped, where.runs / "study" / "stale-run")
+    other_code = where.runs / "study" / "other-code-run"
+    shutil.copytree(stopped, other_code)
+    (other_code / STAMP).write_text(json.dumps({"code": "0" * 12, "data": reproduction.records.data}))
     where.records.mkdir(parents=True)
     r = reproduction.records
     ours = {"code": r.code, "scoring": r.scoring, "data": r.data, "precision": r.precision}
     (where.records / "recorded-run.json").write_text(json.dumps(ours))
     (where.records / "stale-run.json").write_text(json.dumps({**ours, "code": "0" * 12}))
 
-    assert sorted(reproduction.stash()) == sorted([stopped.name, "stale-run"])  # stale: no record
+    # a stale record is no record; a run started by other code would train again anyway
+    assert sorted(reproduction.stash()) == sorted([stopped.name, "stale-run"])
     shutil.rmtree(reproduction.stash_folder / "stale-run")
     shutil.rmtree(where.runs)  # another machine
     assert reproduction.unstash() == [stopped.name]
     assert reproduction.unstash() == []  # this machine has it now: its own copy wins
+    (stopped / STAMP).write_text(json.dumps({"code": "0" * 12, "data": reproduction.records.data}))
+    assert reproduction.unstash() == [stopped.name]  # a copy started by other code does not
     resumed = language_model_run(config, stopped, progress=False)
     resumed.prepare()
     assert snapshots.progress_of(snapshots.find(stopped))["step"] == 2 and resumed.step == 2

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from cnngru.evaluation.reproduce import smoke_corpus, train_and_record
-from cnngru.evaluation.run_records import Records
+from cnngru.evaluation.run_records import Records, code_version
 from cnngru.evaluation.stability import RISE, climb, is_unstable, lower_rate
 from cnngru.evaluation.study import CPU, SMOKE, Row, Study
 from cnngru.training import train
@@ -87,7 +87,7 @@ def tiny(tmp_path_factory):
 
     def config(lr):
         return study.config(Row("gru", "one-layer"), 40_000, lr, 60 * 8 * 32)
-    return root, config, Records(root / "records", "code", "data", "fp32")
+    return root, config, Records(root / "records", code_version(), "data", "fp32")  # this code's
 
 
 def test_a_run_that_blows_up_is_stopped_at_the_climb_and_recorded_unstable(tiny):
@@ -280,3 +280,13 @@ def test_a_plan_expects_a_restarted_ladder_to_climb_as_far_as_the_higher_rate_di
                     and c.lr == 1e-2 and c.seed == 0)
     assert ladder == [2 * first, 4 * first, 8 * first]
     assert {c.max_chars for c in plan if c.params == 100_000 and c.seed == 2} == {4 * first}
+
+
+def test_a_worker_whose_code_changed_since_the_study_began_refuses_to_train(tiny):
+    """The study's workers import the files as they are when each starts: a run must not be
+    recorded as the version the study began with if the code changed meanwhile."""
+    root, config, _ = tiny
+    records = Records(root / "records", "0" * 12, "data", "fp32")
+    with pytest.raises(RuntimeError, match="the code changed while the study ran"):
+        train_and_record(config(2e-3), root / "changed", records, None, 1, keep=False)
+    assert not (root / "changed").exists()

@@ -2,6 +2,9 @@
 
 import math
 
+import pytest
+
+from cnngru.evaluation.stability import FLOOR, NoStableRate
 from cnngru.evaluation.study import CPU, Row, Study
 from cnngru.models import CANDIDATES, VARIANTS
 
@@ -237,19 +240,40 @@ def test_a_predicted_rung_above_where_the_ladder_stops_does_not_move_it():
     assert recorded["lr"] == 5e-3 and [c.max_chars for c in recorded["unstable"]] == [16 * first]
 
 
-def test_a_grid_unstable_at_every_rate_stops_its_scale_instead_of_growing_down_forever():
-    """Sweeps where every rate of a row's grid went unstable: the scale is marked failed."""
+def test_a_grid_unstable_at_every_rate_grows_down_to_the_floor_then_stops_its_scale():
+    """Sweeps where every rate of a row's grid went unstable: the grid grows down, and once it
+    is unstable down to the floor (``FLOOR`` below the grid's lowest) the scale is marked failed
+    instead of halving the rate for ever."""
     def records(c):
         if c.params == CPU.scales[0].params and c.variant == "cnn-post":
             return {"val_bpc": 9.0, "unstable": {"chars": 1, "val_bpc": None, "best_val_bpc": None}}
         return {"val_bpc": law()(c)}
-    _, decided = Study(CPU, "shakespeare", records).walk()
+    study = Study(CPU, "shakespeare", records)
+    with pytest.raises(NoStableRate, match="down to 0.000625"):
+        study.sweeps(CPU.scales[0].params, [Row("cnn-post", "embed-gru-rf15")])
+    _, decided = study.walk()
     here = decided["scales"][CPU.scales[0].params]
-    assert "every rate of its grid [0.005, 0.01, 0.02] was unstable" in here["failed"]
+    assert "every rate of its grid down to 0.000625 was unstable" in here["failed"]
     assert "failed" not in decided["scales"][CPU.scales[1].params]
+    floor = min(CPU.grid) / FLOOR
+    partial = Study(CPU, "shakespeare", lambda c: records(c) if c.lr > floor else None)
+    missing, _ = partial.sweeps(CPU.scales[0].params, [Row("cnn-post", "embed-gru-rf15")])
+    assert [c.lr for c in missing] == [floor]  # down to the floor, one rate at a time
 
 
-def test_a_plan_never_lets_a_made_up_score_beat_a_recorded_one():
+def test_an_unstable_candidate_loses_the_selection_and_an_unstable_strategy_stops_it():
+    unstable = {"val_bpc": 9.0, "unstable": {"chars": 1, "val_bpc": None, "best_val_bpc": None}}
+    def records(bad):
+        return lambda c: unstable if (c.variant, c.design) in bad else {"val_bpc": law()(c)}
+    _, decided = Study(CPU, "shakespeare", records({("hybrid", "cnn-window32")})).walk()
+    assert decided["selection"]["selected"]["hybrid"] != "cnn-window32"
+    everyone = {("hybrid", d) for d in CANDIDATES["hybrid"]}
+    needed, decided = Study(CPU, "shakespeare", records(everyone)).walk()
+    assert needed == [] and decided["selection"] is None
+    assert "hybrid: every candidate was unstable" in decided["failed"]
+
+
+def test_a_plan_assumes_an_unrecorded_middle_rate_wins_and_an_unrecorded_end_loses():
     """Mid-sweep, one end of a grid recorded and its middle not: the plan assumes the middle wins
     and the unrecorded end loses, whatever the recorded value."""
     study = Study(CPU, "shakespeare", Records(law(), done=lambda c: c.lr == 5e-3))
