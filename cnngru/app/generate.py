@@ -206,7 +206,7 @@ class GenerateHandlers:
         status = (f"**{session.model}** · seed {session.request.seed} · {count:,} characters in "
                   f"{took:.2f} s ({count / max(took, 1e-9):,.0f} characters/s, batched with the "
                   "other visitors' texts)")
-        if session.stop_requested:
+        if session.stop_requested and count < session.request.max_new_tokens:  # not at the end
             status = f"Stopped at {len(session.text):,} characters. " + status
         yield self._finish(session, status, refine, analysis)
 

@@ -112,6 +112,15 @@ def test_stop_ends_the_stream_with_figures_of_the_text_so_far(zoo, numbers):
     handlers.request_stop(None)  # before any generation: nothing to stop, no error
 
 
+def test_a_stop_after_the_last_character_is_not_reported_as_a_stop(zoo, numbers):
+    handlers = GenerateHandlers(zoo, numbers)
+    stream = handlers.generate_text("gru", "The ", 1, 0.8, 0, 1.0, 0, False, False)
+    first = next(stream)  # the one character, streamed
+    handlers.request_stop(first.session)  # too late: nothing is left to stop
+    final = list(stream)[-1]
+    assert len(final.text) == 4 + 1 and "Stopped" not in final.status
+
+
 @pytest.mark.parametrize("stop", [False, True], ids=["to its end", "stopped"])
 def test_the_figures_numbers_come_from_the_generation_itself(zoo, numbers, monkeypatch, stop):
     """A text is analysed from its own steps and its prompt's kept reading (nothing is read
