@@ -113,7 +113,8 @@ def stamp_of(folder: Path) -> dict | None:
         return None
 
 
-def ours(records: Records) -> dict:
+def stamp_for(records: Records) -> dict:
+    """The stamp of a run started now: the code and data versions its record will carry."""
     return {"code": records.code, "data": records.data}
 
 
@@ -126,12 +127,12 @@ def claim(folder: Path, records: Records) -> None:
     """
     if code_version() != records.code:  # a worker imports the files as they are now
         raise RuntimeError("the code changed while the study ran: start the study again")
-    if folder.exists() and (theirs := stamp_of(folder)) != ours(records):
+    if folder.exists() and (theirs := stamp_of(folder)) != stamp_for(records):
         print(f"{folder.name}: started by other code or text ({theirs or 'no stamp'}, now "
-              f"{ours(records)}); it trains again from the start", flush=True)
+              f"{stamp_for(records)}); it trains again from the start", flush=True)
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / STAMP).write_text(json.dumps(ours(records)))
+    (folder / STAMP).write_text(json.dumps(stamp_for(records)))
 
 
 def validation_curve(folder: Path) -> list[list[float]]:
@@ -213,7 +214,7 @@ class Reproduction:
         stashed = []
         for run in sorted((self.where.runs / "study").glob("*")):
             if (snapshots.find(run) and not self.records.holds(run.name)
-                    and stamp_of(run) == ours(self.records)):
+                    and stamp_of(run) == stamp_for(self.records)):
                 shutil.copytree(run, self.stash_folder / run.name)
                 stashed.append(run.name)
         return stashed
@@ -225,9 +226,9 @@ class Reproduction:
         put = []
         for run in sorted(self.stash_folder.glob("*")) if self.stash_folder.is_dir() else ():
             local = self.where.runs / "study" / run.name
-            if self.records.holds(run.name) or stamp_of(run) != ours(self.records):
+            if self.records.holds(run.name) or stamp_of(run) != stamp_for(self.records):
                 continue
-            if local.exists() and stamp_of(local) == ours(self.records):
+            if local.exists() and stamp_of(local) == stamp_for(self.records):
                 continue
             shutil.rmtree(local, ignore_errors=True)
             shutil.copytree(run, local)
