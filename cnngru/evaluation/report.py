@@ -133,7 +133,10 @@ def study_markdown(table: dict) -> str:
     if table["scales"]:
         out += ["", method_paragraph(table["method"], table["scales"])]
     for s in table.get("unfinished_scales", []):
-        done = f" ({s['seeds_done']} of {s['seeds_total']} seed runs done)" if "seeds_done" in s else ""
+        done = [f"{s['seeds_done']} of {s['seeds_total']} seed runs done"] if "seeds_done" in s else []
+        if s.get("runs_to_go"):
+            done.append(f"at least {s['runs_to_go']} runs to go")
+        done = f" ({'; '.join(done)})" if done else ""
         why = f" It stopped: {s['failed']}; it needs a look." if s.get("failed") else ""
         out.append(f"\n*The {fmt_count(s['params'])} scale is not finished{done}.{why}*")
     if table.get("candidates"):

@@ -160,6 +160,10 @@ def results_of(reproduction) -> dict:
     remaining, decided = study.walk()
     b = study.budget
     scales = [describe_scale(study, s.params, decided) for s in b.scales]
+    at_least = study.walk(assume=True)[0]  # every run still to train, as far as known (the plan's)
+    for s in scales:
+        if not s["complete"]:
+            s["runs_to_go"] = sum(c.params == s["params"] for c in at_least)
     convergence = {str(p): {**here["ladder"], "unstable": [study.figures(c)["name"] for c in
                                                              here["ladder"]["unstable"]]}
                    for p, here in decided["scales"].items() if "ladder" in here}

@@ -158,3 +158,13 @@ def test_the_sweep_table_says_one_seed_decides_each_rate():
     md = study_markdown(t)
     assert "| 100k | gru | 0.005:&nbsp;2.600, 0.01:&nbsp;2.500, 0.02:&nbsp;2.520 | 0.01 |" in md
     assert "Each rate is one run (seed 0), so neighbours closer than 0.05 BPC" in md
+
+
+def test_an_unfinished_scale_says_how_far_it_got_and_how_much_is_left():
+    t = {**table(), "answer": "x"}
+    t["unfinished_scales"] = [{"params": 100_000, "seeds_done": 4, "seeds_total": 12, "runs_to_go": 8},
+                              {"params": 300_000, "runs_to_go": 15}, {"params": 1_000_000}]
+    md = study_markdown(t)
+    assert "*The 100k scale is not finished (4 of 12 seed runs done; at least 8 runs to go).*" in md
+    assert "*The 300k scale is not finished (at least 15 runs to go).*" in md
+    assert "*The 1.00M scale is not finished.*" in md
