@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import time
 from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -342,12 +343,15 @@ class Reproduction:
         return lines
 
     def _rate(self, config: TrainConfig) -> float:
-        """Characters/s of this design at this size: from a record if one exists, else measured."""
-        for path in sorted(self.where.records.glob(f"{config.variant}-*.json")):
-            r = json.loads(path.read_text())
-            c = r["config"]
-            if (c["design"], c["params"]) == (config.design, config.params) and r.get("code") == self.records.code:
-                return r["train"]["chars_per_s"]
+        """Characters/s of this design at this size: the median over its records, else measured.
+
+        The median, because a record's time is wall time: one that trained across a pause, or
+        beside a test run, reads slow, and which record came first says nothing."""
+        key = (config.variant, config.design, config.params)
+        recorded = [r["train"]["chars_per_s"] for r in self.records.all()
+                    if (r["config"]["variant"], r["config"]["design"], r["config"]["params"]) == key]
+        if recorded:
+            return statistics.median(recorded)
         import torch
 
         from ..corpus import load_corpus

@@ -254,3 +254,22 @@ def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_p
     resumed = language_model_run(config, stopped, progress=False)
     resumed.prepare()
     assert snapshots.progress_of(snapshots.find(stopped))["step"] == 2 and resumed.step == 2
+
+
+def test_the_plan_takes_a_designs_median_throughput_over_its_records_by_this_code(tmp_path):
+    """A record's time is wall time, so one that spanned a pause reads slow: the plan's rate is
+    the median over the design's records, and records made by other code do not count."""
+    from cnngru.evaluation.reproduce import Reproduction, Where
+
+    where = Where.of(True, tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints")
+    reproduction = Reproduction(SMOKE, where, "shakespeare", "cpu", jobs=1)
+    config = reproduction.study.walk(assume=True)[0][0]
+    r = reproduction.records
+    ours = {"code": r.code, "scoring": r.scoring, "data": r.data, "precision": r.precision,
+            "config": config.to_dict()}
+    where.records.mkdir(parents=True)
+    for name, code, rate in [("paused", r.code, 1_000), ("a", r.code, 9_000), ("b", r.code, 10_000),
+                             ("old", "0" * 12, 1)]:
+        record = {**ours, "code": code, "train": {"chars_per_s": rate}}
+        (where.records / f"{name}.json").write_text(json.dumps(record))
+    assert reproduction._rate(config) == 9_000
