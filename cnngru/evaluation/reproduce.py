@@ -321,26 +321,39 @@ class Reproduction:
         return Records(self.where.results / "ladder-probe", r.code, r.data, "bf16")
 
     def _estimate(self, configs: list[TrainConfig], rates: dict[tuple, float]) -> list[str]:
-        """Runs, characters and hours per scale, and in all (``rates``: throughput, cached)."""
+        """Runs, characters left (less what runs stopped part-way have trained) and hours per
+        scale, and in all (``rates``: throughput, cached)."""
         lines, total = [], 0.0
         by_scale: dict[int, list] = {}
         for c in configs:
             by_scale.setdefault(c.params, []).append(c)
         for params, runs in sorted(by_scale.items()):
-            seconds = 0.0
+            seconds, chars = 0.0, 0
             for c in runs:
                 key = (c.variant, c.design, c.params)
                 if key not in rates:
                     rates[key] = self._rate(c)
-                seconds += c.max_chars / rates[key]
+                left = c.max_chars - self.trained_so_far(c)
+                seconds += left / rates[key]
+                chars += left
             seconds /= self.jobs
             total += seconds
-            chars = sum(c.max_chars for c in runs)
             lines.append(f"  {params // 1000:>5}k parameters: {len(runs):>3} runs, "
                          f"{chars / 1e6:,.0f}M characters, about {seconds / 3600:.1f} h")
         lines.append(f"  in all about {total / 3600:.1f} h here with {self.jobs} job(s) "
                      f"on {os.cpu_count()} cores, with nothing else running")
         return lines
+
+    def trained_so_far(self, config: TrainConfig) -> int:
+        """Characters a run stopped part-way by this code has trained (here or in the stash):
+        it resumes from its snapshot."""
+        from ..training import snapshots
+
+        done = 0
+        for folder in (self.folder(config), self.stash_folder / self.records.name(config)):
+            if stamp_of(folder) == stamp_for(self.records) and (last := snapshots.find(folder)):
+                done = max(done, snapshots.progress_of(last)["chars"])
+        return done
 
     def _rate(self, config: TrainConfig) -> float:
         """Characters/s of this design at this size: the median over its records, else measured.

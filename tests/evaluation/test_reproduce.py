@@ -232,6 +232,8 @@ def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_p
     trainer = language_model_run(config, stopped, progress=False)
     trainer.prepare()
     assert config.steps > 2 and trainer.run(until_step=2) == PAUSED
+    two_steps = 2 * config.batch_size * config.seq_len
+    assert reproduction.trained_so_far(config) == two_steps  # the plan counts what is left
     shutil.copytree(stopped, finished)
     shutil.copytree(stopped, where.runs / "study" / "stale-run")
     other_code = where.runs / "study" / "other-code-run"
@@ -247,9 +249,13 @@ def test_a_run_stopped_part_way_travels_in_the_stash_and_resumes_elsewhere(tmp_p
     assert sorted(reproduction.stash()) == sorted([stopped.name, "stale-run"])
     shutil.rmtree(reproduction.stash_folder / "stale-run")
     shutil.rmtree(where.runs)  # another machine
+    assert reproduction.trained_so_far(config) == two_steps  # in the stash
     assert reproduction.unstash() == [stopped.name]
     assert reproduction.unstash() == []  # this machine has it now: its own copy wins
     (stopped / STAMP).write_text(json.dumps({"code": "0" * 12, "data": reproduction.records.data}))
+    aside = reproduction.stash_folder.rename(tmp_path / "aside")
+    assert reproduction.trained_so_far(config) == 0  # other code's run starts again
+    aside.rename(reproduction.stash_folder)
     assert reproduction.unstash() == [stopped.name]  # a copy started by other code does not
     resumed = language_model_run(config, stopped, progress=False)
     resumed.prepare()
