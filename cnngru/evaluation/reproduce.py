@@ -23,6 +23,7 @@ from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -312,6 +313,12 @@ class Reproduction:
             lines += [f"if every unfinished ladder climbs to its last rung "
                       f"({2 ** (self.budget.rungs - 1)}x its first), at least {len(most)} to go:",
                       *self._estimate(most, rates)]
+        measured = sorted(f"{' '.join(filter(None, (v, d)))} at {p // 1000}k"
+                          for v, d, p in rates if not self._recorded(v, d, p))
+        if measured:
+            lines.append(f"(measured now, with no record to go by: {', '.join(measured)}; "
+                         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, "
+                         "and anything else running makes these read slow)")
         return lines
 
     def probe(self) -> Records:
@@ -355,15 +362,24 @@ class Reproduction:
                 done = max(done, snapshots.progress_of(last)["chars"])
         return done
 
+    @cached_property
+    def _throughputs(self) -> dict[tuple, list[float]]:
+        """The characters/s of each record, by (variant, design, parameters)."""
+        found: dict[tuple, list[float]] = {}
+        for r in self.records.all():
+            c = r["config"]
+            found.setdefault((c["variant"], c["design"], c["params"]), []).append(r["train"]["chars_per_s"])
+        return found
+
+    def _recorded(self, variant: str, design: str | None, params: int) -> list[float]:
+        return self._throughputs.get((variant, design, params), [])
+
     def _rate(self, config: TrainConfig) -> float:
         """Characters/s of this design at this size: the median over its records, else measured.
 
         The median, because a record's time is wall time: one that trained across a pause, or
         beside a test run, reads slow, and which record came first says nothing."""
-        key = (config.variant, config.design, config.params)
-        recorded = [r["train"]["chars_per_s"] for r in self.records.all()
-                    if (r["config"]["variant"], r["config"]["design"], r["config"]["params"]) == key]
-        if recorded:
+        if recorded := self._recorded(config.variant, config.design, config.params):
             return statistics.median(recorded)
         import torch
 
