@@ -23,8 +23,9 @@ def scale_answer(table: dict) -> str:
     scales = sorted(table["scales"], key=lambda s: s["params"])
     unfinished = [s["params"] for s in table.get("unfinished_scales", [])]
     if not scales:
-        return ("**Not answered yet:** no scale of the study is finished "
-                f"({table.get('runs_remaining', '?')} runs are still needed next; "
+        to_go = table.get("runs_to_go", table.get("runs_remaining", "?"))
+        return ("**Not answered yet:** no scale of the study is finished (at least "
+                f"{to_go} runs to go, {table.get('runs_remaining', '?')} of them known now; "
                 "`cnngru reproduce --plan` lists what remains).")
     lines, helped = [], []
     for strategy in VARIANTS[1:]:

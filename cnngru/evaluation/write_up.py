@@ -179,6 +179,7 @@ def results_of(reproduction) -> dict:
         "ranking": ranking_entry(study, decided),
         "unstable": unstable_entries(reproduction.records),
         "runs_remaining": len(remaining),
+        "runs_to_go": len(at_least),
         "method": {"seeds": list(b.seeds), "chunk_chars": CHUNK, "resamples": RESAMPLES,
                    "interval": "95% percentile, hierarchical paired bootstrap",
                    "converged": b.converged, "grid": list(b.grid), "seq_len": b.seq_len,

@@ -53,8 +53,9 @@ def test_no_strategy_helping_anywhere_is_no_and_unfinished_scales_are_named():
     assert "Not finished yet: the 1.00M scale(s)" in text
 
 
-def test_nothing_finished_says_so():
-    assert scale_answer(table()).startswith("**Not answered yet:**")
+def test_nothing_finished_says_so_with_every_run_to_go_and_those_known_now():
+    text = scale_answer({**table(), "runs_to_go": 30})
+    assert text.startswith("**Not answered yet:**") and "at least 30 runs to go, 7 of them known now" in text
 
 
 @pytest.mark.parametrize("d, side", [(BETTER, "better than"), (WORSE, "worse than"), (TIE, "level with")])
