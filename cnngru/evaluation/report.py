@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from ..models import VARIANTS
 from .stability import RISE
+from .study import REFERENCE
 from .text_study import TIE_MARGIN
-
-BASELINE = "gru"  # every difference in the table is a variant minus this row
 
 
 def verdict(delta: dict) -> str:
@@ -41,7 +40,7 @@ def scale_answer(table: dict) -> str:
         design = next(r for r in scales[-1]["rows"] if r["name"] == strategy)["design"]
         lines.append(f"- `{strategy}` ({design}): " + "; ".join(parts) + ".")
     for s in scales:
-        ref = next((r for r in s["rows"] if r["name"] == "transformer"), None)
+        ref = next((r for r in s["rows"] if r["name"] == REFERENCE), None)
         if ref:
             v = verdict(ref["delta_vs_gru"])
             side = {"helps": "better than", "hurts": "worse than", "ties": "level with"}[v]
@@ -55,7 +54,8 @@ def scale_answer(table: dict) -> str:
         head = ("**No, not at these scales:** no CNN strategy, in its strongest design, beats the "
                 f"GRU baseline on the unseen test plays at {where} parameters.")
     note = ("\n\nA difference \"helps\" or \"hurts\" only when its 95% interval, which "
-            "includes training randomness (3 seeds), excludes zero; otherwise it ties.")
+            f"includes training randomness ({len(table['method']['seeds'])} seeds), excludes zero; "
+            "otherwise it ties.")
     if caveat := budget_caveat(table, [s["params"] for s in scales]):
         note += " " + caveat
     if unfinished:

@@ -296,25 +296,25 @@ class Reproduction:
         and how long it should take here, from the records' or measured throughput; then the
         same if every unfinished ladder climbs to its last rung (B unknown: the range)."""
         done = len(self.records.all()) if self.where.records.is_dir() else 0
-        rates: dict[tuple, float] = {}
+        throughputs: dict[tuple, float] = {}
         least = self.study.walk(assume=True)[0]
         lines = [f"{done} runs recorded by this code in {self.where.records}; at least {len(least)} to go:",
-                 *self._estimate(least, rates)]
+                 *self._estimate(least, throughputs)]
         probe = self.probe()
         if probe.folder.is_dir():
-            likely = Study(self.study.budget, self.study.corpus, self.study.figures,
+            likely = Study(self.study.budget, self.study.corpus, self.study.record_of,
                            predicted=probe.read).walk(assume=True)[0]
             lines += [f"if the study's runs end as the same runs trained in bf16 on a GPU did "
                       f"({probe.folder}), at least {len(likely)} to go:",
-                      *self._estimate(likely, rates)]
-        most = Study(self.study.budget, self.study.corpus, self.study.figures,
+                      *self._estimate(likely, throughputs)]
+        most = Study(self.study.budget, self.study.corpus, self.study.record_of,
                      to_top=True).walk(assume=True)[0]
         if len(most) != len(least):
             lines += [f"if every unfinished ladder climbs to its last rung "
                       f"({2 ** (self.budget.rungs - 1)}x its first), at least {len(most)} to go:",
-                      *self._estimate(most, rates)]
+                      *self._estimate(most, throughputs)]
         measured = sorted(f"{' '.join(filter(None, (v, d)))} at {p // 1000}k"
-                          for v, d, p in rates if not self._recorded(v, d, p))
+                          for v, d, p in throughputs if not self._recorded_throughputs(v, d, p))
         if measured:
             lines.append(f"(measured now, with no record to go by: {', '.join(measured)}; "
                          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, "
@@ -327,9 +327,9 @@ class Reproduction:
         r = self.records
         return Records(self.where.results / "ladder-probe", r.code, r.data, "bf16")
 
-    def _estimate(self, configs: list[TrainConfig], rates: dict[tuple, float]) -> list[str]:
+    def _estimate(self, configs: list[TrainConfig], throughputs: dict[tuple, float]) -> list[str]:
         """Runs, characters left (less what runs stopped part-way have trained) and hours per
-        scale, and in all (``rates``: throughput, cached)."""
+        scale, and in all (``throughputs``: characters/s by design and size, cached)."""
         lines, total = [], 0.0
         by_scale: dict[int, list] = {}
         for c in configs:
@@ -338,10 +338,10 @@ class Reproduction:
             seconds, chars = 0.0, 0
             for c in runs:
                 key = (c.variant, c.design, c.params)
-                if key not in rates:
-                    rates[key] = self._rate(c)
+                if key not in throughputs:
+                    throughputs[key] = self._chars_per_s(c)
                 left = c.max_chars - self.trained_so_far(c)
-                seconds += left / rates[key]
+                seconds += left / throughputs[key]
                 chars += left
             seconds /= self.jobs
             total += seconds
@@ -371,15 +371,15 @@ class Reproduction:
             found.setdefault((c["variant"], c["design"], c["params"]), []).append(r["train"]["chars_per_s"])
         return found
 
-    def _recorded(self, variant: str, design: str | None, params: int) -> list[float]:
+    def _recorded_throughputs(self, variant: str, design: str | None, params: int) -> list[float]:
         return self._throughputs.get((variant, design, params), [])
 
-    def _rate(self, config: TrainConfig) -> float:
+    def _chars_per_s(self, config: TrainConfig) -> float:
         """Characters/s of this design at this size: the median over its records, else measured.
 
         The median, because a record's time is wall time: one that trained across a pause, or
         beside a test run, reads slow, and which record came first says nothing."""
-        if recorded := self._recorded(config.variant, config.design, config.params):
+        if recorded := self._recorded_throughputs(config.variant, config.design, config.params):
             return statistics.median(recorded)
         import torch
 
@@ -427,7 +427,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--corpus", default="shakespeare")
     p.add_argument("--train-only", action="store_true", help="train and record, write nothing else")
     p.add_argument("--write-only", action="store_true", help="write the results from the records "
-                   "there are, train nothing (e.g. while another sitting trains)")
+                   "there are, training no language model (e.g. while another sitting trains; "
+                   "once the 1M scale is done its models ship, and the refiner trains if the "
+                   "shipped one has another recipe)")
     p.add_argument("--stash", action="store_true", help="once the study has stopped: copy the "
                    "runs stopped part-way to results/in-progress/ (commit it: a sitting on any "
                    "machine resumes them) and stop")

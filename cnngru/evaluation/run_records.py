@@ -16,10 +16,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..paths import REPO, RESULTS_DIR
+from ..paths import REPO
 from ..training import TrainConfig, recipe_key
 
-RECORDS = RESULTS_DIR / "runs"
 # The source a trained model's numbers depend on. The data is fingerprinted by its text instead
 # (``data_version``): reading other files must not retrain Shakespeare's runs. A run's design is
 # named in its config and its overrides are written out there, so ``designs.py`` is not listed.

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from ..models import VARIANTS, candidates
 from ..training import TrainConfig
@@ -35,7 +36,8 @@ from ..training.cpu_recipe import cpu_recipe, warmup_for
 from .lr_bracket import best_rate, rates_to_add
 from .stability import NoStableRate, is_unstable, lower_rate
 
-REFERENCE = "transformer"
+BASELINE = "gru"  # the row every difference is measured from
+REFERENCE = "transformer"  # the row from outside the question, at the reference scale only
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,24 @@ SMOKE = StudyBudget(
                  eval_every=4, eval_chars=4096), refiner_heldout_chars=4_000)
 
 
+class ScaleDecisions(TypedDict, total=False):
+    """What ``Study.walk`` has decided at one scale so far (``decided["scales"][params]``); a
+    key appears once its stage has decided it."""
+
+    rows: list[Row]  # the compared rows: each strategy's selected design (+ the reference)
+    ladder_runs: list[TrainConfig]  # needed runs the ladder waits on: the GRU's sweep, its rungs
+    sweeps: dict[Row, dict[float, float]]  # stage 2: each row's grid, rate -> validation BPC
+    lrs: dict[Row, float]  # each row's best rate at the sweep budget
+    ladder: dict  # stage 3 so far: {"chars": B or None, "rungs": [[chars, val]], "converged",
+    #                                "lr": the ladder's rate, "unstable": its unstable rungs}
+    budget: dict  # the same dict as "ladder", set only once B is known
+    rates: dict[Row, dict]  # stage 4: {"tried": {lr: val at B}, "lr": kept or None, "seeds_lr"}
+    seeds: dict[Row, list[TrainConfig]]  # stage 5: every seed's run at B, at "seeds_lr"
+    ranking: list[TrainConfig]  # reference scale: the GRU's sweep rate and neighbours at B
+    unstable: list[TrainConfig]  # every unstable run met at this scale (stages 3 to 5)
+    failed: str  # why this scale stopped (no stable rate): a person must look
+
+
 @dataclass(frozen=True)
 class Row:
     """A row of the comparison: a strategy in one design (the transformer has none)."""
@@ -99,19 +119,20 @@ class Row:
 class Study:
     """Walks the stages over the records: which runs are needed next, and what was decided.
 
-    ``figures(config)`` returns a finished run's record, or None. With ``assume=True`` a stage
-    that is not finished is taken to end as if nothing more were needed (its grid's best rate,
-    B at the first rung), so that the later stages' runs can be counted for a plan. With
-    ``to_top`` as well, an unfinished ladder climbs to its last rung instead: the plan's most.
+    ``record_of(config)`` returns a finished run's record (``Records.read``), or None. With
+    ``assume=True`` a stage that is not finished is taken to end as if nothing more were needed
+    (its grid's best rate, B at the first rung), so that the later stages' runs can be counted
+    for a plan. With ``to_top`` as well, an unfinished ladder climbs to its last rung instead:
+    the plan's most.
 
     ``predicted(config)``, for a plan, stands in for a run not recorded yet (e.g. the same run
     trained in bf16 on a GPU): the stages decide on it, and the run is still counted as needed.
     """
 
     def __init__(self, budget: StudyBudget, corpus: str,
-                 figures: Callable[[TrainConfig], dict | None], to_top: bool = False,
+                 record_of: Callable[[TrainConfig], dict | None], to_top: bool = False,
                  predicted: Callable[[TrainConfig], dict | None] | None = None):
-        self.budget, self.corpus, self.figures = budget, corpus, figures
+        self.budget, self.corpus, self.record_of = budget, corpus, record_of
         self.to_top, self.predicted = to_top, predicted
         self._stood_in: list[TrainConfig] = []  # predicted runs the stages decided on
 
@@ -139,7 +160,7 @@ class Study:
         return is_unstable(self._record(config))
 
     def _record(self, config: TrainConfig) -> dict | None:
-        record = self.figures(config)
+        record = self.record_of(config)
         if record is None and self.predicted is not None:
             record = self.predicted(config)
             if record is not None:
@@ -147,29 +168,36 @@ class Study:
         return record
 
     # ---- the stages -------------------------------------------------------------------------
-    def _grown(self, runs_for: Callable[[list[float] | None, dict | None], dict], assume: bool,
-               shared: bool) -> tuple[list[TrainConfig], list[float] | dict, dict | None]:
+    def _grown(self, runs_for: Callable[[Callable[[object], list[float]]], dict], assume: bool,
+               shared: bool) -> tuple[list[TrainConfig], dict | None]:
         """Grow learning-rate grids until each best rate is bracketed.
 
-        ``runs_for(grid, grids)`` maps a key (a design, or one row) to ``{lr: config}``: with
-        ``shared`` one ``grid`` serves every key and grows for all of them together, else
-        ``grids`` holds each key's own (None at first: the budget's grid).
+        ``runs_for(grid_of)`` maps each key (a design, or a row) to ``{lr: config}`` over the
+        rates ``grid_of(key)``, which start as the budget's grid. With ``shared`` one grid serves
+        every key and grows for all of them together (the selection's: one grid for every
+        candidate); else each key's grid grows on its own. Returns the runs still missing and
+        the scores ``{key: {lr: validation BPC}}``: None while runs are missing, unless
+        ``assume`` (``_assumed``).
         """
-        grid = sorted(self.budget.grid)
-        grids = None if shared else {}
+        start = sorted(self.budget.grid)
+        grown: dict = {}  # the grids that grew, by key (shared: one, under None)
+
+        def grid_of(key) -> list[float]:
+            return grown.get(None if shared else key, start)
+
         while True:
-            table = runs_for(grid if shared else None, grids)
+            table = runs_for(grid_of)
             missing = [c for runs in table.values() for c in runs.values() if self.val(c) is None]
             if missing:
-                return missing, (grid if shared else grids), (None if not assume else self._assumed(table))
+                return missing, (self._assumed(table) if assume else None)
             scores = {k: {lr: self.val(c) for lr, c in runs.items()} for k, runs in table.items()}
             adds = {k: self._grid_growth(k, s, shared) for k, s in scores.items()}
             if not any(adds.values()):
-                return [], (grid if shared else grids), scores
+                return [], scores
             if shared:
-                grid = sorted(set(grid) | {lr for a in adds.values() for lr in a})
+                grown[None] = sorted(set(grid_of(None)) | {lr for a in adds.values() for lr in a})
             else:
-                grids = {k: sorted(set(scores[k]) | set(adds[k])) for k in table}
+                grown.update({k: sorted(set(scores[k]) | set(adds[k])) for k in table})
 
     def _grid_growth(self, key, scores: dict[float, float], shared: bool) -> list[float]:
         """The rates ``key``'s grid needs next. A grid unstable at every rate grows down, at most
@@ -202,14 +230,15 @@ class Study:
         b = self.budget
         scale = b.scale(b.selection_params)
 
-        def runs_for(grid, _):
+        def runs_for(grid_of):
             return {(s, d): {lr: self.config(Row(s, d), scale.params, lr, scale.sweep_chars)
-                             for lr in grid}
+                             for lr in grid_of((s, d))}
                     for s in VARIANTS for d in candidates(s)}
 
-        missing, grid, scores = self._grown(runs_for, assume, shared=True)
+        missing, scores = self._grown(runs_for, assume, shared=True)
         if scores is None:
             return missing, None
+        grid = sorted(next(iter(scores.values())))  # shared: every candidate's
         by_strategy = {s: {d: scores[(s, d)] for d in candidates(s)} for s in VARIANTS}
         selected = {s: min(designs, key=lambda d: min(designs[d].values()))
                     for s, designs in by_strategy.items()}
@@ -228,15 +257,12 @@ class Study:
                ) -> tuple[list[TrainConfig], dict[Row, dict[float, float]] | None]:
         """Stage 2: each row's own grid at this scale's sweep budget."""
         scale = self.budget.scale(params)
-        start = sorted(self.budget.grid)
 
-        def runs_for(_, grids):
-            return {row: {lr: self.config(row, params, lr, scale.sweep_chars)
-                          for lr in (grids or {}).get(row, start)}
+        def runs_for(grid_of):
+            return {row: {lr: self.config(row, params, lr, scale.sweep_chars) for lr in grid_of(row)}
                     for row in rows}
 
-        missing, _, scores = self._grown(runs_for, assume, shared=False)
-        return missing, scores
+        return self._grown(runs_for, assume, shared=False)
 
     def full_budget(self, params: int, gru: Row, lr: float, assume: bool = False,
                     grid: list[float] = ()) -> tuple[list[TrainConfig], dict]:
@@ -252,7 +278,7 @@ class Study:
 
         def counted(rate: float) -> list[TrainConfig]:  # every recorded rung; a predicted one
             climbed = self._climbed(ladder_at(rate))     # only where a climb would reach it
-            return [c for c in ladder_at(rate) if c in climbed or self.figures(c) is not None]
+            return [c for c in ladder_at(rate) if c in climbed or self.record_of(c) is not None]
 
         lr, _, unstable = self._stable(counted, lr, grid)
         ladder = ladder_at(lr)
@@ -277,7 +303,7 @@ class Study:
                 break
         return climbed
 
-    def _climb(self, ladder: list[TrainConfig], assume: bool, reached: int = 0
+    def _climb(self, ladder: list[TrainConfig], assume: bool, reached: int
                ) -> tuple[list[TrainConfig], dict]:
         """Up the ladder's rungs as far as the records and ``converged`` say (B is None while
         a rung it needs is missing, unless ``assume``: then B is the last rung recorded, or
@@ -325,7 +351,9 @@ class Study:
             lr = lower
 
     def at_full_budget(self, params: int, rows: list[Row], lrs: dict[Row, float],
-                       grids: dict[Row, list[float]], chars: int, assume: bool = False):
+                       grids: dict[Row, list[float]], chars: int, assume: bool = False
+                       ) -> tuple[list[TrainConfig], dict[Row, dict],
+                                  dict[Row, list[TrainConfig]] | None, list[TrainConfig]]:
         """Stages 4 and 5 at one scale: the runs needed, each row's rate search, the seeds
         (None until every row has its rate: a row's seeds start as soon as its own is chosen)
         and the unstable runs met."""
@@ -345,7 +373,7 @@ class Study:
         return needed, rates, seeds if len(chosen) == len(rows) else None, unstable
 
     def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int,
-                  grids: dict[Row, list[float]] | None = None
+                  grids: dict[Row, list[float]]
                   ) -> tuple[dict[Row, list[TrainConfig]], list[TrainConfig]]:
         """Stage 5: every row's seeds at the full budget, at the highest rate not above its
         chosen one at which none of them is unstable; and the unstable runs met on the way."""
@@ -354,7 +382,7 @@ class Study:
             _, seeds[row], shaky = self._stable(
                 lambda r, row=row: [self.config(row, params, r, chars, seed)
                                     for seed in self.budget.seeds],
-                lrs[row], (grids or {}).get(row, ()))
+                lrs[row], grids[row])
             unstable += shaky
         return seeds, unstable
 
@@ -376,7 +404,7 @@ class Study:
                 for lr in grid[max(0, i - 1): i + 2]]
 
     # ---- the whole walk -----------------------------------------------------------------------
-    def scale_runs(self, params: int, selected: dict[str, str], here: dict,
+    def scale_runs(self, params: int, selected: dict[str, str], here: ScaleDecisions,
                    assume: bool = False) -> list[TrainConfig]:
         """Stages 2 to 5 at one scale: the runs needed next, and what was decided in ``here``
         (``here["ladder_runs"]``: those of them the ladder waits on, the GRU's sweep and rungs).
@@ -385,7 +413,7 @@ class Study:
         while the other rows' sweeps run; the rates at B wait for every row's."""
         needed = []
         here["rows"] = rows = self.rows(params, selected)
-        gru = rows[0]
+        gru = next(row for row in rows if row.variant == BASELINE)
         missing, scores = self.sweeps(params, rows, assume)
         here["ladder_runs"], gru_sweep = self.sweeps(params, [gru], assume)
         needed += missing + here["ladder_runs"]
@@ -444,7 +472,7 @@ class Study:
         seen, out = set(), []  # the same run may be wanted by two stages (a ladder rung is seed 0)
         for c in needed:
             key = (c.variant, c.design, c.params, c.lr, c.max_chars, c.seed)
-            if key not in seen and self.figures(c) is None:
+            if key not in seen and self.record_of(c) is None:
                 seen.add(key)
                 out.append(c)
         return out, decided

@@ -32,10 +32,11 @@ from .intervals import RESAMPLES, hierarchical_bpc, hierarchical_paired_differen
 from .ladder_probe import write_report
 from .lr_bracket import best_rate
 from .readme_blocks import write_block
-from .report import BASELINE, fmt_count, scale_answer, study_markdown
+from .report import fmt_count, scale_answer, study_markdown
 from .scaling_figure import plot_scaling
 from .scoring import CHUNK, chunk_sums
 from .stability import climb, is_unstable
+from .study import BASELINE
 
 SCALING_ALT = "test BPC against parameters per strategy, and the difference from the GRU with its interval"
 
@@ -60,7 +61,7 @@ def describe_scale(study, params: int, decided: dict) -> dict:
     seeds = here.get("seeds")
     if not seeds:
         return entry
-    records = {row: [study.figures(c) for c in configs] for row, configs in seeds.items()}
+    records = {row: [study.record_of(c) for c in configs] for row, configs in seeds.items()}
     if any(r is None for rs in records.values() for r in rs):
         entry["seeds_done"] = sum(r is not None for rs in records.values() for r in rs)
         entry["seeds_total"] = sum(len(rs) for rs in records.values())
@@ -127,7 +128,7 @@ def ranking_entry(study, decided: dict) -> dict | None:
     """The GRU's rates around the chosen one, ranked at the sweep budget and at the full one."""
     here = decided["scales"].get(study.budget.reference_params, {})
     runs = here.get("ranking")
-    if not runs or any(study.figures(c) is None for c in runs):
+    if not runs or any(study.record_of(c) is None for c in runs):
         return None
     sweep = next(s for row, s in here["sweeps"].items() if row.variant == BASELINE)
     rates = [c.lr for c in runs]
@@ -164,7 +165,7 @@ def results_of(reproduction) -> dict:
     for s in scales:
         if not s["complete"]:
             s["runs_to_go"] = sum(c.params == s["params"] for c in at_least)
-    convergence = {str(p): {**here["ladder"], "unstable": [study.figures(c)["name"] for c in
+    convergence = {str(p): {**here["ladder"], "unstable": [study.record_of(c)["name"] for c in
                                                              here["ladder"]["unstable"]]}
                    for p, here in decided["scales"].items() if "ladder" in here}
     table = {
@@ -189,7 +190,7 @@ def results_of(reproduction) -> dict:
     if table["scales"]:  # the largest finished scale's training curves, seed 0 of each row
         last = max(table["scales"], key=lambda s: s["params"])
         seed0 = decided["scales"][last["params"]]["seeds"]
-        table["curves"] = {row.name: study.figures(configs[0])["curve"] for row, configs in seed0.items()}
+        table["curves"] = {row.name: study.record_of(configs[0])["curve"] for row, configs in seed0.items()}
         table["curves_from"] = f"seed 0 of each row at {fmt_count(last['params'])} parameters"
     return table
 
@@ -224,7 +225,7 @@ def ship_and_measure(reproduction, reference: dict) -> list[dict]:
     return rows
 
 
-def measure_refiner(reproduction) -> dict:
+def train_or_reuse_refiner_and_measure(reproduction) -> dict:
     """Train the refiner (unless the shipped one has this recipe) and measure it with the
     shipped language models."""
     from .. import checkpoint
@@ -251,7 +252,11 @@ def measure_refiner(reproduction) -> dict:
 
 
 def write_up(reproduction) -> dict:
-    """Write results.json, results.md (and the README block for ``results/``) and scaling.png."""
+    """Write results.json, results.md (and the README block for ``results/``) and scaling.png.
+
+    Once the reference scale is finished, its seed-0 models are shipped first and the refiner
+    measured with them (trained first if the shipped one has another recipe); until then the
+    shipped models' rows are the previous study's."""
     folder = reproduction.where.results
     folder.mkdir(parents=True, exist_ok=True)
     table = results_of(reproduction)
@@ -264,7 +269,7 @@ def write_up(reproduction) -> dict:
         table["rows"] = ship_and_measure(reproduction, reference)
         table["rows_from"] = (f"this study's {reference['params'] // 1000}k scale, seed 0 of each "
                               "row (the test BPC columns are the means over seeds)")
-        table["refiner"] = measure_refiner(reproduction)
+        table["refiner"] = train_or_reuse_refiner_and_measure(reproduction)
     elif previous.get("rows"):  # the shipped models stay the previous study's until then
         table["rows"] = previous["rows"]
         table["rows_from"] = ("the previous single-scale study: one seed per row at 1M "

@@ -278,4 +278,4 @@ def test_the_plan_takes_a_designs_median_throughput_over_its_records_by_this_cod
                              ("old", "0" * 12, 1)]:
         record = {**ours, "code": code, "train": {"chars_per_s": rate}}
         (where.records / f"{name}.json").write_text(json.dumps(record))
-    assert reproduction._rate(config) == 9_000
+    assert reproduction._chars_per_s(config) == 9_000
