@@ -71,7 +71,10 @@ class StudyBudget:
         return next(s for s in self.scales if s.params == params)
 
 
-STEP = 128 * 128  # characters per step of the CPU recipe at 128 streams
+# Budgets in whole steps of the CPU recipe (128 streams of 128 characters). They are written out
+# rather than derived from ``cpu_recipe``: a run's record is named by its characters, so a
+# change to the recipe must not silently rename, and retrain, the whole study.
+STEP = 128 * 128
 CPU = StudyBudget(
     scales=(Scale(100_000, 300 * STEP, 600 * STEP), Scale(300_000, 300 * STEP, 600 * STEP),
             Scale(1_000_000, 600 * STEP, 1200 * STEP)),
