@@ -62,6 +62,11 @@ class AnalysedStream:
         return self._stream.finished
 
     @property
+    def chars_per_s(self) -> float:
+        """``Stream.chars_per_s``: the speed of this model's own steps for this generation."""
+        return self._stream.chars_per_s
+
+    @property
     def engine(self):
         return self._stream.engine
 

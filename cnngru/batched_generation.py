@@ -67,6 +67,7 @@ class _Row:
     closed: bool = False  # its reader is gone: drop it, state and all
     finished: bool = False
     error: BaseException | None = None
+    seconds: float = 0.0  # its model's stepping time: every batched step it was in, in full
 
     def wants_step(self, max_ahead: int) -> bool:
         return not (self.finished or self.closed or self.stop_requested or self.error) \
@@ -198,7 +199,8 @@ class Engine:
         if not rows:
             return 0
         draws = [self._draw(r) for r in rows]  # a row whose draws ran out gets an error, and
-        try:                                      # its character is dropped
+        began = time.perf_counter()               # its character is dropped
+        try:
             choice = sample_rows(self._logits, *self._settings, np.array(draws))
             logits, state, trace = self._step_rows(choice, self._state)
         except BaseException as e:  # noqa: BLE001 - handed to every reader of this batch
@@ -215,10 +217,12 @@ class Engine:
         chars = self.vocab.chars
         steps = [Step(chars[c], c, explained if r.diagnostics else None, i)
                  for i, (r, c) in enumerate(zip(rows, choice.tolist(), strict=True))]
+        took = time.perf_counter() - began
         with self._changed:
             for i, (r, s) in enumerate(zip(rows, steps, strict=True)):
                 if r.error:
                     continue
+                r.seconds += took
                 r.tokens.append(s.index)
                 r.remaining -= 1
                 r.ready.append(s)
@@ -322,6 +326,14 @@ class Stream:
         """Its row has ended (length reached, stopped or failed) and every step has been read."""
         row = self._row
         return not row.ready and (row.finished or row.error is not None)
+
+    @property
+    def chars_per_s(self) -> float:
+        """Characters made per second of this model's own stepping: each batched step that made
+        one counts in full, and nothing else does (not the other models, not the wait for a
+        reader), so a column of a comparison is the speed of its model."""
+        row = self._row
+        return len(row.tokens) / row.seconds if row.seconds else 0.0
 
     def stop(self) -> None:
         self._row.stop_requested = True

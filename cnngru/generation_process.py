@@ -200,6 +200,7 @@ class RemoteStream:
         self._continuation: Continuation | None = None
         self._analysis: Analysis | None = None
         self._error: BaseException | None = None
+        self.chars_per_s = 0.0  # ``AnalysedStream.chars_per_s``, as of the last characters sent
 
     def __iter__(self) -> RemoteStream:
         return self
@@ -257,6 +258,7 @@ class RemoteStream:
         if kind == "chars":
             self._chars.extend(body[0])
             self._probabilities.extend(body[1])
+            self.chars_per_s = body[2]
         else:  # "end"
             self._continuation, self._analysis, self._error = body
             self._ended = True
@@ -342,7 +344,8 @@ def _advance(conn, runs: dict[int, AnalysedStream]) -> None:
             ended.append((rid, e))
             continue
         if chars:
-            made[rid] = ("".join(c.char for c in chars), [c.probability for c in chars])
+            made[rid] = ("".join(c.char for c in chars), [c.probability for c in chars],
+                         run.chars_per_s)
         if run.finished:
             ended.append((rid, None))
     if made:

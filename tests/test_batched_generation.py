@@ -352,3 +352,20 @@ def test_a_burst_steps_until_no_row_wants_more(small_bundle):
     assert [len(s._row.ready) for s in streams] == [4, 4, 4]
     alone = cnngru.generate(small_bundle, "ROMEO.\n", max_new_tokens=10, seed=1)
     assert "".join(s.char for s in streams[1]) == "".join(s.char for s in alone)
+
+
+def test_a_streams_speed_counts_only_the_steps_of_its_own_model(shipped, monkeypatch):
+    """A comparison reads four models in turn: each column's characters/s must be its own model's.
+    On a clock where every step takes one second, a row has one character per second whatever
+    another model does meanwhile or however long its reader waits; rows of one batch each count
+    their steps in full."""
+    clock = iter(range(10**6))
+    monkeypatch.setattr(batched_generation.time, "perf_counter", lambda: float(next(clock)))
+    gru, hybrid = Engine(shipped["gru"]), Engine(shipped["hybrid"])
+    one, two = (gru.generate("ROMEO.\n", max_new_tokens=30, seed=s) for s in (1, 2))
+    other = hybrid.generate("ROMEO.\n", max_new_tokens=200, seed=1)
+    assert one.chars_per_s == 0.0  # no step yet
+    assert len(text_of(other)) == 200  # another model's steps: none of them are one's
+    assert one.chars_per_s == 0.0
+    assert len(text_of(one)) == len(text_of(two)) == 30
+    assert one.chars_per_s == two.chars_per_s == other.chars_per_s == 1.0

@@ -181,3 +181,12 @@ def test_a_request_after_close_is_served_by_a_new_child_and_not_failed_by_the_ol
         assert len(read(gen)) == 150 and generations.pid != old_child.pid
     finally:
         generations.close()
+
+
+def test_a_served_generation_reports_its_models_own_speed(served, shipped):
+    """The child sends each row's characters/s of its model's own steps with its characters."""
+    bundle = shipped["gru"]
+    with served.stream(bundle, "KING.\n", seed=3, **SETTINGS) as there:
+        assert there.chars_per_s == 0.0
+        text = read(there)
+    assert len(text) == SETTINGS["max_new_tokens"] and there.chars_per_s > 100

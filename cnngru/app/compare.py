@@ -8,7 +8,6 @@ numbers): where two models predict alike they pick the same character.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -36,10 +35,10 @@ from .validation import (
 )
 
 
-def column_stats(chars: int, seconds: float, mean_log2p: float, word_rate: float | None) -> str:
+def column_stats(chars_per_s: float, mean_log2p: float, word_rate: float | None) -> str:
     """The line under a column: speed, how sure the model was of its own text, real words."""
     words = "—" if word_rate is None else f"{word_rate:.0%}"
-    return (f"{chars / max(seconds, 1e-9):,.0f} chars/s · mean log₂ p {mean_log2p:+.2f} "
+    return (f"{chars_per_s:,.0f} chars/s · mean log₂ p {mean_log2p:+.2f} "
             f"bits/char · real words {words}")
 
 
@@ -96,7 +95,6 @@ class CompareHandlers:
             raise InputError(f"Refine with CNN is not available: {models.refiner_note}")
         gens = [models.generations.stream(b, p, **vars(request))
                 for b, p in zip(bundles, prompts, strict=True)]  # each joins its model's batch
-        spent = [0.0] * len(gens)
         new = [""] * len(gens)
         n, run = len(gens), CompareRun()
         with Throttle() as throttle, contextlib.ExitStack() as rows:
@@ -106,13 +104,11 @@ class CompareHandlers:
                 if run.stop_requested:
                     break
                 for k, gen in enumerate(gens):
-                    t = time.perf_counter()  # the wait for this column's next character
                     new[k] += next(gen).char
-                    spent[k] += time.perf_counter() - t
                 if throttle.ready():  # the texts alone: the rest waits for the end
                     yield CompareOutputs(texts=new, stats=[gr.skip()] * n, figures=[gr.skip()] * n,
                                          diffs=[gr.skip()] * n, run=run).flat()
-            finished = self._finish(gens, prompts, new, spent, refine, run, models)
+            finished = self._finish(gens, prompts, new, refine, run, models)
         yield finished.flat()
 
     def request_stop(self, run) -> None:
@@ -120,14 +116,13 @@ class CompareHandlers:
         if run is not None:
             run.stop_requested = True
 
-    def _finish(self, gens, prompts, new, spent, refine, run, models=None) -> CompareOutputs:
-        models = models or self.models
+    def _finish(self, gens, prompts, new, refine, run, models) -> CompareOutputs:
         stats, figures, diffs = [], [], []
-        for gen, prompt, generated, seconds in zip(gens, prompts, new, spent, strict=True):
+        for gen, prompt, generated in zip(gens, prompts, new, strict=True):
             a = self._analysis(gen, run)
             mean_log2p = -a.bits_per_char(start=len(prompt))
             rate = real_word_rate(generated, models.words) if models.words else None
-            stats.append(column_stats(len(generated), seconds, mean_log2p, rate))
+            stats.append(column_stats(gen.chars_per_s, mean_log2p, rate))
             figures.append(character_figure(a, len(prompt), compact=True))
             diffs.append(refined_diff(models.refiner, generated) if refine else "")
         return CompareOutputs(texts=new, stats=stats, figures=figures, diffs=diffs, run=run)

@@ -61,6 +61,6 @@ def test_compare_uses_common_random_numbers(zoo):
 
 
 def test_column_stats_name_speed_confidence_and_real_words():
-    assert column_stats(200, 0.5, -2.5, 0.25) == ("400 chars/s · mean log₂ p -2.50 bits/char · "
-                                                    "real words 25%")
-    assert column_stats(10, 0.0, 1.0, None).endswith("real words —")
+    assert column_stats(4000.4, -2.5, 0.25) == ("4,000 chars/s · mean log₂ p -2.50 bits/char · "
+                                                  "real words 25%")
+    assert column_stats(0.0, 1.0, None).endswith("real words —")

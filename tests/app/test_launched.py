@@ -149,6 +149,10 @@ def test_compare_fills_every_column_together(client):
     final = job.result()
     assert all(len(t) == 200 for t in final[:n])
     assert all("chars/s" in s and "mean log₂ p" in s for s in final[n:2 * n])
+    # each column's speed is its own model's (the models run a few thousand characters a
+    # second, within a small factor of each other), not its share of a round of all four
+    speeds = [float(s.split(" chars/s")[0].replace(",", "")) for s in final[n:2 * n]]
+    assert min(speeds) > 100 and max(speeds) < 10 * min(speeds), speeds
 
 
 def test_score_gives_bits_per_char_for_every_model(client):
