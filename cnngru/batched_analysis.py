@@ -1,7 +1,10 @@
 """Many texts' analyses in one batched forward: the figures of a crowd of generations.
 
-Every finished generation is analysed (``diagnostics.analyse``: a forward over its whole text,
-and one more without the CNN). One at a time, 30 visitors' analyses are 30 forwards at batch 1;
+A text that was not generated here (the Score tab's, a stopped comparison's, a generation with
+no prompt) is analysed by ``diagnostics.analyse``: a forward over its whole text, and a second
+one without the CNN where the trace cannot stand in for it (``log_probs_without_cnn``); a
+generation with a prompt is analysed from its own steps instead (``analysed_generation``). One
+at a time, 30 visitors' analyses are 30 forwards at batch 1;
 a forward over 30 texts together costs a few times one, because each step's products read the
 weights once for all rows. So requests that wait at the same time share one forward: whichever
 waits first runs the next batch for everyone waiting (no extra thread), and each gets the
@@ -42,16 +45,12 @@ class Analyser:
         self._pending: list[_Job] = []
         self._running = False
         self._changed = threading.Condition()
-        self.forwards = 0  # batches run, and the texts they held: the mean batch size
+        self.forwards = 0  # batches run, and the texts they held (the tests' check of sharing)
         self.texts = 0
 
     @property
     def bundle(self) -> Bundle:
         return self._bundle()
-
-    @property
-    def mean_batch_size(self) -> float:
-        return self.texts / self.forwards if self.forwards else 0.0
 
     def analyse(self, text: str, influence: bool = True, unknown: str = "error") -> Analysis:
         """``diagnostics.analyse(bundle, text, influence, unknown)``, sharing a forward with the

@@ -295,8 +295,6 @@ class Stream:
     def __init__(self, engine: Engine, row: _Row):
         self.engine, self._row = engine, row
         self.start = row.start
-        self.settings = row.settings
-        self.max_new_tokens = row.remaining
         self._chars: list[str] = []
 
     def __iter__(self) -> Stream:
@@ -401,7 +399,3 @@ def engine_for(bundle: Bundle) -> Engine:
             weakref.finalize(bundle, _ENGINES.pop, id(bundle), None)
         return engine
 
-
-def generate_batched(bundle: Bundle, prompt: str = "", **kwargs) -> Stream:
-    """``cnngru.generate``, as a row of the model's engine: same arguments, same text."""
-    return engine_for(bundle).generate(prompt, **kwargs)

@@ -1,4 +1,5 @@
-"""The ``cnngru`` command: generate, train, eval, reproduce, bench, serve."""
+"""The ``cnngru`` command: generate, train, train-refiner, eval, study, reproduce, inside, bench,
+serve."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@
 character, how the model saw it coming: its probability and surprisal, the entropy of the
 prediction, the likeliest alternatives, the hybrid's attention and CNN-vs-GRU reliance, and, for
 every variant with a CNN, the CNN's influence: the KL divergence between the prediction with and
-without the CNN path (one extra pass with ``cnn_off=True``).
+without the CNN path (one extra pass with ``cnn_off=True``, where the trace of the first cannot
+stand in for it: ``log_probs_without_cnn``).
 
 Every per-character array is aligned to the character being *predicted*: entry ``i`` describes the
 prediction of ``text[i]`` made after reading ``text[:i]`` (entry 0 has no prediction: NaN). The

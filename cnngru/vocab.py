@@ -46,10 +46,6 @@ class Vocab:
         self.chars = chars
         self.index = {c: i for i, c in enumerate(chars)}
 
-    @classmethod
-    def from_text(cls, text: str) -> Vocab:
-        return cls(alphabet(text))
-
     @property
     def has_unknown(self) -> bool:
         """Whether characters outside the vocabulary map to ``UNKNOWN`` (a capped vocabulary)."""

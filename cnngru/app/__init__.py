@@ -1,4 +1,5 @@
-"""The cnngru demo: Generate, Compare, Score and Results tabs over models loaded once.
+"""The cnngru demo: Generate, Compare, Score, Inside, Results and Your text tabs over models
+loaded once.
 
     from cnngru.app import build_demo, launch
     launch()                         # where GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say (address.py)

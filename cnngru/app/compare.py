@@ -1,8 +1,9 @@
 """The Compare tab: every shipped strategy on one prompt and one seed, side by side.
 
-The models take turns, one character each (round-robin), so the columns fill together; each has
-its own ``Generation`` seeded alike, hence the same stream of uniform draws (common random
-numbers): where two models predict alike they pick the same character.
+The models take turns, one character each (round-robin), so the columns fill together; each
+column is a row of its model's batching engine (``analysed_generation``), seeded alike, hence the
+same stream of uniform draws (common random numbers): where two models predict alike they pick
+the same character.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The Generate tab: one strategy, the text streamed as it is written, then figures of why.
 
-The text streams in throttled updates that carry the text alone; the figures come once, at the
-end (or when Stop is pressed), from one analysis of the whole text: the forward is exact whether
-fed whole or step by step, so it shows what happened during generation without slowing the stream
-down. Before a request joins the queue, a private update clears the last text's figures, so the
-page never mixes two texts while the visitor waits for a worker (the queue shows their place on
-the outputs). The JSON of the numbers behind the figures is written only when asked for.
+The text streams in throttled updates that carry the text and its coloured view alone; the
+figures come once, at the end (or when Stop is pressed), from one analysis of the whole text:
+the forward is exact whether fed whole or step by step, so it shows what happened during
+generation without slowing the stream down. Before a request joins the queue, a private update
+clears the last text's figures, so the page never mixes two texts while the visitor waits for a
+worker (the queue shows their place on the outputs). The JSON of the numbers behind the figures is written only when asked for.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ class GenerateHandlers:
                 if session.stop_requested:
                     gen.stop()  # the row ends after what it has generated already
                     break
-                if throttle.ready():  # the text alone: the rest of the page waits for the end
+                if throttle.ready():  # the text and its colours: the figures wait for the end
                     session.streamed = gen.text
                     yield skipping(GenerateOutputs, text=session.text, session=session,
                                    coloured=self._streaming_view(session))

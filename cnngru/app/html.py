@@ -43,7 +43,7 @@ def legend_html() -> str:
             f'character: {items}</div>')
 
 
-def surprisal_html(a: Analysis, alternatives: int = 3) -> str:
+def rank_html(a: Analysis, alternatives: int = 3) -> str:
     """The text coloured by the rank the model gave each character; hover for the surprisal
     and the model's top alternatives. Goes with ``band_style()`` (``legend_html`` has it)."""
     spans = [f'<span title="first character: not predicted">{escape(a.text[0])}</span>']

@@ -13,7 +13,7 @@ from .attention_rows import hold_attention
 from .coloured_text import coloured_view
 from .common import wire, with_clear_errors
 from .figures import difference_figure
-from .html import legend_html, surprisal_html
+from .html import legend_html, rank_html
 from .loaded_models import Models
 from .session_models import SHIPPED, SOURCES, SessionModels, owner_of
 from .spaces import spaces_gpu
@@ -31,7 +31,7 @@ class ScoreOutputs(NamedTuple):
     """What Score sets; the event's ``outputs=`` list is this tuple of components (``render``)."""
 
     table: Any  # bits per character, per model
-    coloured: Any  # the text coloured by surprisal, per model (HTML)
+    coloured: Any  # the text coloured by the rank each character got, per model (HTML)
     difference: Any  # the per-character difference figure, model A minus model B
     analyses: Any  # every model's Analysis by name (gr.State), for redrawing the difference
 
@@ -65,7 +65,7 @@ class ScoreHandlers:
                     else read_texts(models.bundles, texts))
         table = [[name, round(a.bits_per_char(), 4), len(a.text) - 1]
                  for name, a in analyses.items()]
-        coloured = legend_html() + "".join(surprisal_html(a) for a in analyses.values())
+        coloured = legend_html() + "".join(rank_html(a) for a in analyses.values())
         return ScoreOutputs(table=table, coloured=coloured,
                             difference=self.redraw_difference(analyses, model_a, model_b),
                             analyses=analyses)
@@ -111,7 +111,7 @@ def render(models: Models, own: SessionModels | None = None):
                          interactive=False, elem_id="score-table")
     difference = gr.Plot(label="difference per character", elem_id="score-diff")
     difference_text = coloured_view("score-diff-text", "difference per character, on the text")
-    coloured = gr.HTML(elem_id="score-html", label="surprisal per character")
+    coloured = gr.HTML(elem_id="score-html", label="rank per character (hover: surprisal)")
     analyses = gr.State({})
     scored = wire(start.click, with_clear_errors(handlers.score_text),
          [pasted, model_a, model_b, replace_unknown, *([source] if own else [])],

@@ -14,7 +14,6 @@ import math
 import random
 from dataclasses import dataclass
 
-from ..sampling import SamplingSettings
 from ..vocab import Vocab
 
 MAX_PROMPT_CHARS = 4_000  # read in one pass; the figures cover prompt and text
@@ -39,10 +38,6 @@ class GenerationRequest:
     top_k: int
     top_p: float
     seed: int
-
-    @property
-    def sampling(self) -> SamplingSettings:
-        return SamplingSettings(self.temperature, self.top_k, self.top_p)
 
 
 def number(value, name: str, lo: float, hi: float, integer: bool = False,

@@ -317,7 +317,5 @@ def scratch_folder() -> Path:
 
 def start_line(store: SessionModels, scratch: Path) -> TrainingLine:
     """The app's training line, and a sweeper that frees idle sessions' models."""
-    import threading
-
     threading.Thread(target=store.sweep_forever, name="session-sweeper", daemon=True).start()
     return TrainingLine(scratch / "rates.json", on_end=loader(store))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .properties import FILTER_PROPERTIES
-
 TOP_NGRAMS = 10
 LABEL_TOP = 100  # the filter's highest activations on validation a label is judged on
 LABEL_SHARE = 0.7  # the share of them that must have the property
@@ -67,7 +65,3 @@ def labels(values: np.ndarray, flags: dict[str, np.ndarray], top: int = LABEL_TO
         out.append(sorted((x for x in found if x[1] >= share), key=lambda x: -x[1]))
     return out
 
-
-def property_flags(text: str, width: int, valid: np.ndarray) -> dict[str, np.ndarray]:
-    """Each filter property of ``text`` for windows of ``width``, at the positions ``valid``."""
-    return {name: fn(text, width)[valid] for name, (_, fn) in FILTER_PROPERTIES.items()}

@@ -1,4 +1,4 @@
-"""The refiner: a bidirectional character CNN that corrects finished text (BRIEF.md, "refiner").
+"""The refiner: a bidirectional character CNN that corrects finished text (README: "The refiner").
 
     from cnngru.refiner import refine
     result = refine(generated_text)        # loads checkpoints/refiner once

@@ -88,8 +88,9 @@ def test_each_endpoint_returns_its_values_in_a_fixed_order(demo):
     v = cnngru.VARIANTS
     assert labels["compare"] == [*v, *(f"{n} stats" for n in v), *(f"{n} per character" for n in v),
                                  *(f"{n} refined by the CNN" for n in v), None]
-    assert labels["score"] == ["bits per character (lower: better)", "surprisal per character",
-                               "difference per character", None]
+    assert labels["score"] == ["bits per character (lower: better)",
+                               "rank per character (hover: surprisal)", "difference per character",
+                               None]
     assert labels["results"] == ["table", "answer", "training curves",
                                  "scaling: test BPC and the difference from gru against parameters",
                                  "details"]

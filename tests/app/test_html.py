@@ -13,9 +13,9 @@ def zoo(tmp_path_factory):
         yield models
 
 
-def test_surprisal_html_escapes_text_and_colours_by_rank(zoo):
+def test_rank_html_escapes_text_and_colours_by_rank(zoo):
     a = analyse(zoo.get("gru"), "The lord's 'word'.")
-    out = html.surprisal_html(a)
+    out = html.rank_html(a)
     assert out.count('class="ch ') == len(a.text) - 1
     assert "&#x27;" in out and "'word'" not in out  # quotes escaped inside the text
     ranks = a.rank[1:]
