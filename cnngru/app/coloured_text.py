@@ -68,7 +68,8 @@ SCALES = {
     "memory weight": Scale("the split gate's weight on the attention over past GRU states "
                            "(light: relies on that memory)", "memory weight",
                            (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)),
-    "difference": Scale("surprisal of model A minus model B, bits (purple: A more surprised)",
+    "difference": Scale("surprisal of model A minus model B, bits (orange: A better, purple: B "
+                        "better)",
                         "A − B bits",
                         (-3.5, -2, -1, -0.3, 0.3, 1, 2, 3.5), kind="d", digits=2),
     "unit": Scale("the unit's output (tanh: −1 to 1)", "unit output",

@@ -26,6 +26,7 @@ import plotly.io as pio
 from plotly.colors import make_colorscale, sequential
 
 from ..diagnostics import Analysis
+from .coloured_text import PUOR
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 VIRIDIS = make_colorscale(sequential.Viridis)  # as data: the figures skip plotly's lookups
@@ -218,8 +219,9 @@ def difference_figure(a: Analysis, b: Analysis) -> Figure:
         text=[show_char(c) for c in a.text[1:]],
         customdata=np.column_stack([rounded(a.surprisal[1:], decimals=2),
                                     rounded(b.surprisal[1:], decimals=2)]).tolist(),
-        marker=dict(color=(diff < 0).astype(np.int8).tolist(), cmin=0, cmax=1,  # blue: a better
-                    colorscale=[[0, OKABE_ITO[3]], [1, OKABE_ITO[0]]]),
+        # the colours of the difference coloured on the text (PUOR's ends): orange where a did better
+        marker=dict(color=(diff < 0).astype(np.int8).tolist(), cmin=0, cmax=1,
+                    colorscale=[[0, PUOR[-1]], [1, PUOR[0]]]),
         textposition="none", hovertemplate=(
             f"#%{{x}} %{{text}}<br>{a.model}: %{{customdata[0]:.2f}} bits<br>{b.model}: "
             "%{customdata[1]:.2f} bits<br>difference %{y:+.2f} bits<extra></extra>"))
@@ -228,8 +230,8 @@ def difference_figure(a: Analysis, b: Analysis) -> Figure:
     mean = float(np.mean(diff)) if len(diff) else 0.0
     layout = dict(xaxis=dict(title=dict(text="character position")),
                   yaxis=dict(title=dict(text=f"{a.model} − {b.model}, bits")), shapes=[zero])
-    title = (f"Surprisal of {a.model} minus {b.model} per character (blue: {a.model} better, "
-             f"orange: {b.model} better); mean {mean:+.3f} bits/char")
+    title = (f"Surprisal of {a.model} minus {b.model} per character (orange: {a.model} better, "
+             f"purple: {b.model} better); mean {mean:+.3f} bits/char")
     return figure([bars], layout, title, height=360)
 
 

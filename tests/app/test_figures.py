@@ -107,3 +107,17 @@ def test_every_figure_is_valid_plotly(zoo):
         assert json.loads(fig.to_json()) == json.loads(json.dumps(dict(fig)))  # as built
         sent = gr.Plot().postprocess(fig)  # what the page gets: that JSON, as a plotly figure
         assert sent.type == "plotly" and sent.plot == fig.to_json()
+
+
+def test_the_difference_chart_and_the_difference_on_the_text_share_their_colours(zoo):
+    """Score shows A − B as bars and on the text: the colour of "A did better" must be the same."""
+    from cnngru.app.coloured_text import SCALES
+
+    text = "Speak, my lord, and tell me true."
+    a, b = analyse(zoo.get("hybrid"), text), analyse(zoo.get("gru"), text)
+    bars = figures.difference_figure(a, b).data[0].marker
+    scale = SCALES["difference"]
+    colour_of = dict(zip((f"d{k}" for k in range(len(scale.palette))), scale.palette, strict=True))
+    a_better, b_better = (colour_of[c] for c in scale.classes(np.array([-10.0, 10.0])))
+    assert bars.colorscale[1][1] == a_better and bars.colorscale[0][1] == b_better  # 1: diff < 0
+    assert [bool(x) for x in bars.color] == list(a.surprisal[1:] < b.surprisal[1:])
