@@ -1,7 +1,7 @@
 """The Results tab: the measured answer, read from the files ``cnngru reproduce`` writes.
 
-Nothing here is typed by hand: the tables are ``results.md``'s (the main one first, the rest in
-a details view), the answer and the curves come from ``results.json``. The files are read on
+Nothing here is typed by hand: the tables and their notes are ``results.md``'s (the main one
+first, the rest in a details view), the answer and the curves come from ``results.json``. The files are read on
 every request, so a new reproduction shows up without a restart.
 """
 
@@ -33,39 +33,44 @@ class ResultsOutputs(NamedTuple):
     details: Any  # Markdown: results.md's other tables (candidates, rates, budgets, ...)
 
 
-# The table a reader needs first, by its heading in results.md: the comparison once a scale is
-# finished, else the shipped models' figures. Every other table goes in the details.
+# The section a reader needs first, by its heading in results.md: the comparison once a scale is
+# finished, else the shipped models' figures. Every other section goes in the details, except the
+# answer, which the tab shows on its own.
 MAIN_TABLES = ("### Test BPC at each scale", "### The shipped models")
+ANSWER = "### The answer"
 
 
-def table_blocks(markdown: str) -> list[tuple[str | None, str]]:
-    """Every Markdown table in ``markdown`` with the closest heading above it (None if none)."""
-    blocks, heading, lines, i = [], None, markdown.splitlines(), 0
-    while i < len(lines):
-        if lines[i].lstrip().startswith("#"):
-            heading = lines[i]
-        if not _TABLE_LINE.match(lines[i]):
-            i += 1
-            continue
-        end = i
-        while end < len(lines) and _TABLE_LINE.match(lines[end]):
-            end += 1
-        blocks.append((heading, "\n".join(lines[i:end])))
-        heading, i = None, end
-    return blocks
+def sections(markdown: str) -> list[tuple[str | None, str]]:
+    """``markdown`` cut at its headings: each heading (None before the first) with the text
+    under it, its tables and the paragraphs that say how to read them. Images go: the tab
+    shows the figures itself, and results.md's relative links would not resolve here."""
+    out: list[tuple[str | None, list[str]]] = [(None, [])]
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("#"):
+            out.append((line, []))
+        elif not line.lstrip().startswith("!["):
+            out[-1][1].append(line)
+    return [(heading, "\n".join(body).strip()) for heading, body in out if heading or body]
 
 
 def main_and_details(markdown: str) -> tuple[str, str]:
-    """results.md's tables split in two: the main one, and the rest, each under its heading."""
-    blocks = table_blocks(markdown)
-    if not blocks:
+    """results.md in two: the main section (its table with its notes), and the others."""
+    cut = [(h, body) for h, body in sections(markdown) if h != ANSWER and (h or body)]
+    with_table = [c for c in cut if any(_TABLE_LINE.match(line) for line in c[1].splitlines())]
+    if not with_table:
         return markdown, ""
-    main = next((b for want in MAIN_TABLES for b in blocks if b[0] == want), blocks[0])
-    return _shown([main]), _shown([b for b in blocks if b is not main])
+    main = next((c for want in MAIN_TABLES for c in with_table if c[0] == want), with_table[0])
+    return _shown([main]), _shown([c for c in cut if c is not main and c[1]])
 
 
-def _shown(blocks: list[tuple[str | None, str]]) -> str:
-    return "\n\n".join(f"{heading}\n\n{table}" if heading else table for heading, table in blocks)
+def answer_of(markdown: str) -> str | None:
+    """The text under results.md's answer heading: the answer in words, and what is not
+    finished yet (None if it has none)."""
+    return next((body for heading, body in sections(markdown) if heading == ANSWER and body), None)
+
+
+def _shown(cut: list[tuple[str | None, str]]) -> str:
+    return "\n\n".join(f"{heading}\n\n{body}" if heading else body for heading, body in cut)
 
 
 def curves_title(results: dict) -> str:
@@ -84,12 +89,14 @@ def read_results(folder: Path) -> ResultsOutputs:
                               scaling=None, details="")
     try:
         results = json.loads(json_file.read_text(encoding="utf-8"))
-        table, details = main_and_details(md_file.read_text(encoding="utf-8"))
+        md = md_file.read_text(encoding="utf-8")
+        table, details = main_and_details(md)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         message = f"**The results files could not be read** ({e}); run `cnngru reproduce` again."
         return ResultsOutputs(table=message, answer="", curves=note_figure("No readable results."),
                               scaling=None, details="")
-    answer = results.get("answer") or "*The results file holds no answer in words.*"
+    answer = (answer_of(md) or results.get("answer")
+              or "*The results file holds no answer in words.*")
     scaling = folder / "scaling.png"
     return ResultsOutputs(table=table, answer=answer,
                           curves=curves_figure(results.get("curves") or {}, curves_title(results)),
