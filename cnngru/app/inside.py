@@ -95,6 +95,14 @@ class InsideHandlers:
         return [[h["id"], h["window"], labels[h["id"]], h["at"], h["activation"], h["p99"],
                  h["ratio"]] for h in hits]
 
+    def search_on_switch(self, name, query) -> list[list]:
+        """The search's hits for the model just picked: the old model's filter ids would point
+        at other filters in the new one's table. None while the search box is empty or the
+        model has no filters (nothing to find, and no error for merely switching)."""
+        if not (query or "").strip() or not self.table(name).filters:
+            return []
+        return self.search(name, query)
+
     def units(self, name, prop) -> UnitOutputs:
         """The units of ``name`` most correlated with property ``prop``."""
         t = self.table(name)
@@ -188,6 +196,7 @@ def render(models: Models) -> None:
     wire(search.click, with_clear_errors(handlers.search), [name, query], found,
          api_name="filter_search")
     wire(query.submit, with_clear_errors(handlers.search), [name, query], found)
+    wire(name.change, with_clear_errors(handlers.search_on_switch), [name, query], found)
     for trigger in (name.change, prop.change):
         wire(trigger, with_clear_errors(handlers.units), [name, prop],
              list(UnitOutputs(units=units, numbers=unit_numbers, cell=cell)))

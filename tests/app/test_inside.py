@@ -49,6 +49,15 @@ def test_search_finds_a_filter_on_its_own_best_ngram(handlers):
     assert all(h[4] > h[5] for h in hits)  # every hit is above its p99
 
 
+def test_switching_model_searches_its_own_filters_or_clears_the_hits(handlers):
+    gram = next(f for f in handlers.tables["cnn-pre"].filters if f["window"] >= 3)["top"][0][0]
+    assert handlers.search_on_switch("cnn-pre", gram) == handlers.search("cnn-pre", gram)
+    hybrid = handlers.search_on_switch("hybrid", gram)
+    assert hybrid == handlers.search("hybrid", gram) != handlers.search("cnn-pre", gram)
+    assert handlers.search_on_switch("gru", gram) == []  # no filters: no hits, no error
+    assert handlers.search_on_switch("cnn-pre", "  ") == []
+
+
 def test_unit_numbers_and_view(handlers):
     top = handlers.unit_list("hybrid", "position in line")
     assert len(top) == 10 and abs(top[0][1]) >= abs(top[-1][1])
