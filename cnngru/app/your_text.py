@@ -104,7 +104,7 @@ def progress_html(fraction: float, remaining: float | None, label: str = "") -> 
 
 
 def curves_of(job: Job) -> dict[str, list]:
-    """Each strategy's best validation BPC so far, against characters trained."""
+    """Each strategy's validation BPC after each slice, against characters trained."""
     if not job.plan:
         return {}
     per_step = job.plan["batch_size"] * job.plan["seq_len"]
@@ -158,7 +158,7 @@ class YourTextHandlers:
                 last_place = place
                 status = (f"Waiting in line: place {place} ({place - 1} job"
                           f"{'s' if place != 2 else ''} ahead of yours).{note}")
-                yield TrainOutputs(status, progress_html(0, None), gr.skip(), "", gr.skip())
+                yield TrainOutputs(status, progress_html(0, None), None, "", gr.skip())
             elif not place and len(job.progress) != shown:
                 shown = len(job.progress)
                 what = "Measuring this machine's speed and planning" if not job.plan else (
@@ -166,7 +166,7 @@ class YourTextHandlers:
                     f"{job.plan['chars']:,} characters each")
                 status = (f"{what} (hard limit {job.limit:.0f} s).{note}")
                 yield TrainOutputs(status, progress_html(job.fraction(), job.remaining_s()),
-                                   curves_figure(curves_of(job)) if job.progress else gr.skip(),
+                                   curves_figure(curves_of(job)) if job.progress else None,
                                    "", gr.skip())
         yield self._ended(job, note)
 

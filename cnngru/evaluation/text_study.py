@@ -164,6 +164,7 @@ def train_round_robin(corpus: Corpus, plan: Plan, out: Path,
     one's summary (stopped ones included)."""
     from ..threads import pinned
     from ..training import language_model_run
+    from .reproduce import validation_curve
 
     slice_steps = max(1, math.ceil(plan.steps / SLICES))
     trainers = {}
@@ -181,9 +182,9 @@ def train_round_robin(corpus: Corpus, plan: Plan, out: Path,
         for until in range(slice_steps, plan.steps + slice_steps, slice_steps):
             for v, t in trainers.items():
                 t.run(until_step=until)
-                if on_progress:
-                    best = t.best_val if t.best_val < math.inf else None
-                    on_progress(Progress(v, t.step, plan.steps, best,
+                if on_progress:  # the slice's own validation, so that overfitting shows
+                    checks = validation_curve(out / "runs" / v)
+                    on_progress(Progress(v, t.step, plan.steps, checks[-1][1] if checks else None,
                                          time.perf_counter() - started))
             if should_stop and should_stop():
                 stopped = True
@@ -245,7 +246,7 @@ def markdown(table: dict) -> str:
                      f"{r['val_bpc_ci'][1]:.3f}) | {vs} | {r['chars']:,} |")
     note = (f"\nValidation: one block in ten, spread over the text ({table['validation_chars']:,} "
             f"characters; eight in ten trained), in {table['chunk_chars']:,}-character chunks "
-            "for the intervals.")
+            "for the intervals. Each strategy is measured at its best checkpoint on it.")
     if table.get("unknown_symbol"):
         note += (" The vocabulary keeps the 255 most frequent characters; every rarer one is "
                  "one unknown symbol, whose probability counts in the BPC.")
