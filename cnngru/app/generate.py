@@ -199,8 +199,10 @@ class GenerateHandlers:
                     session.streamed = gen.text
                     yield skipping(GenerateOutputs, text=session.text, session=session,
                                    coloured=self._streaming_view(session))
-            session.continuation, session.streamed = gen.continuation, None
+            # timed to the last character: the end below may wait for the analysis too (a
+            # generation process sends both at once), and that is not generating
             took = time.perf_counter() - started
+            session.continuation, session.streamed = gen.continuation, None
             analysis = gen.analysis()
         count = len(session.text) - len(gen.start_text)
         status = (f"**{session.model}** · seed {session.request.seed} · {count:,} characters in "
