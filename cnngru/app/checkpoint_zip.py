@@ -28,11 +28,11 @@ MAX_ZIP = 64 * 2**20  # bytes of the zip itself
 MAX_UNPACKED = 64 * 2**20  # bytes once unpacked: four 300k-parameter models take under 5 MB
 MAX_FILES = 16
 ALLOWED = (".safetensors", ".json")
-EXTRA_FILES = ("table.json", "examples.json")  # kept beside the checkpoints when present
+EXTRA_FILES = ("table.json", "examples.json", "words.json")  # kept beside them when present
 
 
 def pack(folder: Path, target: Path) -> Path:
-    """Zip the checkpoints in ``folder`` (and its table and examples) into ``target``."""
+    """Zip the checkpoints in ``folder`` (and its table, examples and words) into ``target``."""
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
         for v in VARIANTS:
             for name in (META, WEIGHTS):

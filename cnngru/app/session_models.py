@@ -22,7 +22,7 @@ import re
 import shutil
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,8 @@ APP_MEMORY_CAP = 2**30  # bytes: the app's resident memory with MAX_SESSIONS + 1
 SHIPPED, YOURS = "shipped", "your text"
 SOURCES = (SHIPPED, YOURS)
 EXAMPLES = "examples.json"
+WORDS = "words.json"  # the text's words, for Compare's real-word rate of the visitor's models
+MAX_WORDS = 50_000  # the most frequent: they cover nearly every word a model writes
 NO_REFINER = ("The CNN refiner was trained on the shipped corpus; it is not offered for your "
               "own models.")
 
@@ -85,7 +87,7 @@ class SessionModels:
         if not bundles:
             raise InputError("There are no models to keep: no strategy had saved a checkpoint.")
         examples = read_examples(folder)
-        words = frozenset(w for e in examples for w in words_in(e))
+        words = read_words(folder)  # none (a zip from before they were kept): rate shown as —
         own = OwnModels(Models(bundles, words=words, refiner_note=NO_REFINER), folder, examples,
                         table, origin)
         with self._lock:
@@ -206,6 +208,21 @@ def draw_examples(text: str, count: int = 5, length: int = 60, seed: int = 0) ->
 
 def write_examples(folder: Path, text: str) -> None:
     (folder / EXAMPLES).write_text(json.dumps(draw_examples(text), ensure_ascii=False))
+
+
+def write_words(folder: Path, text: str) -> None:
+    """The words of the text the models learn from, most frequent first, at most MAX_WORDS."""
+    counts = Counter(words_in(text))
+    (folder / WORDS).write_text(json.dumps([w for w, _ in counts.most_common(MAX_WORDS)],
+                                           ensure_ascii=False))
+
+
+def read_words(folder: Path) -> frozenset[str]:
+    try:
+        words = json.loads((folder / WORDS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return frozenset()
+    return frozenset(w for w in words if isinstance(w, str)) if isinstance(words, list) else frozenset()
 
 
 def read_examples(folder: Path) -> list[str]:

@@ -27,9 +27,10 @@ COMPARE = """\
 One prompt and one seed for every strategy, generated side by side one character at a time.
 The models share their random draws (common random numbers): where two models predict alike they
 write the same character, so differences come from the models, not the dice. Under each column:
-characters per second of the model's own computing time, the mean log-probability the model gave
-its own text (closer to 0: surer), and the share of its words found in the training plays. Grey
-in the figures: the prompt."""
+characters per second of the model's own computing time (its batched steps, shared with any other
+visitors' texts on that model), the mean log-probability the model gave its own text (closer to
+0: surer), and the share of its words found in the training plays (for your own models: in your
+text). Grey in the figures: the prompt."""
 
 SCORE = """\
 Paste any text to see how surprising each character is to each model (GLTR-style colours by the

@@ -26,7 +26,7 @@ from ..vocab import MAX_SIZE
 from .checkpoint_zip import TOP, pack, unpack_into_fresh
 from .common import wire, with_clear_errors
 from .figures import curves_figure
-from .session_models import SessionModels, owner_of, write_examples
+from .session_models import SessionModels, owner_of, write_examples, write_words
 from .training_jobs import CANCELLED, DONE, ENDED, RUNNING, Job, TrainingLine, new_job
 from .validation import InputError
 
@@ -147,6 +147,7 @@ class YourTextHandlers:
                                  "cancel it.")
             job = new_job(owner, text, seconds, self.scratch)
             write_examples(job.folder, text)
+            write_words(job.folder, text)
             self.line.submit(job)
         distinct = len(set(text))
         note = (f" It has {distinct:,} distinct characters: the {MAX_SIZE - 1} most frequent are "

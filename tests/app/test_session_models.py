@@ -80,6 +80,26 @@ def test_example_prompts_are_line_starts_from_the_text():
     assert len(examples) == 5 and all(e in text and e.strip() for e in examples)
 
 
+def test_compare_counts_real_words_against_the_visitors_whole_text(checkpoints, tmp_path):
+    """Not against the few example prompts: a model that writes the text's words scores them."""
+    from cnngru.app.checkpoint_zip import pack, unpack_into_fresh
+    from cnngru.app.session_models import write_examples, write_words
+    from cnngru.sample_quality import real_word_rate, words_in
+
+    text = GPL.read_text() if GPL.is_file() else "\n".join(f"line {k} of a text" for k in range(500))
+    folder = copy_of(checkpoints, tmp_path, "trained")
+    write_examples(folder, text)
+    write_words(folder, text)
+    own = SessionModels().put("alice", folder, None, "trained")
+    assert own.models.words == frozenset(words_in(text))  # under MAX_WORDS: all of them
+    later = " ".join(text.split()[-400:])  # far from every example prompt
+    assert real_word_rate(later, own.models.words) > 0.9
+    unpacked = unpack_into_fresh(pack(folder, tmp_path / "mine.zip"), tmp_path / "up")
+    assert SessionModels().put("bob", unpacked, None, "uploaded").models.words == own.models.words
+    (unpacked / "words.json").unlink()  # a zip from before the words were kept: no rate at all
+    assert SessionModels().put("carol", unpacked, None, "uploaded").models.words == frozenset()
+
+
 def test_a_job_past_its_hard_limit_is_killed_and_says_so(tmp_path, monkeypatch):
     """The limit really kills: with no margin, a half-second budget gets 2 s, too little even to
     start training, and the process group is gone after."""
