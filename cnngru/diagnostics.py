@@ -43,10 +43,12 @@ class Analysis:
     top_chars: list[str]  # (N,) the TOP likeliest characters as one string each
     top_probs: np.ndarray  # (N, TOP)
     influence: np.ndarray | None  # (N,) KL(with CNN || without) in bits; None: no CNN
-    attention: np.ndarray | None  # (N, W) weights over the CNN features of text[i-W..i-1]
+    attention: np.ndarray | None  # (N, S * W): per source, weights over its keys at text[i-W..i-1]
     reliance: np.ndarray | None  # (N,) the hybrid's weight on the CNN context (1: all CNN)
     split: np.ndarray | None = None  # (N, 1 + S) a split gate's weights (None: no split gate)
     split_columns: tuple[str, ...] = ()  # what each weighs: "gru" (its state), then the sources
+    attention_sources: tuple[str, ...] = ("cnn",)  # the attention's column blocks, in order:
+    # "cnn" (CNN features of those characters), "memory" (the GRU states after them)
 
     @cached_property  # read per character by the hover texts: computed once
     def surprisal(self) -> np.ndarray:
@@ -60,7 +62,13 @@ class Analysis:
 
     @property
     def window(self) -> int:
-        return 0 if self.attention is None else self.attention.shape[1]
+        """How many positions back each source's attention reaches (0: no attention)."""
+        return 0 if self.attention is None else self.attention.shape[1] // len(self.attention_sources)
+
+    def attention_of(self, source: str) -> np.ndarray:
+        """(N, W): the attention's weights over one source's keys."""
+        k = self.attention_sources.index(source)
+        return self.attention[:, k * self.window:(k + 1) * self.window]
 
     def to_dict(self, digits: int = 4) -> dict:
         """Plain JSON-ready numbers (NaN -> None), as the demo's download and API return them."""
@@ -84,8 +92,11 @@ class Analysis:
             "reliance": clean(self.reliance),
             "split": clean(self.split), "split_columns": list(self.split_columns) or None,
             "attention": clean(self.attention),
-            "attention_keys": (f"row i: weights over the CNN features of text[i-{self.window}]"
-                               f"..text[i-1], oldest first" if self.window else None),
+            "attention_sources": list(self.attention_sources) if self.window else None,
+            "attention_keys": (f"row i: for each source in turn, {self.window} weights over "
+                               f"text[i-{self.window}]..text[i-1], oldest first: the CNN features "
+                               "of those characters (cnn), the GRU states after them (memory)"
+                               if self.window else None),
         }
 
 
@@ -227,6 +238,7 @@ def analysis_of(bundle: Bundle, ids: torch.Tensor, logp: torch.Tensor, trace: di
         reliance=None if "reliance" not in trace else pad(trace["reliance"][:n]),
         split=None if "split" not in trace else pad(trace["split"][:n]),
         split_columns=("gru", *bundle.model.config.sources) if "split" in trace else (),
+        attention_sources=tuple(getattr(bundle.model.config, "sources", ("cnn",))),
     )
 
 

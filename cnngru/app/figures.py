@@ -108,35 +108,56 @@ def attention_view(n_chars: int, position: float, rows: int = ATTENTION_ROWS) ->
     return start, start + rows
 
 
+KEYS_OF = {  # what an attention source's keys are: on its axis, in a hover, in the title
+    "cnn": ("CNN features of character (keys)", "CNN feature of", "CNN features"),
+    "memory": ("GRU state after character (memory keys)", "GRU state after", "past GRU states"),
+}
+
+
 def attention_figure(a: Analysis, start: int, end: int) -> Figure:
     """The hybrid's attention for the predictions of text[start:end]: GRU states (rows, named by
-    the character they predict) over the CNN features of the window before each (columns)."""
+    the character they predict) over the window before each (columns), one panel per source
+    of keys: the CNN features, and the past GRU states where the hybrid keeps a memory."""
     if a.attention is None:
         return note_figure(f"{a.model} has no attention: only the hybrid weighs CNN features.")
     w = a.window
     keys = np.arange(max(start - w, 0), end - 1)  # every key position some shown row sees
-    z = np.full((end - start, len(keys)), np.nan)
-    for r, i in enumerate(range(start, end)):
-        first = max(i - w, keys[0])  # the key positions of row i: text[i-w..i-1], oldest first
-        z[r, first - keys[0]: i - keys[0]] = a.attention[i, first - (i - w):]
-    top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
-    heatmap = dict(  # the characters are on the axes; a hover names the positions
-        type="heatmap", z=rounded(z, decimals=3), x=keys.tolist(), y=list(range(start, end)),
-        hovertemplate="predicting #%{y}<br>CNN feature of #%{x}<br>weight %{z:.3f}"
-                      "<extra></extra>",
-        colorscale=VIRIDIS, zmin=0, zmax=round(top, 3) or 1,
-        colorbar=dict(title=dict(text="weight"), thickness=12), hoverongaps=False, xgap=1, ygap=1)
-    layout = dict(
-        xaxis=dict(title=dict(text="CNN features of character (keys)"), tickmode="array",
-                   tickvals=keys.tolist(), ticktext=[show_char(a.text[k]) for k in keys],
-                   tickangle=0, tickfont=FONT),
-        yaxis=dict(title=dict(text="GRU state predicting (queries)"), tickmode="array",
-                   tickvals=list(range(start, end)),
-                   ticktext=[show_char(a.text[i]) for i in range(start, end)],
-                   autorange="reversed", tickfont=FONT))
-    title = (f"{a.model}: attention of GRU states over CNN features, characters {start}-{end - 1}"
+    sources = a.attention_sources
+    gap = 0.08 if len(sources) > 1 else 0.0
+    size = (1 - gap * (len(sources) - 1)) / len(sources)
+    data, layout = [], {}
+    for n, source in enumerate(sources):
+        weights = a.attention_of(source)
+        z = np.full((end - start, len(keys)), np.nan)
+        for r, i in enumerate(range(start, end)):
+            first = max(i - w, keys[0])  # the key positions of row i: text[i-w..i-1], oldest first
+            z[r, first - keys[0]: i - keys[0]] = weights[i, first - (i - w):]
+        top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
+        axis, title = "" if n == 0 else str(n + 1), KEYS_OF.get(source, (source,) * 3)
+        data.append(dict(  # the characters are on the axes; a hover names the positions
+            type="heatmap", z=rounded(z, decimals=3), x=keys.tolist(), y=list(range(start, end)),
+            xaxis=f"x{axis}", yaxis=f"y{axis}",
+            hovertemplate=f"predicting #%{{y}}<br>{title[1]} #%{{x}}<br>weight %{{z:.3f}}"
+                          "<extra></extra>",
+            colorscale=VIRIDIS, zmin=0, zmax=round(top, 3) or 1, showscale=n == 0,
+            colorbar=dict(title=dict(text="weight"), thickness=12), hoverongaps=False, xgap=1,
+            ygap=1))
+        top_edge = 1 - n * (size + gap)  # panels from the top down
+        layout[f"xaxis{axis}"] = dict(
+            title=dict(text=title[0]), tickmode="array", tickvals=keys.tolist(),
+            ticktext=[show_char(a.text[k]) for k in keys], tickangle=0, tickfont=FONT,
+            anchor=f"y{axis}")
+        layout[f"yaxis{axis}"] = dict(
+            title=dict(text="GRU state predicting (queries)"), tickmode="array",
+            tickvals=list(range(start, end)),
+            ticktext=[show_char(a.text[i]) for i in range(start, end)],
+            autorange="reversed", tickfont=FONT, domain=[max(top_edge - size, 0), top_edge],
+            anchor=f"x{axis}")
+    over = " and ".join(KEYS_OF.get(s, (s,) * 3)[2] for s in sources)
+    title = (f"{a.model}: attention of GRU states over {over}, characters {start}-{end - 1}"
              f" of {len(a.text)}")
-    return figure([heatmap], layout, title, height=max(360, 14 * (end - start) + 120))
+    rows = 14 * (end - start) + 120
+    return figure(data, layout, title, height=max(360, rows) * len(sources))
 
 
 def _hover_rows(a: Analysis, alternatives: int = 3) -> list[str]:

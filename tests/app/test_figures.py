@@ -38,6 +38,33 @@ def test_attention_figure_puts_each_weight_under_its_characters(zoo):
     assert "⏎" in figures.attention_figure(a, 5, 15).layout.xaxis.ticktext
 
 
+def test_a_hybrid_with_a_memory_shows_its_cnn_keys_and_its_gru_memory_keys_apart():
+    """The issue's new hybrid attends over two windows: a panel each, every weight under its
+    own character, the CNN's and the memory's weights never mixed."""
+    import torch
+
+    from cnngru import Bundle, Vocab
+    from cnngru.models import build_model
+
+    torch.manual_seed(0)
+    vocab = Vocab("\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    model = build_model("hybrid", len(vocab), hidden=24, sources=("cnn", "memory"), window=8,
+                        gate="split").eval()
+    a = analyse(Bundle(model, vocab), "ROMEO.\nBut soft, what light through yonder window")
+    assert a.attention_sources == ("cnn", "memory") and a.window == 8
+    start, end = figures.attention_view(len(a.text), 100)
+    fig = figures.attention_figure(a, start, end)
+    assert [d.xaxis for d in fig.data] == ["x", "x2"] and "past GRU states" in fig.layout.title.text
+    assert "memory" in fig.layout.xaxis2.title.text and "CNN" in fig.layout.xaxis.title.text
+    i = end - 1
+    for heat, source in zip(fig.data, ("cnn", "memory"), strict=True):
+        z, keys = np.array(heat.z, dtype=float), list(heat.x)
+        assert z[-1, keys.index(i - 1)] == pytest.approx(a.attention_of(source)[i, -1], abs=5e-4)
+        assert np.nansum(z, axis=1) == pytest.approx(np.ones(end - start), abs=8 * 5e-4)
+    numbers = a.to_dict()
+    assert numbers["attention_sources"] == ["cnn", "memory"] and len(numbers["attention"][1]) == 16
+
+
 def test_models_without_attention_get_a_note_not_a_heatmap(zoo):
     fig = figures.attention_figure(analyse(zoo.get("gru"), "My lord."), 1, 8)
     assert not fig.data and "no attention" in fig.layout.annotations[0].text
