@@ -60,6 +60,19 @@ class Bundle:
         return FastStep(self.model)
 
 
+def checked_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device this machine has; else a ValueError saying what it has."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {str(device)!r}: use cpu, or cuda on a machine with a "
+                         "GPU") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r}: CUDA is not available here (no GPU, or a "
+                         "CPU-only PyTorch): use cpu")
+    return device
+
+
 def default_device() -> str:
     """``CNNGRU_DEVICE`` if set, else the CPU.
 
@@ -125,6 +138,7 @@ def update_metadata(folder: str | os.PathLike, **fields) -> None:
 
 def load(path_or_name: str | os.PathLike, device: str | torch.device | None = None) -> Bundle:
     """A checkpoint folder, or the name of a shipped (or ``CNNGRU_CHECKPOINTS``) checkpoint."""
+    device = checked_device(device or default_device())
     folder = resolve(path_or_name)
     meta = read_meta(folder)
     weights_file = folder / WEIGHTS
@@ -137,16 +151,16 @@ def load(path_or_name: str | os.PathLike, device: str | torch.device | None = No
         tensors = load_file(weights_file)
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{weights_file}: not a readable safetensors file ({e})") from None
-    vocab = Vocab(meta["vocab"])
     try:
+        vocab = Vocab(meta["vocab"])
         config = make_config(meta["variant"], len(vocab), **{
             k: v for k, v in meta["config"].items() if k != "vocab_size"})
-    except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{folder / META}: bad config ({e})") from None
-    model = build_from_config(config)
+        model = build_from_config(config)
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"{folder / META}: bad vocabulary or config ({e})") from None
     _check_shapes(weights_file, model, tensors)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})  # fp16 storage -> fp32
-    model = model.to(device or default_device()).eval()
+    model = model.to(device).eval()
     return Bundle(model, vocab, meta["metadata"], folder)
 
 
@@ -158,9 +172,15 @@ def read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{meta_file}: missing (not a checkpoint folder)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{meta_file}: not valid JSON ({e})") from None
-    missing = {"format", "variant", "config", "vocab", "weights_sha256"} - set(meta)
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{meta_file}: not a checkpoint description (a JSON object)")
+    missing = {"format", "variant", "config", "vocab", "weights_sha256", "metadata"} - set(meta)
     if missing:
         raise CheckpointError(f"{meta_file}: missing fields {sorted(missing)}")
+    kinds = {"variant": str, "config": dict, "vocab": str, "weights_sha256": str, "metadata": dict}
+    wrong = [k for k, kind in kinds.items() if not isinstance(meta[k], kind)]
+    if wrong:
+        raise CheckpointError(f"{meta_file}: fields of the wrong kind: {', '.join(wrong)}")
     if meta["format"] != FORMAT:
         raise CheckpointError(f"{meta_file}: format {meta['format']} (this version reads {FORMAT})")
     try:

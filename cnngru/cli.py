@@ -8,16 +8,53 @@ import json
 import os
 import sys
 
-from .models import VARIANTS
+from .models import LANGUAGE_MODELS, VARIANTS
+from .sampling import MIN_TEMPERATURE
 
 DEFAULT_CHARS = 24_000_000  # training characters when no budget is given
+MAX_SAMPLES = 1024  # -n: one batch holds every sample until the last one ends
+
+
+def whole(least: int, most: int | None = None):
+    """An argparse type: a whole number from ``least`` (to ``most``); argparse names the option
+    in the message when it is not."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if value < least or most is not None and value > most:
+            span = f"at least {least:,}" if most is None else f"from {least:,} to {most:,}"
+            raise argparse.ArgumentTypeError(f"expected {span}, not {value:,}")
+        return value
+    return parse
+
+
+def positive(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number above 0, not {text}")
+    return value
+
+
+def json_object(text: str) -> dict:
+    """An argparse type: a JSON object, e.g. '{"dropout": 0.2}'."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object ({{...}}), not {text!r}")
+    return value
 
 
 def cmd_generate(args) -> None:
     from . import generate, load
 
-    if args.samples < 1:
-        raise SystemExit("cnngru generate: -n must be at least 1")
     bundle = load(args.model, device=args.device)
     if args.samples > 1:
         return write_samples(bundle, args)
@@ -60,11 +97,13 @@ def write_samples(bundle, args) -> None:
 
 
 def cmd_train(args) -> None:
+    from .checkpoint import checked_device
     from .training import TrainConfig, train
 
+    checked_device(args.device or "cpu")
     config = TrainConfig(
         variant=args.variant, corpus=args.corpus, split=args.split, params=args.params,
-        design=args.design, model=json.loads(args.model_config), max_chars=args.max_chars,
+        design=args.design, model=args.model_config, max_chars=args.max_chars,
         max_minutes=args.max_minutes, seed=args.seed, device=args.device or "cpu",
         eval_every=args.eval_every, patience=args.patience, **training_recipe(args))
     if config.max_chars is None and config.max_minutes is None:
@@ -110,50 +149,58 @@ def serve(argv: list[str]) -> None:
 def _split(text: str):
     from .corpus import parse_split
 
-    return parse_split(text)
+    try:
+        return parse_split(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnngru", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="stream text from a checkpoint")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    g = sub.add_parser("generate", help="stream text from a checkpoint", formatter_class=defaults)
     g.add_argument("prompt", nargs="?", default="ROMEO.\n")
-    g.add_argument("--model", default="hybrid", help=f"a shipped variant ({', '.join(VARIANTS)}) "
-                   "or a checkpoint folder")
-    g.add_argument("--max-new-tokens", type=int, default=300)
-    g.add_argument("--temperature", type=float, default=0.8)
-    g.add_argument("--top-k", type=int, default=0)
-    g.add_argument("--top-p", type=float, default=1.0)
-    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--model", default="hybrid", help="a shipped model "
+                   f"({', '.join(LANGUAGE_MODELS)}) or a checkpoint folder")
+    g.add_argument("--max-new-tokens", type=whole(0), default=300)
+    g.add_argument("--temperature", type=float, default=0.8,
+                   help=f"0: greedy, else {MIN_TEMPERATURE} to 100")
+    g.add_argument("--top-k", type=whole(0), default=0, help="0: off")
+    g.add_argument("--top-p", type=float, default=1.0, help="in (0, 1]; 1: off")
+    g.add_argument("--seed", type=whole(0), default=None, help="default: random")
     g.add_argument("--unknown", choices=["error", "replace"], default="error",
                    help="prompt characters outside the vocabulary: reject, or replace")
-    g.add_argument("--device", default=None)
-    g.add_argument("-n", "--samples", type=int, default=1, help="how many samples, generated "
-                   "together in one batch (seeds --seed, --seed + 1, ...)")
+    g.add_argument("--device", default=None, help="default: CNNGRU_DEVICE, else cpu")
+    g.add_argument("-n", "--samples", type=whole(1, MAX_SAMPLES), default=1, help="how many samples (at "
+                   f"most {MAX_SAMPLES:,}), generated together in one batch (seeds --seed, "
+                   "--seed + 1, ...)")
     g.set_defaults(func=cmd_generate)
 
-    t = sub.add_parser("train", help="train one model (resumes if --out holds a stopped run)")
+    t = sub.add_parser("train", help="train one model (resumes if --out holds a stopped run)",
+                       formatter_class=defaults)
     t.add_argument("--variant", choices=VARIANTS, default="gru")
     t.add_argument("--corpus", default="shakespeare", help="'shakespeare' or a UTF-8 text file")
     t.add_argument("--split", type=_split, default=None, help="ratios for a text file, e.g. 0.9,0.05,0.05")
-    t.add_argument("--params", type=int, default=1_000_000, help="parameter budget")
+    t.add_argument("--params", type=whole(1000), default=1_000_000, help="parameter budget")
     t.add_argument("--design", default=None, help="a candidate design of the variant, e.g. "
                    "cnn-memory256 (cnngru/models/designs.py; default: the shipped one)")
-    t.add_argument("--model-config", default="{}", help='JSON overrides, e.g. \'{"dropout": 0.2}\'')
-    t.add_argument("--batch-size", type=int, default=None, help="streams (default: the CPU recipe)")
-    t.add_argument("--seq-len", type=int, default=None, help="default: the CPU recipe")
-    t.add_argument("--lr", type=float, default=None, help="peak rate (default: the CPU recipe)")
-    t.add_argument("--warmup-steps", type=int, default=None, help="default: the CPU recipe")
-    t.add_argument("--max-chars", type=int, default=None,
+    t.add_argument("--model-config", type=json_object, default={},
+                   help='JSON overrides, e.g. \'{"dropout": 0.2}\'')
+    t.add_argument("--batch-size", type=whole(1), default=None, help="streams (default: the CPU recipe)")
+    t.add_argument("--seq-len", type=whole(1), default=None, help="default: the CPU recipe")
+    t.add_argument("--lr", type=positive, default=None, help="peak rate (default: the CPU recipe)")
+    t.add_argument("--warmup-steps", type=whole(0), default=None, help="default: the CPU recipe")
+    t.add_argument("--max-chars", type=whole(1), default=None,
                    help=f"training characters (default {DEFAULT_CHARS:,} unless --max-minutes)")
-    t.add_argument("--max-minutes", type=float, default=None,
+    t.add_argument("--max-minutes", type=positive, default=None,
                    help="training-time budget: measured throughput turns it into characters")
-    t.add_argument("--patience", type=int, default=None,
+    t.add_argument("--patience", type=whole(1), default=None,
                    help="stop after this many validations without improvement (default: off)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--eval-every", type=int, default=200, help="steps between validations")
-    t.add_argument("--device", default=None)
+    t.add_argument("--seed", type=whole(0), default=0)
+    t.add_argument("--eval-every", type=whole(1), default=200, help="steps between validations")
+    t.add_argument("--device", default=None, help="default: cpu")
     t.add_argument("--out", required=True, help="output folder (best/, last/, log.jsonl)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
@@ -190,6 +237,11 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except ValueError as e:  # CheckpointError, UnknownCharactersError, CorpusError included
         sys.exit(f"cnngru: error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("cnngru: stopped")  # (a training run saved its snapshot: run it again to go on)
+    except BrokenPipeError:  # the reader left (| head): nothing more to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

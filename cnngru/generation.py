@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .checkpoint import Bundle
-from .models import VARIANTS
+from .models import LANGUAGE_MODELS, VARIANTS
 from .models.numpy_step import NumpyState, to_numpy_state, to_torch_state
 from .sampling import SamplingSettings, inverse_cdf, sampling_distribution
 
@@ -208,10 +208,25 @@ def read_prompt(bundle: Bundle, prompt: str, start: Continuation | None = None,
 
 
 def uniform_draws(seed: int | None) -> Iterator[float]:
-    """The stream of uniform numbers in [0, 1) a seed stands for: one per generated character."""
-    rng = np.random.default_rng(seed)
+    """The stream of uniform numbers in [0, 1) a seed stands for: one per generated character
+    (the seed is checked now, not at the first character)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                             or seed < 0):
+        raise ValueError(f"seed must be a whole number >= 0 (None: random), not {seed!r}")
+    return _draws(np.random.default_rng(seed))
+
+
+def _draws(rng: np.random.Generator) -> Iterator[float]:
     while True:
         yield from rng.random(256)
+
+
+def language_model(bundle: Bundle) -> Bundle:
+    """``bundle``, if it holds a language model; else a ValueError saying what it holds."""
+    if bundle.variant not in LANGUAGE_MODELS:
+        raise ValueError(f"{bundle.name!r} holds a {bundle.variant!r} model, not a language "
+                         f"model: generating needs one of {', '.join(LANGUAGE_MODELS)}")
+    return bundle
 
 
 def generate(bundle: Bundle, prompt: str = "", *, max_new_tokens: int = 200,
@@ -229,12 +244,13 @@ def generate(bundle: Bundle, prompt: str = "", *, max_new_tokens: int = 200,
     ``fast`` (default: for a variant on the CPU) uses the fused NumPy step.
     """
     settings = SamplingSettings(temperature, top_k, top_p)
+    language_model(bundle)
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int | np.integer) \
             or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be a whole number >= 0, not {max_new_tokens!r}")
+    draws = draws if draws is not None else uniform_draws(seed)
     start = read_prompt(bundle, prompt, continue_from, unknown) if prompt or not continue_from \
         else continue_from
     if fast is None:  # the fused step exists for the four variants
         fast = bundle.device.type == "cpu" and bundle.variant in VARIANTS
-    return Generation(bundle, start, settings, int(max_new_tokens),
-                      draws if draws is not None else uniform_draws(seed), diagnostics, fast)
+    return Generation(bundle, start, settings, int(max_new_tokens), draws, diagnostics, fast)

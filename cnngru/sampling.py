@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MIN_TEMPERATURE = 0.01  # below it (but above 0, greedy) float32 logits / T overflow to NaN
+
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -23,9 +25,11 @@ class SamplingSettings:
     top_p: float = 1.0  # keep the smallest set reaching this probability (nucleus); 1: no limit
 
     def __post_init__(self):
-        if not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature)
-                and 0 <= self.temperature <= 100):
-            raise ValueError(f"temperature must be a number from 0 to 100, not {self.temperature!r}")
+        t = self.temperature
+        if not (isinstance(t, int | float) and math.isfinite(t)
+                and (t == 0 or MIN_TEMPERATURE <= t <= 100)):
+            raise ValueError(f"temperature must be 0 (greedy) or a number from {MIN_TEMPERATURE} "
+                             f"to 100, not {t!r}")
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int | np.integer) or self.top_k < 0:
             raise ValueError(f"top_k must be a whole number >= 0 (0: off), not {self.top_k!r}")
         if not (isinstance(self.top_p, int | float) and 0 < self.top_p <= 1):

@@ -32,8 +32,9 @@ class UnknownCharactersError(ValueError):
         more = f" and {len(self.chars) - 20} more" if len(self.chars) > 20 else ""
         super().__init__(
             f"{len(self.chars)} character(s) outside the model's {vocab_size}-character "
-            f"vocabulary: {shown}{more}. Remove them, or pass unknown='replace' to map them to "
-            f"their closest known character (accents stripped, else a space)."
+            f"vocabulary: {shown}{more}. Remove them, or pass unknown='replace' (on the command "
+            f"line: --unknown replace) to map them to their closest known character (accents "
+            f"stripped, else a space)."
         )
 
 

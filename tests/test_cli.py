@@ -34,6 +34,46 @@ def test_a_corrupt_checkpoint_is_a_one_line_error(tmp_path):
     assert out.returncode != 0 and "not valid JSON" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (("generate", "--device", "foo"), "unknown device 'foo'"),
+    (("generate", "-n", "0"), "-n/--samples: expected from 1 to 1,024, not 0"),
+    (("generate", "-n", "5000"), "expected from 1 to 1,024, not 5,000"),
+    (("generate", "--seed", "-1"), "--seed: expected at least 0, not -1"),
+    (("generate", "--temperature", "1e-40"), "temperature must be 0 (greedy) or a number from 0.01"),
+    (("generate", "--model", "refiner"), "not a language model"),
+    (("train", "--out", "x", "--batch-size", "0"), "--batch-size: expected at least 1, not 0"),
+    (("train", "--out", "x", "--model-config", "[1]"), "--model-config: expected a JSON object"),
+    (("train", "--out", "x", "--model-config", "{bad"), "--model-config: not valid JSON"),
+    (("train", "--out", "x", "--max-minutes", "inf"), "--max-minutes: expected a finite number"),
+    (("train", "--out", "x", "--split", "0.9"), "--split:"),
+])
+def test_bad_arguments_are_named_in_one_line_without_a_traceback(args, message):
+    out = cnngru(*args)
+    assert out.returncode != 0 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_checkpoint_description_of_the_wrong_shape_is_named(tmp_path):
+    import shutil
+
+    from cnngru.paths import SHIPPED
+
+    for change in ({"metadata": None}, {"config": None}, {"variant": ["gru"]},
+                   {"config": {"hidden": "x"}}):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        shutil.copytree(SHIPPED / "gru", folder)
+        meta = json.loads((folder / "checkpoint.json").read_text())
+        (folder / "checkpoint.json").write_text(json.dumps({**meta, **change}))
+        out = cnngru("generate", "A", "--model", str(folder), "--max-new-tokens", "2")
+        assert out.returncode != 0 and "checkpoint.json" in out.stderr, (change, out.stderr)
+        assert "Traceback" not in out.stderr, (change, out.stderr)
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    shell = f"{sys.executable} -m cnngru.cli generate --max-new-tokens 2000 | head -c 20"
+    out = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=300)
+    assert len(out.stdout) == 20 and "Traceback" not in out.stderr, out.stderr
+
+
 def test_bench_prints_speed_and_the_cost_ratio():
     out = cnngru("bench", "--models", "gru", "--repeats", "1")
     assert out.returncode == 0, out.stderr

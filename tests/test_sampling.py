@@ -24,6 +24,13 @@ def test_temperature_zero_is_argmax():
     assert all(sample(LOGITS, SamplingSettings(temperature=0), u) == 1 for u in (0, 0.5, 0.999))
 
 
+def test_a_temperature_between_greedy_and_the_smallest_that_computes_is_refused():
+    """1e-40 would divide float32 logits into NaN; 0.01 is the smallest that computes."""
+    with pytest.raises(ValueError, match="0 .greedy. or a number from 0.01"):
+        SamplingSettings(temperature=1e-40)
+    assert np.isfinite(dist(temperature=0.01)).all() and dist(temperature=0.01).argmax() == 1
+
+
 def test_temperature_one_is_the_model_distribution():
     np.testing.assert_allclose(dist(), [0.05, 0.4, 0.1, 0.3, 0.15])
 

@@ -14,6 +14,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from ..sampling import MIN_TEMPERATURE
 from ..vocab import Vocab
 
 MAX_PROMPT_CHARS = 4_000  # read in one pass; the figures cover prompt and text
@@ -69,6 +70,15 @@ def _show(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def temperature_value(temperature) -> float:
+    """0 (greedy), or from MIN_TEMPERATURE up: a smaller one overflows the logits."""
+    t = number(temperature, "temperature", 0, MAX_TEMPERATURE, meaning=" (0: greedy)")
+    if 0 < t < MIN_TEMPERATURE:
+        raise InputError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE}, not "
+                         f"{_show(temperature)}.")
+    return t
+
+
 def seed_value(seed) -> int:
     """A seed for the draws; none (empty) picks one at random, to be shown so it can be reused."""
     if seed is None or (isinstance(seed, str) and not seed.strip()):
@@ -80,7 +90,7 @@ def generation_request(max_new_tokens, temperature, top_k, top_p, seed, vocab_si
                        max_tokens: int = MAX_NEW_TOKENS) -> GenerationRequest:
     return GenerationRequest(
         max_new_tokens=number(max_new_tokens, "max_new_tokens", 1, max_tokens, integer=True),
-        temperature=number(temperature, "temperature", 0, MAX_TEMPERATURE, meaning=" (0: greedy)"),
+        temperature=temperature_value(temperature),
         top_k=number(top_k, "top_k", 0, vocab_size, integer=True, meaning=" (0: off)"),
         top_p=number(top_p, "top_p", 0, 1, lo_open=True, meaning=" (1: off)"),
         seed=seed_value(seed),

@@ -20,8 +20,11 @@ from __future__ import annotations
 import functools
 import json
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -157,13 +160,37 @@ class Progress:
     elapsed_s: float
 
 
+@contextmanager
+def signals_noted(noted: list[int]):
+    """While inside, Ctrl-C and SIGTERM are appended to ``noted`` instead of stopping the process
+    (main thread only). A trainer's run puts its own handler in meanwhile and returns
+    INTERRUPTED, which the caller notes too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, lambda number, frame: noted.append(number))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def train_round_robin(corpus: Corpus, plan: Plan, out: Path,
                       on_progress: Callable[[Progress], None] | None = None,
-                      should_stop: Callable[[], bool] | None = None) -> dict[str, dict]:
+                      should_stop: Callable[[], bool] | None = None,
+                      on_interrupt: Callable[[], None] | None = None) -> dict[str, dict]:
     """Train the four strategies in turns, on one thread (as the plan measured); return each
-    one's summary (stopped ones included)."""
+    one's summary (stopped ones included).
+
+    Ctrl-C (or SIGTERM) stops it as ``should_stop`` does, after the round under way, so that
+    all four stop at one step and the comparison stays fair (``on_interrupt`` is told at once);
+    a second one stops at once, keeping nothing (KeyboardInterrupt)."""
     from ..threads import pinned
     from ..training import language_model_run
+    from ..training.trainer import INTERRUPTED
     from .reproduce import validation_curve
 
     slice_steps = max(1, math.ceil(plan.steps / SLICES))
@@ -178,17 +205,31 @@ def train_round_robin(corpus: Corpus, plan: Plan, out: Path,
                                              corpus=corpus)
             trainers[v].prepare()
         started = time.perf_counter()
-        stopped = False
-        for until in range(slice_steps, plan.steps + slice_steps, slice_steps):
-            for v, t in trainers.items():
-                t.run(until_step=until)
-                if on_progress:  # the slice's own validation, so that overfitting shows
-                    checks = validation_curve(out / "runs" / v)
-                    on_progress(Progress(v, t.step, plan.steps, checks[-1][1] if checks else None,
-                                         time.perf_counter() - started))
-            if should_stop and should_stop():
-                stopped = True
-                break
+        stopped, noted, told = False, [], False
+
+        def heed() -> None:  # a first signal stops after the round; a second, now
+            nonlocal told
+            if len(noted) > 1:
+                raise KeyboardInterrupt
+            if noted and not told and on_interrupt:
+                on_interrupt()
+            told = bool(noted)
+
+        with signals_noted(noted):
+            for until in range(slice_steps, plan.steps + slice_steps, slice_steps):
+                for v, t in trainers.items():
+                    while t.run(until_step=until) == INTERRUPTED:  # the rest of its slice
+                        noted.append(signal.SIGINT)
+                        heed()
+                    heed()
+                    if on_progress:  # the slice's own validation, so that overfitting shows
+                        checks = validation_curve(out / "runs" / v)
+                        on_progress(Progress(v, t.step, plan.steps,
+                                             checks[-1][1] if checks else None,
+                                             time.perf_counter() - started))
+                if noted or should_stop and should_stop():
+                    stopped = True
+                    break
         return {v: {**t.finish(), "stopped": stopped} for v, t in trainers.items()}
 
 
@@ -256,7 +297,8 @@ def markdown(table: dict) -> str:
 def study_text(text: str, seconds: float, out: str | Path, name: str = "your text",
                on_progress: Callable[[Progress], None] | None = None,
                should_stop: Callable[[], bool] | None = None, rate=slowest_rate,
-               on_plan: Callable[[Plan], None] | None = None) -> dict:
+               on_plan: Callable[[Plan], None] | None = None,
+               on_interrupt: Callable[[], None] | None = None) -> dict:
     """Check, plan, train, evaluate; write ``table.json``, ``table.md`` and the four
     checkpoints (``<out>/<strategy>``) into ``out``; return the table. ``rate`` measures the
     throughput the plan is made from (a caller may keep its measurements across processes)."""
@@ -270,7 +312,7 @@ def study_text(text: str, seconds: float, out: str | Path, name: str = "your tex
     plan = plan_for(corpus, seconds, rate)
     if on_plan:
         on_plan(plan)
-    summaries = train_round_robin(corpus, plan, out, on_progress, should_stop)
+    summaries = train_round_robin(corpus, plan, out, on_progress, should_stop, on_interrupt)
     for v in VARIANTS:
         ship(out / "runs" / v, out / v)
     table = evaluate(corpus, out)
@@ -309,6 +351,9 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     path = Path(args.text)
     try:
+        if path.stat().st_size > 4 * MAX_CHARS:  # UTF-8 takes at most 4 bytes a character
+            raise SystemExit(f"{path} has {path.stat().st_size:,} bytes, more than "
+                             f"{MAX_CHARS:,} characters can take: the limit is {MAX_CHARS:,}")
         text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise SystemExit(f"cannot read {path}: {e.strerror}") from None
@@ -320,8 +365,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {p.strategy:>8} step {p.step}/{p.steps}: validation {val} BPC "
               f"({p.elapsed_s:.0f} s)", flush=True)
 
+    def interrupted() -> None:
+        print("  stopping after this round, so that all four stop at the same step "
+              "(Ctrl-C again: stop now, keeping nothing)", flush=True)
+
     try:
-        table = study_text(text, parse_budget(args.budget), args.out, path.stem, show)
+        table = study_text(text, parse_budget(args.budget), args.out, path.stem, show,
+                           on_interrupt=interrupted)
     except (TextError, ValueError) as e:
         raise SystemExit(str(e)) from None
+    except KeyboardInterrupt:
+        raise SystemExit("stopped: nothing was kept (run the command again to start over)") from None
     print(markdown(table))

@@ -29,8 +29,10 @@ from .registry import (
     params_for,
 )
 
+LANGUAGE_MODELS = (*VARIANTS, "transformer")  # what can generate: the compared four, the reference
+
 __all__ = [
-    "VARIANTS", "CANDIDATES", "SHIPPED", "candidates", "design_overrides", "GRUModel", "CNNPre", "CNNPost", "Hybrid", "REGISTRY", "ModelConfig", "ModelOutput",
+    "VARIANTS", "LANGUAGE_MODELS", "CANDIDATES", "SHIPPED", "candidates", "design_overrides", "GRUModel", "CNNPre", "CNNPost", "Hybrid", "REGISTRY", "ModelConfig", "ModelOutput",
     "State", "architecture", "build_from_config", "build_model", "count_params", "make_config",
     "params_for", "DEFAULT_PARAMS", "BUDGET_TOLERANCE",
 ]

@@ -68,6 +68,8 @@ def refine(text: str, refiner: Bundle | None = None, threshold: float = DEFAULT_
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], not {threshold!r}")
     bundle = refiner or load_refiner()
+    if not isinstance(bundle.model, Refiner):
+        raise ValueError(f"{bundle.name!r} holds a {bundle.variant!r} model, not a refiner")
     vocab = bundle.vocab
     ids = vocab.encode_tensor(text, unknown="replace")
     chars, edits = list(text), []

@@ -128,3 +128,28 @@ def test_a_stop_leaves_all_four_at_the_same_step(tmp_path):
     steps = {p.strategy: p.step for p in seen}
     assert len(set(steps.values())) == 1 and 0 < next(iter(steps.values())) < seen[0].steps
     assert all(r["chars"] < table["plan"]["chars"] for r in table["rows"])
+
+
+def test_ctrl_c_stops_the_study_after_the_round_with_all_four_at_one_step(tmp_path):
+    """A user's Ctrl-C: the round under way ends, every strategy at the same step, and the four
+    models are measured and kept (a second Ctrl-C would stop at once, keeping nothing)."""
+    import signal
+    import subprocess
+    import sys
+
+    if not GPL.is_file():
+        pytest.skip("Debian's GPL-3 text is not installed")
+    study = subprocess.Popen([sys.executable, "-m", "cnngru.cli", "study", str(GPL), "--budget",
+                              "4", "--out", str(tmp_path / "out")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = study.stdout.readline()  # the first strategy's first slice is done
+    assert "step" in first, first + study.stderr.read()
+    study.send_signal(signal.SIGINT)
+    rest, errors = study.communicate(timeout=300)
+    assert study.returncode == 0 and "Traceback" not in errors, errors
+    assert "stopping after this round" in rest
+    rows = [line for line in rest.splitlines() if line.startswith(tuple(f"| {v} |" for v in VARIANTS))]
+    trained = {int(row.rstrip(" |").rsplit("|", 1)[1].replace(",", "")) for row in rows}
+    table = json.loads((tmp_path / "out" / "table.json").read_text())
+    assert len(rows) == 4 and len(trained) == 1 and table["stopped"]
+    assert trained.pop() < table["plan"]["chars"]
