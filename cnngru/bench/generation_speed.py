@@ -210,8 +210,11 @@ def main(argv: list[str] | None = None) -> None:
         return breakdown_main(argv)
     from ..models import VARIANTS
 
-    p = argparse.ArgumentParser(prog="cnngru bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="cnngru bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="other benchmarks, each with its own --help:\n"
+               "  cnngru bench --train      training characters/s (--profile, --ceiling)\n"
+               "  cnngru bench --breakdown  where a generation step's time goes")
     p.add_argument("--models", nargs="+", default=[*VARIANTS, *selected_designs()],
                    help="names, folders or variant:design (default: the shipped models and the "
                    "study's selected designs not shipped yet)")
