@@ -70,6 +70,10 @@ def checked_device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r}: CUDA is not available here (no GPU, or a "
                          "CPU-only PyTorch): use cpu")
+    count = torch.cuda.device_count() if device.type == "cuda" and device.index else 0
+    if count and device.index >= count:  # (ZeroGPU lends "cuda" itself: no index to check)
+        raise ValueError(f"device {str(device)!r}: this machine has {count} GPU(s), cuda:0 to "
+                         f"cuda:{count - 1}")
     return device
 
 

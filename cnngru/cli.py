@@ -41,6 +41,17 @@ def positive(text: str) -> float:
     return value
 
 
+class DefaultsShown(argparse.HelpFormatter):
+    """Help that ends with an option's default, unless it has none or its help says it."""
+
+    def _get_help_string(self, action) -> str:
+        text = action.help or ""
+        if not action.option_strings or action.default in (None, argparse.SUPPRESS) \
+                or "default" in text:
+            return text
+        return f"{text} (default: {action.default})".lstrip()
+
+
 def json_object(text: str) -> dict:
     """An argparse type: a JSON object, e.g. '{"dropout": 0.2}'."""
     try:
@@ -53,6 +64,14 @@ def json_object(text: str) -> dict:
 
 
 def cmd_generate(args) -> None:
+    try:
+        stream_generation(args)
+    except BrokenPipeError:  # the reader left (| head): nothing more to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+def stream_generation(args) -> None:
     from . import generate, load
 
     bundle = load(args.model, device=args.device)
@@ -159,9 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnngru", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    defaults = argparse.ArgumentDefaultsHelpFormatter
+    defaults = DefaultsShown
     g = sub.add_parser("generate", help="stream text from a checkpoint", formatter_class=defaults)
-    g.add_argument("prompt", nargs="?", default="ROMEO.\n")
+    g.add_argument("prompt", nargs="?", default="ROMEO.\n",
+                   help="the text to continue (default: a speaker's name, ROMEO. and a new line)")
     g.add_argument("--model", default="hybrid", help="a shipped model "
                    f"({', '.join(LANGUAGE_MODELS)}) or a checkpoint folder")
     g.add_argument("--max-new-tokens", type=whole(0), default=300)
@@ -237,11 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except ValueError as e:  # CheckpointError, UnknownCharactersError, CorpusError included
         sys.exit(f"cnngru: error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("cnngru: stopped")  # (a training run saved its snapshot: run it again to go on)
-    except BrokenPipeError:  # the reader left (| head): nothing more to say, and no traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+    except KeyboardInterrupt:  # (a training run catches its own, saves and says so)
+        sys.exit("cnngru: stopped")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ CHUNK = 1024  # characters per forward: the hybrid's attention scores grow with 
 TOP = 5  # alternatives kept per character
 
 
+KEYS = {"cnn": "the CNN features of those characters (cnn)",  # what each source's keys are
+        "memory": "the GRU states after them (memory)"}
+
+
 @dataclass
 class Analysis:
     """Per-character numbers of one text under one model (see the module docstring)."""
@@ -94,8 +98,8 @@ class Analysis:
             "attention": clean(self.attention),
             "attention_sources": list(self.attention_sources) if self.window else None,
             "attention_keys": (f"row i: for each source in turn, {self.window} weights over "
-                               f"text[i-{self.window}]..text[i-1], oldest first: the CNN features "
-                               "of those characters (cnn), the GRU states after them (memory)"
+                               f"text[i-{self.window}]..text[i-1], oldest first: "
+                               + ", ".join(KEYS[s] for s in self.attention_sources)
                                if self.window else None),
         }
 

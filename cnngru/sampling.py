@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_TEMPERATURE = 0.01  # below it (but above 0, greedy) float32 logits / T overflow to NaN
+# A floor: below it a draw is the argmax in all but name (0 asks for that outright), and near
+# 1e-37 the float32 logits / T overflow into NaN.
+MIN_TEMPERATURE = 0.001
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def test_a_corrupt_checkpoint_is_a_one_line_error(tmp_path):
     (("generate", "-n", "0"), "-n/--samples: expected from 1 to 1,024, not 0"),
     (("generate", "-n", "5000"), "expected from 1 to 1,024, not 5,000"),
     (("generate", "--seed", "-1"), "--seed: expected at least 0, not -1"),
-    (("generate", "--temperature", "1e-40"), "temperature must be 0 (greedy) or a number from 0.01"),
+    (("generate", "--temperature", "1e-40"), "temperature must be 0 (greedy) or a number from 0.001"),
     (("generate", "--model", "refiner"), "not a language model"),
     (("train", "--out", "x", "--batch-size", "0"), "--batch-size: expected at least 1, not 0"),
     (("train", "--out", "x", "--model-config", "[1]"), "--model-config: expected a JSON object"),

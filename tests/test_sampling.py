@@ -25,10 +25,10 @@ def test_temperature_zero_is_argmax():
 
 
 def test_a_temperature_between_greedy_and_the_smallest_that_computes_is_refused():
-    """1e-40 would divide float32 logits into NaN; 0.01 is the smallest that computes."""
-    with pytest.raises(ValueError, match="0 .greedy. or a number from 0.01"):
+    """1e-40 would divide float32 logits into NaN: the floor refuses it by name."""
+    with pytest.raises(ValueError, match="0 .greedy. or a number from 0.001"):
         SamplingSettings(temperature=1e-40)
-    assert np.isfinite(dist(temperature=0.01)).all() and dist(temperature=0.01).argmax() == 1
+    assert np.isfinite(dist(temperature=0.001)).all() and dist(temperature=0.001).argmax() == 1
 
 
 def test_temperature_one_is_the_model_distribution():

@@ -125,26 +125,29 @@ def attention_figure(a: Analysis, start: int, end: int) -> Figure:
     sources = a.attention_sources
     gap = 0.08 if len(sources) > 1 else 0.0
     size = (1 - gap * (len(sources) - 1)) / len(sources)
-    data, layout = [], {}
-    for n, source in enumerate(sources):
+    panels = {}  # per source: its weights, each under the key position it weighs
+    for source in sources:
         weights = a.attention_of(source)
-        z = np.full((end - start, len(keys)), np.nan)
+        z = panels[source] = np.full((end - start, len(keys)), np.nan)
         for r, i in enumerate(range(start, end)):
             first = max(i - w, keys[0])  # the key positions of row i: text[i-w..i-1], oldest first
             z[r, first - keys[0]: i - keys[0]] = weights[i, first - (i - w):]
-        top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
-        axis, title = "" if n == 0 else str(n + 1), KEYS_OF.get(source, (source,) * 3)
+    shown = np.stack(list(panels.values()))
+    top = float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0  # one scale for all
+    data, layout = [], {}
+    for n, (source, z) in enumerate(panels.items()):
+        axis, labels = "" if n == 0 else str(n + 1), KEYS_OF.get(source, (source,) * 3)
         data.append(dict(  # the characters are on the axes; a hover names the positions
             type="heatmap", z=rounded(z, decimals=3), x=keys.tolist(), y=list(range(start, end)),
             xaxis=f"x{axis}", yaxis=f"y{axis}",
-            hovertemplate=f"predicting #%{{y}}<br>{title[1]} #%{{x}}<br>weight %{{z:.3f}}"
+            hovertemplate=f"predicting #%{{y}}<br>{labels[1]} #%{{x}}<br>weight %{{z:.3f}}"
                           "<extra></extra>",
             colorscale=VIRIDIS, zmin=0, zmax=round(top, 3) or 1, showscale=n == 0,
             colorbar=dict(title=dict(text="weight"), thickness=12), hoverongaps=False, xgap=1,
             ygap=1))
         top_edge = 1 - n * (size + gap)  # panels from the top down
         layout[f"xaxis{axis}"] = dict(
-            title=dict(text=title[0]), tickmode="array", tickvals=keys.tolist(),
+            title=dict(text=labels[0]), tickmode="array", tickvals=keys.tolist(),
             ticktext=[show_char(a.text[k]) for k in keys], tickangle=0, tickfont=FONT,
             anchor=f"y{axis}")
         layout[f"yaxis{axis}"] = dict(

@@ -97,7 +97,7 @@ class InsideHandlers:
 
     def search_on_switch(self, name, query) -> list[list]:
         """The search's hits for the model just picked: the old model's filter ids would point
-        at other filters in the new one's table. None while the search box is empty or the
+        at other filters in the new one's table. No hits while the search box is empty or the
         model has no filters (nothing to find, and no error for merely switching)."""
         if not (query or "").strip() or not self.table(name).filters:
             return []

@@ -55,7 +55,7 @@ def sections(markdown: str) -> list[tuple[str | None, str]]:
 
 def main_and_details(markdown: str) -> tuple[str, str]:
     """results.md in two: the main section (its table with its notes), and the others."""
-    cut = [(h, body) for h, body in sections(markdown) if h != ANSWER and (h or body)]
+    cut = [(h, body) for h, body in sections(markdown) if h != ANSWER]
     with_table = [c for c in cut if any(_TABLE_LINE.match(line) for line in c[1].splitlines())]
     if not with_table:
         return markdown, ""

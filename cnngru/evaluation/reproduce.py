@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..paths import RESULTS_DIR, SHIPPED
 from ..training import TrainConfig
+from ..training.snapshots import validations
 from .run_records import Records, code_version, data_version, precision_of
 from .stability import climb
 from .study import CPU, SMOKE, Study, StudyBudget
@@ -60,7 +61,7 @@ def evaluate_run(folder: Path, corpus, test_chars: int | None) -> dict:
     summary = json.loads((folder / "summary.json").read_text())
     return {
         **score_run(folder / "best", corpus, test_chars),
-        "curve": validation_curve(folder),
+        "curve": validations(folder),
         "train": {k: summary[k] for k in ("params", "steps", "chars", "time", "chars_per_s", "device")},
         **machine_and_time(),
     }
@@ -90,7 +91,7 @@ def train_and_record(config: TrainConfig, folder: Path, records: Records, test_c
             print(f"\nstopped at step {trainer.step}; resume with the same command ({folder})",
                   flush=True)
             raise KeyboardInterrupt
-        rise = climb(validation_curve(folder))
+        rise = climb(validations(folder))
         if rise is not None:
             record = json.loads(records.write(config, unstable_figures(trainer, folder, rise)).read_text())
             break
@@ -137,12 +138,6 @@ def claim(folder: Path, records: Records) -> None:
     (folder / STAMP).write_text(json.dumps(stamp_for(records)))
 
 
-def validation_curve(folder: Path) -> list[list[float]]:
-    """A run's periodic validations so far, from its log: ``[[chars, val_bpc], ...]``."""
-    log = (folder / "log.jsonl").read_text().splitlines()
-    return [[r["chars"], r["val_bpc"]] for r in map(json.loads, log) if "val_bpc" in r]
-
-
 def unstable_figures(trainer, folder: Path, rise: dict) -> dict:
     """What a record keeps of a run stopped as unstable: where it climbed, its curve, how far it
     got (no test figures: it has no model worth measuring)."""
@@ -150,7 +145,7 @@ def unstable_figures(trainer, folder: Path, rise: dict) -> dict:
 
     return {
         "unstable": rise,
-        "curve": validation_curve(folder),
+        "curve": validations(folder),
         "train": {"params": count_params(trainer.model),
                   "steps": trainer.step, "chars": trainer.chars, "time": round(trainer.elapsed, 1),
                   "chars_per_s": round(trainer.chars / max(trainer.elapsed, 1e-9)),

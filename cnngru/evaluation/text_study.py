@@ -160,39 +160,51 @@ class Progress:
     elapsed_s: float
 
 
-@contextmanager
-def signals_noted(noted: list[int]):
-    """While inside, Ctrl-C and SIGTERM are appended to ``noted`` instead of stopping the process
-    (main thread only). A trainer's run puts its own handler in meanwhile and returns
-    INTERRUPTED, which the caller notes too."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, lambda number, frame: noted.append(number))
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+class Interrupts:
+    """Ctrl-C or SIGTERM during a study: the first asks it to stop after the round under way, so
+    that all four strategies stop at one step (``on_first`` is told at once); a second stops it
+    at once (KeyboardInterrupt). A trainer's run catches a signal itself and returns INTERRUPTED,
+    which its caller passes on to ``note``; between runs ``caught()`` catches them."""
+
+    def __init__(self, on_first: Callable[[], None] | None = None):
+        self.count, self.on_first = 0, on_first
+
+    def note(self) -> None:
+        self.count += 1
+        if self.count > 1:
+            raise KeyboardInterrupt
+        if self.on_first:
+            self.on_first()
+
+    @contextmanager
+    def caught(self):
+        """While inside, the signals go to ``note`` (in the main thread: elsewhere, no change)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in previous:
+            signal.signal(s, lambda number, frame: self.note())
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
 
 def train_round_robin(corpus: Corpus, plan: Plan, out: Path,
                       on_progress: Callable[[Progress], None] | None = None,
                       should_stop: Callable[[], bool] | None = None,
-                      on_interrupt: Callable[[], None] | None = None) -> dict[str, dict]:
+                      interrupts: Interrupts | None = None) -> dict[str, dict]:
     """Train the four strategies in turns, on one thread (as the plan measured); return each
-    one's summary (stopped ones included).
-
-    Ctrl-C (or SIGTERM) stops it as ``should_stop`` does, after the round under way, so that
-    all four stop at one step and the comparison stays fair (``on_interrupt`` is told at once);
-    a second one stops at once, keeping nothing (KeyboardInterrupt)."""
+    one's summary (stopped ones included). ``should_stop`` and a first interrupt stop it after
+    the round under way: all four at one step, so the comparison stays fair."""
     from ..threads import pinned
     from ..training import language_model_run
+    from ..training.snapshots import validations
     from ..training.trainer import INTERRUPTED
-    from .reproduce import validation_curve
 
+    interrupts = interrupts or Interrupts()
     slice_steps = max(1, math.ceil(plan.steps / SLICES))
     trainers = {}
     with pinned(1):
@@ -205,31 +217,17 @@ def train_round_robin(corpus: Corpus, plan: Plan, out: Path,
                                              corpus=corpus)
             trainers[v].prepare()
         started = time.perf_counter()
-        stopped, noted, told = False, [], False
-
-        def heed() -> None:  # a first signal stops after the round; a second, now
-            nonlocal told
-            if len(noted) > 1:
-                raise KeyboardInterrupt
-            if noted and not told and on_interrupt:
-                on_interrupt()
-            told = bool(noted)
-
-        with signals_noted(noted):
-            for until in range(slice_steps, plan.steps + slice_steps, slice_steps):
-                for v, t in trainers.items():
-                    while t.run(until_step=until) == INTERRUPTED:  # the rest of its slice
-                        noted.append(signal.SIGINT)
-                        heed()
-                    heed()
-                    if on_progress:  # the slice's own validation, so that overfitting shows
-                        checks = validation_curve(out / "runs" / v)
-                        on_progress(Progress(v, t.step, plan.steps,
-                                             checks[-1][1] if checks else None,
-                                             time.perf_counter() - started))
-                if noted or should_stop and should_stop():
-                    stopped = True
-                    break
+        for until in range(slice_steps, plan.steps + slice_steps, slice_steps):
+            for v, t in trainers.items():
+                while t.run(until_step=until) == INTERRUPTED:  # then the rest of its slice
+                    interrupts.note()
+                if on_progress:  # the slice's own validation, so that overfitting shows
+                    checks = validations(out / "runs" / v)
+                    on_progress(Progress(v, t.step, plan.steps, checks[-1][1] if checks else None,
+                                         time.perf_counter() - started))
+            if interrupts.count or should_stop and should_stop():
+                break
+        stopped = any(t.step < plan.steps for t in trainers.values())
         return {v: {**t.finish(), "stopped": stopped} for v, t in trainers.items()}
 
 
@@ -312,17 +310,19 @@ def study_text(text: str, seconds: float, out: str | Path, name: str = "your tex
     plan = plan_for(corpus, seconds, rate)
     if on_plan:
         on_plan(plan)
-    summaries = train_round_robin(corpus, plan, out, on_progress, should_stop, on_interrupt)
-    for v in VARIANTS:
-        ship(out / "runs" / v, out / v)
-    table = evaluate(corpus, out)
-    table.update(plan=asdict(plan), seconds_per_strategy=seconds,
-                 stopped=any(s["stopped"] for s in summaries.values()),
-                 unknown_symbol=UNKNOWN in corpus.vocab, text_chars=len(text),
-                 took_s=round(time.perf_counter() - started, 1))
-    table["answer"] = answer(table)
-    (out / "table.json").write_text(json.dumps(table, indent=1))
-    (out / "table.md").write_text(markdown(table))
+    interrupts = Interrupts(on_interrupt)
+    with interrupts.caught():  # from the first round to the table: a Ctrl-C never half-writes
+        summaries = train_round_robin(corpus, plan, out, on_progress, should_stop, interrupts)
+        for v in VARIANTS:
+            ship(out / "runs" / v, out / v)
+        table = evaluate(corpus, out)
+        table.update(plan=asdict(plan), seconds_per_strategy=seconds,
+                     stopped=any(s["stopped"] for s in summaries.values()),
+                     unknown_symbol=UNKNOWN in corpus.vocab, text_chars=len(text),
+                     took_s=round(time.perf_counter() - started, 1))
+        table["answer"] = answer(table)
+        (out / "table.json").write_text(json.dumps(table, indent=1))
+        (out / "table.md").write_text(markdown(table))
     return table
 
 
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def interrupted() -> None:
         print("  stopping after this round, so that all four stop at the same step "
-              "(Ctrl-C again: stop now, keeping nothing)", flush=True)
+              "(Ctrl-C again: stop at once, with no table)", flush=True)
 
     try:
         table = study_text(text, parse_budget(args.budget), args.out, path.stem, show,
@@ -375,5 +375,6 @@ def main(argv: list[str] | None = None) -> None:
     except (TextError, ValueError) as e:
         raise SystemExit(str(e)) from None
     except KeyboardInterrupt:
-        raise SystemExit("stopped: nothing was kept (run the command again to start over)") from None
+        raise SystemExit(f"stopped at once: no table was written; to start over, use a new --out "
+                         f"(or delete {args.out})") from None
     print(markdown(table))

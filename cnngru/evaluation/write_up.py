@@ -1,5 +1,6 @@
-"""The study's results from its records: ``results.json``, ``results.md``, the README block and
-``scaling.png``, written whatever stage the study has reached (an unfinished scale says so).
+"""The study's results from its records: ``results.json``, ``results.md`` and the README block,
+written whatever stage the study has reached (an unfinished scale says so), and ``scaling.png``
+once a scale is finished.
 
 ``results.json`` holds:
     candidates  per strategy: every design's validation BPC per rate on the shared grid, and the

@@ -74,6 +74,12 @@ def restore(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     return progress_of(folder), carried
 
 
+def validations(folder: Path) -> list[list[float]]:
+    """A run's periodic validations so far, from its log: ``[[chars, val_bpc], ...]``."""
+    log = (folder / "log.jsonl").read_text().splitlines()
+    return [[r["chars"], r["val_bpc"]] for r in map(json.loads, log) if "val_bpc" in r]
+
+
 def truncate_log(log: Path, step: int) -> None:
     """Drop log rows written after ``step`` (a run killed between two snapshots wrote them)."""
     if not log.is_file():

@@ -61,6 +61,7 @@ def test_a_hybrid_with_a_memory_shows_its_cnn_keys_and_its_gru_memory_keys_apart
         z, keys = np.array(heat.z, dtype=float), list(heat.x)
         assert z[-1, keys.index(i - 1)] == pytest.approx(a.attention_of(source)[i, -1], abs=5e-4)
         assert np.nansum(z, axis=1) == pytest.approx(np.ones(end - start), abs=8 * 5e-4)
+    assert fig.data[0].zmax == fig.data[1].zmax  # one colour scale, shown once, for both
     numbers = a.to_dict()
     assert numbers["attention_sources"] == ["cnn", "memory"] and len(numbers["attention"][1]) == 16
 

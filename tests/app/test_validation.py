@@ -17,7 +17,7 @@ from cnngru.app.validation import InputError
     ((10, -0.1, 0, 1.0, 0), "temperature must be a number from 0 to 2"),
     ((10, float("nan"), 0, 1.0, 0), "temperature"),
     ((10, True, 0, 1.0, 0), "temperature"),
-    ((10, 1e-40, 0, 1.0, 0), r"temperature must be 0 \(greedy\) or at least 0.01"),
+    ((10, 1e-40, 0, 1.0, 0), r"temperature must be 0 \(greedy\) or at least 0.001"),
     ((10, 0.8, -1, 1.0, 0), "top_k must be a whole number from 0 to 60"),
     ((10, 0.8, 0, 0, 0), "top_p must be a number greater than 0 and at most 1"),
     ((10, 0.8, 0, 1.5, 0), "top_p"),

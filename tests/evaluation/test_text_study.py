@@ -106,11 +106,11 @@ def test_four_strategies_train_on_a_real_text_and_the_table_answers(gpl_study):
     # the curves: every strategy reported after every slice, in turns
     assert [p.strategy for p in seen[:4]] == list(VARIANTS)
     assert {p.strategy for p in seen if p.step == p.steps} == set(VARIANTS)
-    from cnngru.evaluation.reproduce import validation_curve
+    from cnngru.training.snapshots import validations
 
     for v in VARIANTS:  # each slice's own validation (not the best so far): overfitting shows
         reported = [p.val_bpc for p in seen if p.strategy == v]
-        assert reported == [val for _, val in validation_curve(out / "runs" / v)][:len(reported)]
+        assert reported == [val for _, val in validations(out / "runs" / v)][:len(reported)]
     for v in VARIANTS:  # checkpoints cnngru.load (and CNNGRU_CHECKPOINTS) accept
         bundle = cnngru.load(out / v, device="cpu")
         assert bundle.variant == v
