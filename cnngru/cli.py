@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--variant", choices=VARIANTS, default="gru")
     t.add_argument("--corpus", default="shakespeare", help="'shakespeare' or a UTF-8 text file")
     t.add_argument("--split", type=_split, default=None, help="ratios for a text file, e.g. 0.9,0.05,0.05")
-    t.add_argument("--params", type=whole(1000), default=1_000_000, help="parameter budget")
+    t.add_argument("--params", type=whole(1000, 100_000_000), default=1_000_000,
+                   help="parameter budget")
     t.add_argument("--design", default=None, help="a candidate design of the variant, e.g. "
                    "cnn-memory256 (cnngru/models/designs.py; default: the shipped one)")
     t.add_argument("--model-config", type=json_object, default={},
