@@ -96,3 +96,17 @@ def test_readme_shows_the_ladder_probe_beside_the_study_runs_it_predicts():
     md = (ROOT / "results" / "ladder-probe.md").read_text().strip("\n")
     assert read_block("ladder-probe") == md == report(ROOT / "results" / "ladder-probe")
     assert "| 300k | 0.005 | 78.6M |" in md and md.count("|") > 100
+
+
+def test_until_a_scale_is_finished_the_curves_are_the_shipped_models_own_logs():
+    from cnngru.evaluation.write_up import shipped_curves
+    from cnngru.paths import SHIPPED
+    from cnngru.training.snapshots import validations
+
+    names = [*VARIANTS, "transformer"]
+    curves = shipped_curves(SHIPPED, names)
+    assert list(curves) == names
+    assert all(curves[v] == validations(SHIPPED / v) and len(curves[v]) > 3 for v in names)
+    if not RESULTS["scales"]:  # what the Results tab draws now
+        assert RESULTS["curves_from"] == "the shipped models"
+        assert RESULTS["curves"] == {v: curves[v] for v in RESULTS["curves"]}

@@ -198,9 +198,9 @@ def results_of(reproduction) -> dict:
 
 def shipped_curves(shipped: Path, names: list[str]) -> dict:
     """The validation curves of the shipped models ``names``, from their training logs."""
-    from .reproduce import validation_curve
+    from ..training.snapshots import validations
 
-    return {name: validation_curve(shipped / name) for name in names
+    return {name: validations(shipped / name) for name in names
             if (shipped / name / "log.jsonl").is_file()}
 
 
