@@ -51,8 +51,7 @@ class Analysis:
     reliance: np.ndarray | None  # (N,) the hybrid's weight on the CNN context (1: all CNN)
     split: np.ndarray | None = None  # (N, 1 + S) a split gate's weights (None: no split gate)
     split_columns: tuple[str, ...] = ()  # what each weighs: "gru" (its state), then the sources
-    attention_sources: tuple[str, ...] = ("cnn",)  # the attention's column blocks, in order:
-    # "cnn" (CNN features of those characters), "memory" (the GRU states after them)
+    attention_sources: tuple[str, ...] = ("cnn",)  # the attention's column blocks (KEYS), in order
 
     @cached_property  # read per character by the hover texts: computed once
     def surprisal(self) -> np.ndarray:

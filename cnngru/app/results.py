@@ -1,8 +1,8 @@
 """The Results tab: the measured answer, read from the files ``cnngru reproduce`` writes.
 
-Nothing here is typed by hand: the tables and their notes are ``results.md``'s (the main one
-first, the rest in a details view), the answer and the curves come from ``results.json``. The files are read on
-every request, so a new reproduction shows up without a restart.
+Nothing here is typed by hand: the answer, the tables and their notes are ``results.md``'s (the
+main table first, the rest in a details view), the curves come from ``results.json``. The files
+are read on every request, so a new reproduction shows up without a restart.
 """
 
 from __future__ import annotations

@@ -351,8 +351,9 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     path = Path(args.text)
     try:
-        if path.stat().st_size > 4 * MAX_CHARS:  # UTF-8 takes at most 4 bytes a character
-            raise SystemExit(f"{path} has {path.stat().st_size:,} bytes, more than "
+        size = path.stat().st_size
+        if size > 4 * MAX_CHARS:  # UTF-8 takes at most 4 bytes a character
+            raise SystemExit(f"{path} has {size:,} bytes, more than "
                              f"{MAX_CHARS:,} characters can take: the limit is {MAX_CHARS:,}")
         text = path.read_bytes().decode("utf-8")
     except OSError as e:
