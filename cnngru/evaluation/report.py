@@ -140,6 +140,7 @@ def study_markdown(table: dict) -> str:
         done = f" ({'; '.join(done)})" if done else ""
         why = f" It stopped: {s['failed']}; it needs a look." if s.get("failed") else ""
         out.append(f"\n*The {fmt_count(s['params'])} scale is not finished{done}.{why}*")
+    out += seed_runs_table(table.get("unfinished_scales", []))
     if table.get("candidates"):
         out += ["", f"### Candidate designs (validation BPC at {fmt_count(table['selection_params'])} "
                 "parameters, best rate of one shared grid)", "",
@@ -235,6 +236,25 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
             "differences from `gru` were truly zero, at least one would still read \"helps\" or "
             f"\"hurts\" with a chance of up to about {chance:.0%} (less, as they share the GRU's "
             "runs).")
+
+
+def seed_runs_table(unfinished: list[dict]) -> list[str]:
+    """The seed runs finished so far at the scales not finished: one run a line, no means or
+    intervals yet, so a reader can follow a scale as it fills in."""
+    runs = [(s["params"], r) for s in unfinished for r in s.get("seed_runs", ())]
+    if not runs:
+        return []
+    out = ["", "### Seed runs so far (scales not finished)", "",
+           "| params | row | design | rate | seed | validation BPC | test BPC |",
+           "|---:|---|---|---:|---:|---:|---:|"]
+    for params, r in runs:
+        out.append(f"| {fmt_count(params)} | {r['row']} | {r['design'] or '—'} | {r['lr']:g} "
+                   f"| {r['seed']} | {r['val_bpc']:.3f} | {r['test_bpc']:.3f} |")
+    out.append("\nEach line is one full-budget run, as its record in `results/runs/` gives it. A "
+               "row's mean, its interval and its difference from `gru` come when every row of the "
+               "scale has all its seeds: a partial row would be compared on other seeds than the "
+               "GRU's.")
+    return out
 
 
 def shipped_table(rows: list[dict]) -> list[str]:

@@ -169,3 +169,24 @@ def test_an_unfinished_scale_says_how_far_it_got_and_how_much_is_left():
     assert "*The 100k scale is not finished (4 of 12 seed runs done; at least 8 runs to go).*" in md
     assert "*The 300k scale is not finished (at least 15 runs to go).*" in md
     assert "*The 1.00M scale is not finished.*" in md
+
+
+def test_an_unfinished_scale_lists_its_finished_seed_runs_one_a_line():
+    t = {**table(), "answer": "x"}
+    t["unfinished_scales"] = [
+        {"params": 100_000, "seeds_done": 2, "seeds_total": 12, "seed_runs": [
+            {"row": "gru", "design": "one-layer", "lr": 0.01, "seed": 1, "val_bpc": 2.1931,
+             "test_bpc": 2.2603, "run": "a"},
+            {"row": "cnn-pre", "design": "depthwise4", "lr": 0.01, "seed": 0, "val_bpc": 2.186,
+             "test_bpc": 2.25, "run": "b"}]},
+        {"params": 300_000}]
+    md = study_markdown(t)
+    assert "### Seed runs so far (scales not finished)" in md
+    assert "| 100k | gru | one-layer | 0.01 | 1 | 2.193 | 2.260 |" in md
+    assert "| 100k | cnn-pre | depthwise4 | 0.01 | 0 | 2.186 | 2.250 |" in md
+    assert md.index("Seed runs so far") > md.index("*The 300k scale is not finished")
+
+
+def test_no_seed_run_finished_means_no_seed_runs_table():
+    t = {**table(unfinished=[100_000, 300_000]), "answer": "x"}
+    assert "Seed runs so far" not in study_markdown(t)
