@@ -227,15 +227,19 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
     chance = 1 - 0.95 ** comparisons
     return (f"Each row is the mean over seeds {', '.join(map(str, m['seeds']))}, each trained on "
             "the full budget of its scale with the row's own bracketed learning rate. Intervals: a "
-            f"hierarchical paired bootstrap: each of the {m['resamples']:,} resamples draws seed "
-            f"indices, then {m['chunk_chars']:,}-character chunks of the test plays, the same "
-            "indices for a row and `gru`; 95% percentile intervals. Training randomness "
-            "(initialisation and data order) is inside them. Two limits: drawing "
-            f"{n} seeds with replacement keeps {n - 1}/{n} of the seeds' variance, so the "
-            f"intervals are somewhat narrow; and each is 95% on its own: if all {comparisons} "
-            "differences from `gru` were truly zero, at least one would still read \"helps\" or "
-            f"\"hurts\" with a chance of up to about {chance:.0%} (less, as they share the GRU's "
-            "runs).")
+            f"hierarchical bootstrap: each of the {m['resamples']:,} resamples draws each row's "
+            f"{n} seeds with replacement, apart for a row and `gru` (every run reads the same text "
+            "in the same order, so a seed sets only a model's first weights, and seed i of two rows "
+            "shares nothing but its number), with each row's seed-to-seed deviations scaled by "
+            f"√({n}/{n - 1}) so that the draw keeps their variance; then "
+            f"{m['chunk_chars']:,}-character chunks of the test plays, the same chunks for a row "
+            "and `gru` (paired); 95% percentile intervals. Training randomness (the first weights) "
+            "is inside them; the order of the data is the same for every run. Two limits: from "
+            f"{n} seeds a percentile interval lacks the long tails that {n - 1} degrees of freedom "
+            "give, so where seeds differ more than the test chunks do it covers less than 95%; "
+            f"and each is 95% on its own: if all {comparisons} differences from `gru` were truly "
+            "zero, at least one would still read \"helps\" or \"hurts\" with a chance of up to about "
+            f"{chance:.0%} (less, as they share the GRU's runs).")
 
 
 def seed_runs_table(unfinished: list[dict]) -> list[str]:

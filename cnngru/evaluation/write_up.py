@@ -11,7 +11,8 @@ once a scale is finished.
                 (None: unstable), the rate kept (None while the search goes on) and the seeds'
                 rate (lower where a seed was unstable at the kept one)
     scales      per finished scale: each row's mean test BPC over seeds, the seeds, and its
-                difference from ``gru`` with a hierarchical paired bootstrap interval
+                difference from ``gru`` with a hierarchical bootstrap interval (each row's seeds,
+                then chunks paired)
     unfinished_scales  per scale not finished: how many seed runs are done and to go, and each
                 finished seed run's figures (``seed_runs``)
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
@@ -189,7 +190,7 @@ def results_of(reproduction) -> dict:
         "runs_remaining": len(remaining),
         "runs_to_go": len(at_least),
         "method": {"seeds": list(b.seeds), "chunk_chars": CHUNK, "resamples": RESAMPLES,
-                   "interval": "95% percentile, hierarchical paired bootstrap",
+                   "interval": "95% percentile, hierarchical bootstrap: each row's seeds (reflated), then paired chunks",
                    "converged": b.converged, "grid": list(b.grid), "seq_len": b.seq_len,
                    "corpus": reproduction.corpus},
     }
@@ -281,7 +282,10 @@ def write_up(reproduction) -> dict:
         table["rows"] = previous["rows"]
         table["rows_from"] = ("the previous single-scale study: one seed per row at 1M "
                               "parameters, 21M characters on a GPU; they stay shipped until this "
-                              "study's 1M scale is done")
+                              "study's 1M scale is done. Its intervals resample the test chunks "
+                              "of one trained model per row, so they leave out training "
+                              "randomness, which its reduced-budget seed study (below) shows to "
+                              "be as large as the differences")
         table["rows_answer"] = previous.get("rows_answer", previous.get("answer"))
     if "refiner" in previous and "refiner" not in table:
         table["refiner"] = previous["refiner"]
