@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .models import VARIANTS, GRUModel, architecture, build_from_config, make_config
@@ -27,6 +27,7 @@ from .vocab import Vocab
 WEIGHTS = "model.safetensors"
 META = "checkpoint.json"
 FORMAT = 1
+MAX_LAYERS = 64  # entries in a config's list (convolution widths, dilations): far above any model
 
 
 class CheckpointError(ValueError):
@@ -152,17 +153,21 @@ def load(path_or_name: str | os.PathLike, device: str | torch.device | None = No
         raise CheckpointError(f"{weights_file}: contents do not match {folder / META} "
                               "(truncated, corrupted, or from another checkpoint)")
     try:
-        tensors = load_file(weights_file)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{weights_file}: not a readable safetensors file ({e})") from None
-    try:
         vocab = Vocab(meta["vocab"])
         config = make_config(meta["variant"], len(vocab), **{
             k: v for k, v in meta["config"].items() if k != "vocab_size"})
-        model = build_from_config(config)
+        with torch.device("meta"):  # shapes without storage: a config may claim any size
+            skeleton = build_from_config(config)
     except (ValueError, TypeError, RuntimeError) as e:
         raise CheckpointError(f"{folder / META}: bad vocabulary or config ({e})") from None
-    _check_shapes(weights_file, model, tensors)
+    # Compared before anything is allocated: a hand-made config claiming a huge model costs
+    # nothing, while weights that fit it are bounded by the file's own size.
+    _check_shapes(weights_file, _shapes_of(skeleton), _stored_shapes(weights_file))
+    try:
+        tensors = load_file(weights_file)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{weights_file}: not a readable safetensors file ({e})") from None
+    model = build_from_config(config)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})  # fp16 storage -> fp32
     model = model.to(device).eval()
     return Bundle(model, vocab, meta["metadata"], folder)
@@ -187,6 +192,10 @@ def read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{meta_file}: fields of the wrong kind: {', '.join(wrong)}")
     if meta["format"] != FORMAT:
         raise CheckpointError(f"{meta_file}: format {meta['format']} (this version reads {FORMAT})")
+    long = [k for k, v in meta["config"].items() if isinstance(v, list) and len(v) > MAX_LAYERS]
+    if long:  # each entry is a layer to build: a hand-made list could ask for millions
+        raise CheckpointError(f"{meta_file}: config lists longer than {MAX_LAYERS} entries "
+                              f"({', '.join(long)}); no model here has that many layers")
     try:
         architecture(meta["variant"])
     except ValueError:
@@ -197,9 +206,20 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
-def _check_shapes(weights_file: Path, model: GRUModel, tensors: dict[str, torch.Tensor]) -> None:
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in tensors.items()}
+def _shapes_of(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _stored_shapes(weights_file: Path) -> dict[str, tuple[int, ...]]:
+    """The shapes a safetensors file holds, read from its header: no tensor is loaded."""
+    try:
+        with safe_open(weights_file, "pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{weights_file}: not a readable safetensors file ({e})") from None
+
+
+def _check_shapes(weights_file: Path, expected: dict[str, tuple], found: dict[str, tuple]) -> None:
     problems = [f"missing {k}" for k in expected.keys() - found.keys()]
     problems += [f"unexpected {k}" for k in found.keys() - expected.keys()]
     problems += [f"{k}: shape {found[k]}, expected {expected[k]}"

@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -85,6 +87,44 @@ def test_mismatched_config_and_weights_are_named(saved):
     meta["config"]["hidden"] += 8
     (folder / META).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="do not fit the config"):
+        cnngru.load(folder)
+
+
+# Loads a checkpoint in a process allowed 1 GB of address space beyond what it holds after its
+# imports, and prints the error: whatever the machine, a 38 GB model cannot be built there.
+LOAD_WITHIN_A_GIGABYTE = """
+import resource, sys
+import cnngru
+held = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+            if line.startswith("VmSize"))
+resource.setrlimit(resource.RLIMIT_AS, (held + 2**30, resource.RLIM_INFINITY))
+try:
+    cnngru.load(sys.argv[1], device="cpu")
+except cnngru.CheckpointError as e:
+    print(e)
+"""
+
+
+def test_a_config_claiming_a_huge_model_is_refused_before_it_is_built(saved):
+    """A hand-made checkpoint.json with hidden 20,000 in four layers describes about 38 GB of
+    weights: the shapes are compared with the file's before the model is built, so it is
+    refused with the message that names the weights file, within a gigabyte."""
+    folder, _ = saved
+    meta = json.loads((folder / META).read_text())
+    meta["config"].update(hidden=20_000, layers=4)
+    (folder / META).write_text(json.dumps(meta))
+    done = subprocess.run([sys.executable, "-c", LOAD_WITHIN_A_GIGABYTE, str(folder)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{folder / WEIGHTS}: weights do not fit the config" in done.stdout, done.stdout
+
+
+def test_a_config_listing_thousands_of_layers_is_refused_before_any_is_built(saved):
+    folder, _ = saved
+    meta = json.loads((folder / META).read_text())
+    meta["config"]["widths"] = [2] * 10_000
+    (folder / META).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"config lists longer than 64 entries \(widths\)"):
         cnngru.load(folder)
 
 

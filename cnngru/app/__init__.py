@@ -115,6 +115,6 @@ def launch(host: str | None = None, port: int | None = None, models: Models | No
     gc.collect()
     gc.freeze()
     options = dict(server_name=host, server_port=port, theme=THEME, css=CSS, ssr_mode=False,
-                   share=False, show_error=False)
+                   share=False, show_error=False, max_file_size=your_text.LARGEST_UPLOAD)
     demo.launch(**{**options, **launch_kwargs})
     return demo

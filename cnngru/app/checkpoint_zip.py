@@ -8,7 +8,8 @@ JSON. Unpacked, the folder works as ``CNNGRU_CHECKPOINTS`` and each strategy's f
 An upload is read only within limits: at most ``MAX_FILES`` files and ``MAX_UNPACKED`` bytes
 unpacked (counted while extracting, not taken from the zip's own claims), ``.safetensors`` and
 ``.json`` files only, no path that leaves the folder, and checkpoints that belong together (one
-vocabulary, each strategy in the folder of its name).
+vocabulary, each strategy in the folder of its name). A table or prompt list that cannot be read
+(not JSON, or a table of another shape) is left out, and named, rather than refusing the models.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from .. import VARIANTS, CheckpointError, load
 from ..checkpoint import META, WEIGHTS
+from ..evaluation.text_study import markdown
 from .validation import InputError
 
 TOP = "cnngru-your-text"
@@ -28,7 +31,15 @@ MAX_ZIP = 64 * 2**20  # bytes of the zip itself
 MAX_UNPACKED = 64 * 2**20  # bytes once unpacked: four 300k-parameter models take under 5 MB
 MAX_FILES = 16
 ALLOWED = (".safetensors", ".json")
-EXTRA_FILES = ("table.json", "examples.json", "words.json")  # kept beside them when present
+TABLE = "table.json"
+EXTRA_FILES = (TABLE, "examples.json", "words.json")  # kept beside them when present
+
+
+class Unpacked(NamedTuple):
+    """What an upload unpacked to."""
+
+    folder: Path  # one folder per strategy, and the extra files that could be read
+    dropped: list[str]  # extra files left out because they could not be (a broken table, ...)
 
 
 def pack(folder: Path, target: Path) -> Path:
@@ -44,9 +55,10 @@ def pack(folder: Path, target: Path) -> Path:
     return target
 
 
-def unpack(zip_path, target: Path) -> Path:
-    """Extract a zip of checkpoints into ``target`` after checking it; return ``target``, which
-    then holds one folder per strategy. An ``InputError`` says what is wrong otherwise."""
+def unpack(zip_path, target: Path) -> Unpacked:
+    """Extract a zip of checkpoints into ``target`` after checking it; ``target`` then holds one
+    folder per strategy, and the names of the extra files left out come with it. An
+    ``InputError`` says what is wrong otherwise."""
     zip_path = Path(zip_path)
     if zip_path.stat().st_size > MAX_ZIP:
         raise InputError(f"The zip is {zip_path.stat().st_size / 2**20:.1f} MB; the limit is "
@@ -69,7 +81,7 @@ def unpack(zip_path, target: Path) -> Path:
     except zipfile.BadZipFile:
         raise InputError("The upload is not a zip file. Upload the zip that Download gave.") from None
     check_checkpoints(target)
-    return target
+    return Unpacked(target, drop_unreadable_extras(target))
 
 
 def _checked_members(z: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
@@ -121,15 +133,37 @@ def check_checkpoints(folder: Path) -> None:
         sizes = ", ".join(f"{v} {len(c)}" for v, c in vocabs.items())
         raise InputError("The checkpoints in the zip do not belong together: they were trained "
                          f"on different texts (vocabularies of {sizes} characters).")
+
+
+def drop_unreadable_extras(folder: Path) -> list[str]:
+    """Remove the extra files that cannot be used (not JSON, or a table of another shape) and
+    return their names: the models are what matters, so these are left out, not fatal."""
+    dropped = []
     for name in EXTRA_FILES:
-        if (folder / name).is_file():
-            try:
-                json.loads((folder / name).read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                (folder / name).unlink()  # a broken table or prompt list is left out, not fatal
+        if (folder / name).is_file() and not _readable(folder / name):
+            (folder / name).unlink()
+            dropped.append(name)
+    return dropped
 
 
-def unpack_into_fresh(zip_path, root: Path) -> Path:
+def _readable(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return path.name != TABLE or _is_table(data)
+
+
+def _is_table(data) -> bool:
+    """A results table as the study writes it: one that the tab can show."""
+    try:
+        markdown(data)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def unpack_into_fresh(zip_path, root: Path) -> Unpacked:
     """``unpack`` into a new folder under ``root``, removed again if the zip is refused."""
     root.mkdir(parents=True, exist_ok=True)
     target = Path(tempfile.mkdtemp(prefix="upload-", dir=root))

@@ -64,7 +64,7 @@ class GenerationSession:
     owner: str | None = None  # the page's Gradio session: its chosen colouring (COLOURINGS)
     unit_stream: Any = None  # a StreamingUnit, when it streams coloured by a GRU unit
     stop_requested: bool = False  # set by the Stop button; the stream ends at the next character
-    bundle: Any = None  # the model, when it is the visitor's own (else looked up by name)
+    own_models: Models | None = None  # the visitor's own models, when it is theirs (else shipped)
 
     @property
     def text(self) -> str:
@@ -106,18 +106,16 @@ class GenerateHandlers:
         the visitor's own."""
         models = self.own.pick(source, self.models, owner_of(visitor)) if self.own else self.models
         bundle = models.get(strategy)
-        own = models is not self.models
-        if own and flag(refine, "refine"):
-            raise InputError(f"Refine with CNN is not available: {models.refiner_note}")
+        refine = self._check_refine(refine, models)
         request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
                                      len(bundle.vocab))
         prompt = text_input(prompt, "prompt", MAX_PROMPT_CHARS)
         prompt = known_characters(prompt, bundle.vocab, "prompt",
                                   flag(replace_unknown, "replace_unknown"))
-        refine = self._check_refine(refine)
         gen = models.generations.stream(bundle, prompt, **vars(request))
         session = GenerationSession(strategy, len(prompt), None, request, streamed=gen.start_text,
-                                    bundle=bundle if own else None, owner=owner_of(visitor))
+                                    own_models=models if models is not self.models else None,
+                                    owner=owner_of(visitor))
         yield from self._stream(gen, session, refine)
 
     def continue_text(self, session, max_new_tokens, temperature, top_k, top_p, seed, refine,
@@ -125,7 +123,9 @@ class GenerateHandlers:
         """Stream more of the session's text, from the state where it stopped."""
         if session is None or session.continuation is None:
             raise InputError("There is nothing to continue yet: generate a text first.")
-        bundle = session.bundle or self.models.get(session.model)
+        models = self._models_of(session)
+        bundle = models.get(session.model)
+        refine = self._check_refine(refine, models)
         request = generation_request(max_new_tokens, temperature, top_k, top_p, seed,
                                      len(bundle.vocab))
         room = MAX_TEXT_CHARS - len(session.text)
@@ -133,11 +133,10 @@ class GenerateHandlers:
             raise InputError(f"The text is {len(session.text):,} characters long and the demo "
                              f"keeps up to {MAX_TEXT_CHARS:,}: continue by at most {max(room, 0):,}"
                              " characters, or start a new text.")
-        refine = self._check_refine(refine)
-        gen = self.models.generations.stream(bundle, continue_from=session.continuation,
-                                             **vars(request))
+        gen = models.generations.stream(bundle, continue_from=session.continuation,
+                                        **vars(request))
         session = GenerationSession(session.model, session.prompt_chars, None, request,
-                                    streamed=gen.start_text, bundle=session.bundle,
+                                    streamed=gen.start_text, own_models=session.own_models,
                                     owner=owner_of(visitor))
         yield from self._stream(gen, session, refine)
 
@@ -179,11 +178,17 @@ class GenerateHandlers:
             characters=character_figure(a, session.prompt_chars,
                                         view if a.attention is not None else None))
 
-    def _check_refine(self, refine) -> bool:
+    def _check_refine(self, refine, models: Models) -> bool:
+        """``refine`` as a flag, refused where ``models`` have no refiner (it was trained on the
+        shipped corpus, so the visitor's own models have none)."""
         refine = flag(refine, "refine")
-        if refine and self.models.refiner is None:
-            raise InputError(f"Refine with CNN is not available: {self.models.refiner_note}")
+        if refine and models.refiner is None:
+            raise InputError(f"Refine with CNN is not available: {models.refiner_note}")
         return refine
+
+    def _models_of(self, session: GenerationSession) -> Models:
+        """The models the session's text came from."""
+        return self.models if session.own_models is None else session.own_models
 
     def _stream(self, gen, session: GenerationSession, refine: bool):
         """Read the generation's stream for this session (its row steps in one batch with every
@@ -214,7 +219,7 @@ class GenerateHandlers:
 
     def _finish(self, session: GenerationSession, status: str, refine: bool,
                 analysis: Analysis | None) -> GenerateOutputs:
-        bundle = session.bundle or self.models.get(session.model)
+        bundle = self._models_of(session).get(session.model)
         a = session.analysis = analysis
         if a is None:
             return GenerateOutputs(text=session.text, status=status, attention=None,
@@ -246,7 +251,7 @@ class GenerateHandlers:
         text = session.text
         quantity, unit = COLOURINGS.of(session.owner)
         if quantity == UNIT:
-            bundle = session.bundle or self.models.get(session.model)
+            bundle = self._models_of(session).get(session.model)
             if _whole(unit) in range(bundle.model.config.hidden) and (
                     session.unit_stream is None or session.unit_stream.unit != int(unit)):
                 session.unit_stream = StreamingUnit(bundle, int(unit))
@@ -262,7 +267,7 @@ class GenerateHandlers:
         COLOURINGS.choose(owner_of(visitor), quantity, unit)
         if session is None or session.analysis is None:
             return gr.skip()
-        bundle = session.bundle or self.models.get(session.model)
+        bundle = self._models_of(session).get(session.model)
         html, session.shown = text_view(bundle, session.analysis, quantity, unit)
         return html
 

@@ -19,7 +19,7 @@ from .common import wire, with_clear_errors
 from .html import message_html
 from .loaded_models import Models
 from .text_views import unit_html, unit_outputs
-from .validation import InputError, text_input
+from .validation import InputError, flag, known_characters, number, text_input
 
 FILTER_HEADERS = ["filter", "convolution", "window", "labels", "top n-grams (count)", "p99",
                   "active share"]
@@ -118,14 +118,21 @@ class InsideHandlers:
         """[[unit, r], ...]: the units of ``name`` most correlated with ``prop``, as numbers."""
         return self.units(name, prop).numbers
 
-    def unit_values(self, name: str, unit: int, text: str = "") -> dict:
+    def unit_values(self, name: str, unit: int, text: str = "",
+                    replace_unknown: bool = False) -> dict:
         """Unit ``unit``'s output at every character of ``text`` (empty: the validation excerpt
-        stored with the table)."""
+        stored with the table); characters the model never saw are refused by name, or
+        replaced if ``replace_unknown``, as everywhere else."""
         bundle = self.models.get(name)
         t = self.table(name)
-        text = t.excerpt if not text else text_input(text, "text", MAX_UNIT_CHARS)
-        values = unit_outputs(bundle, text, _unit(unit, t.data["units"]["count"]))
-        return {"model": name, "unit": int(unit), "text": text,
+        unit = number(unit, "unit", 0, t.data["units"]["count"] - 1, integer=True)
+        if text:
+            text = known_characters(text_input(text, "text", MAX_UNIT_CHARS), bundle.vocab,
+                                    "text", flag(replace_unknown, "replace_unknown"))
+        else:
+            text = t.excerpt
+        values = unit_outputs(bundle, text, unit)
+        return {"model": name, "unit": unit, "text": text,
                 "values": [round(float(v), 3) for v in values]}
 
     def unit_view(self, name, unit) -> str:
@@ -135,16 +142,6 @@ class InsideHandlers:
         numbers = self.unit_values(name, unit)
         return unit_html(numbers["text"], np.asarray(numbers["values"]),
                          f"{name}, unit {int(unit)}, on validation text")
-
-
-def _unit(unit, count: int) -> int:
-    try:
-        u = int(unit)
-    except (TypeError, ValueError):
-        raise InputError(f"unit must be a whole number, not {unit!r}") from None
-    if not 0 <= u < count or u != float(unit):
-        raise InputError(f"unit must be a whole number between 0 and {count - 1}, not {unit!r}")
-    return u
 
 
 def _labels(f: dict) -> str:

@@ -77,15 +77,17 @@ class SessionModels:
         self._lock = threading.RLock()
 
     def put(self, owner: str, folder: Path, table: dict | None, origin: str) -> OwnModels:
-        """Load the checkpoints in ``folder`` as ``owner``'s models (replacing any before)."""
+        """Load the four checkpoints in ``folder`` as ``owner``'s models, replacing any before.
+        A set that lacks a strategy is refused, and what the session held stays: every tab
+        offers all four strategies."""
+        missing = missing_strategies(folder)
+        if missing:
+            raise InputError(f"These models cannot be kept: {', '.join(missing)} had saved no "
+                             "checkpoint, and a set holds all four strategies.")
         bundles = {}
         for v in VARIANTS:
-            if (folder / v / META).is_file():
-                bundle = load(folder / v, device="cpu")
-                bundle.fast_step  # noqa: B018 -- prepared now, not on the first request
-                bundles[v] = bundle
-        if not bundles:
-            raise InputError("There are no models to keep: no strategy had saved a checkpoint.")
+            bundles[v] = load(folder / v, device="cpu")
+            bundles[v].fast_step  # noqa: B018 -- prepared now, not on the first request
         examples = read_examples(folder)
         words = read_words(folder)  # none (a zip from before they were kept): rate shown as —
         own = OwnModels(Models(bundles, words=words, refiner_note=NO_REFINER), folder, examples,
@@ -183,6 +185,11 @@ class SessionModels:
     def owners(self) -> list[str]:
         with self._lock:
             return list(self._owned)
+
+
+def missing_strategies(folder: Path) -> list[str]:
+    """The strategies with no checkpoint in ``folder`` (a job killed early saved only some)."""
+    return [v for v in VARIANTS if not (folder / v / META).is_file()]
 
 
 def owner_of(request) -> str | None:

@@ -10,7 +10,8 @@ Jobs wait in a first-in, first-out line; a waiting job knows its place. Cancel a
 job to stop after the round of slices under way (the four strategies then stand at the same
 point, and the table is written from what was trained) or takes a waiting job out of the line.
 A job whose process dies (killed, out of memory, limit reached) keeps the best checkpoint that
-each strategy had saved so far: ``survivors`` finds them.
+each strategy had saved so far (``survivors`` finds them) if all four had saved one: a session's
+models are always the four strategies.
 """
 
 from __future__ import annotations
@@ -242,9 +243,12 @@ class TrainingLine:
         else:
             why = f"The training process failed (exit status {returncode}); see worker.log."
         kept = survivors(job.folder)
-        if kept:
+        if len(kept) == len(VARIANTS):
             why += (f" The models trained so far were kept: {', '.join(kept)} (each its best "
                     "checkpoint); there is no table, as not every strategy was evaluated.")
+        elif kept:
+            why += (f" Only {', '.join(kept)} had saved a checkpoint, and a set needs all four "
+                    "strategies, so none was kept.")
         else:
             why += " No model had been saved yet, so nothing could be kept."
         job.message = why

@@ -23,10 +23,16 @@ import gradio as gr
 from .. import VARIANTS
 from ..evaluation.text_study import BUDGETS, MAX_CHARS, TextError, check_text, markdown
 from ..vocab import MAX_SIZE
-from .checkpoint_zip import TOP, pack, unpack_into_fresh
+from .checkpoint_zip import MAX_ZIP, TABLE, TOP, pack, unpack_into_fresh
 from .common import wire, with_clear_errors
 from .figures import curves_figure
-from .session_models import SessionModels, owner_of, write_examples, write_words
+from .session_models import (
+    SessionModels,
+    missing_strategies,
+    owner_of,
+    write_examples,
+    write_words,
+)
 from .training_jobs import CANCELLED, DONE, ENDED, RUNNING, Job, TrainingLine, new_job
 from .validation import InputError
 
@@ -34,6 +40,9 @@ TEST_BUDGET = "3s"  # accepted from the API so tests stay short; not offered on 
 # ... unless CNNGRU_TEST_BUDGET=1: the browser test offers it, to train in seconds
 POLL = 0.5  # seconds between updates of a job's progress
 MAX_UPLOAD_BYTES = 4 * MAX_CHARS  # UTF-8 takes at most 4 bytes a character
+# What Gradio itself lets in (``launch``): the larger of the text and zip limits, so a bigger
+# upload is refused while it arrives, before it fills the disk; each is checked exactly after.
+LARGEST_UPLOAD = max(MAX_UPLOAD_BYTES, MAX_ZIP)
 
 INTRO = f"""\
 Ask the question of your own text. Paste it or upload a UTF-8 `.txt` file (10,000 to
@@ -178,10 +187,16 @@ class YourTextHandlers:
         if job.table is not None:
             table = markdown(job.table)
         took = f" ({job.ended - job.started:.0f} s)" if job.started and job.ended else ""
+        if own is None:
+            where = ""
+        elif own.folder == job.folder:
+            where = " Your models are under *models: your text*."
+        else:  # the job left no complete set: the session keeps the one it had
+            where = " The models you had before are still under *models: your text*."
         if job.state in (DONE, CANCELLED) and job.table is not None:
-            status = f"{job.message}{took} Your models are under *models: your text*.{note}"
+            status = f"{job.message}{took}{where}{note}"
         else:  # failed (what survived is said in the message), or cancelled before it began
-            status = job.message + (" Your models are under *models: your text*." if own else "")
+            status = job.message + where
         fraction = 1.0 if job.state == DONE else job.fraction()
         return TrainOutputs(status, progress_html(fraction, None, f" · {job.state}"), curves,
                             table, examples_markdown(own.examples) if own else "")
@@ -214,14 +229,14 @@ class YourTextHandlers:
         path = uploaded_path(file)
         if path is None:
             raise InputError("Choose a zip of checkpoints to upload first.")
-        folder = unpack_into_fresh(path, self.scratch)
-        own = self.store.put(owner, folder, None, "uploaded")
-        table = folder / "table.json"
-        if table.is_file():
-            own.table = json.loads(table.read_text(encoding="utf-8"))
-        return (f"Uploaded: {', '.join(own.models.names)}, under *models: your text*.",
-                markdown(own.table) if own.table and "answer" in own.table else "",
-                examples_markdown(own.examples))
+        folder, dropped = unpack_into_fresh(path, self.scratch)
+        table_file = folder / TABLE  # there only if its shape passed the unpacking's check
+        table = json.loads(table_file.read_text(encoding="utf-8")) if table_file.is_file() else None
+        own = self.store.put(owner, folder, table, "uploaded")
+        left_out = (f" The zip's {' and '.join(dropped)} could not be read and "
+                    f"{'was' if len(dropped) == 1 else 'were'} left out." if dropped else "")
+        return (f"Uploaded: {', '.join(own.models.names)}, under *models: your text*.{left_out}",
+                markdown(own.table) if own.table else "", examples_markdown(own.examples))
 
     def describe(self, request: gr.Request) -> dict:
         """This session's models: names, where they came from, example prompts, the table."""
@@ -248,10 +263,11 @@ class YourTextHandlers:
 
 
 def loader(store: SessionModels):
-    """What the line does when a job ends: its models become the owner's session models."""
+    """What the line does when a job ends: its models become the owner's session models if it
+    left all four strategies; else they are dropped, and the session keeps what it had."""
     def on_end(job: Job) -> None:
         if (job.state in ENDED and not store.is_closed(job.owner)
-                and any((job.folder / v).is_dir() for v in VARIANTS)):
+                and not missing_strategies(job.folder)):
             store.put(job.owner, job.folder, job.table, "trained")
         else:
             shutil.rmtree(job.folder, ignore_errors=True)

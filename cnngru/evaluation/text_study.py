@@ -271,8 +271,18 @@ def answer(table: dict) -> str:
         head = "Not on this text: no CNN strategy clearly beat the plain GRU"
     if hurt:
         head += f"; {', '.join(hurt)} did worse"
-    return (head + ". One seed each: the intervals leave out training randomness, so a "
-            f"difference under {TIE_MARGIN} bits per character counts as a tie.")
+    return (stopped_note(table) + head + ". One seed each: the intervals leave out training "
+            f"randomness, so a difference under {TIE_MARGIN} bits per character counts as a tie.")
+
+
+def stopped_note(table: dict) -> str:
+    """For a study stopped before its budget (Cancel, Ctrl-C): how far it got, so the verdict
+    is read as one on models that had not finished training."""
+    if not table.get("stopped"):
+        return ""
+    trained = max(r["chars"] for r in table["rows"]) / table["plan"]["chars"]
+    return (f"Training was stopped at {min(trained, 1):.0%} of its budget: this verdict is on the "
+            "models as they were then. ")
 
 
 def markdown(table: dict) -> str:

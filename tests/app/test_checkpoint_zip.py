@@ -27,7 +27,7 @@ def test_a_packed_zip_unpacks_to_loadable_checkpoints(packed, tmp_path):
         names = set(z.namelist())
     assert f"{TOP}/hybrid/model.safetensors" in names and f"{TOP}/examples.json" in names
     assert not any(n.endswith(".txt") for n in names)  # the word list is not a checkpoint file
-    folder = unpack(packed, tmp_path / "back")
+    folder = unpack(packed, tmp_path / "back").folder
     assert {v: cnngru.load(folder / v).variant for v in cnngru.VARIANTS} == {
         v: v for v in cnngru.VARIANTS}
 

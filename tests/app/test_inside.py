@@ -74,7 +74,7 @@ def test_unit_numbers_and_view(handlers):
     (lambda h: h.search("gru", "the"), "no character filters"),
     (lambda h: h.search("hybrid", ""), "n-gram"),
     (lambda h: h.units("hybrid", "colour"), "Unknown property"),
-    (lambda h: h.unit_values("hybrid", 10_000), "between 0 and"),
+    (lambda h: h.unit_values("hybrid", 10_000), "whole number from 0 to"),
     (lambda h: h.unit_values("hybrid", "x"), "whole number"),
 ])
 def test_bad_input_gets_a_clear_message(handlers, call, message):

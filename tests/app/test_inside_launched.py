@@ -56,11 +56,18 @@ def test_search_units_and_unit_values(client):
     assert view.count("<i class=d") == len(load_table(SHIPPED / "hybrid").excerpt)
 
 
+def test_unit_values_replace_unknown_characters_only_when_asked(client):
+    numbers = client.predict("hybrid", 0, "The жук", True, api_name="/unit_values")
+    assert "ж" not in numbers["text"] and len(numbers["values"]) == len("The жук")
+
+
 @pytest.mark.parametrize("args,api,message", [
     (("transformer-x",), "/inside_filters", "Unknown model"),
     (("gru", "the"), "/filter_search", "no character filters"),
     (("hybrid", "colour"), "/inside_units", "Unknown property"),
-    (("hybrid", 99_999, ""), "/unit_values", "between 0 and"),
+    (("hybrid", 99_999, ""), "/unit_values", "whole number from 0 to"),
+    (("hybrid", True, ""), "/unit_values", "unit must be a whole number from 0 to .*, not True"),
+    (("hybrid", 0, "The жук"), "/unit_values", "never saw in training: 'ж' 'к' 'у'"),
 ])
 def test_bad_input_is_named(client, args, api, message):
     with pytest.raises(AppError, match=message):

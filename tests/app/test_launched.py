@@ -4,20 +4,26 @@ for a crowd, and a bound that holds."""
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
+import httpx
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
+from tiny_zoo import tiny_checkpoints
 
 import cnngru
-from cnngru.app import build_demo, common
+from cnngru.app import build_demo, common, launch
+from cnngru.app.checkpoint_zip import MAX_ZIP, pack
 from cnngru.app.loaded_models import load_models
+from cnngru.app.session_models import YOURS
 from cnngru.app.validation import MAX_NEW_TOKENS
+from cnngru.app.your_text import LARGEST_UPLOAD
 from cnngru.bench.demo import response_size
 
 pytestmark = pytest.mark.slow
@@ -70,6 +76,23 @@ def test_every_action_is_a_named_endpoint(client):
     names = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
     assert names[:7] == ["strategy", "prompt", "max_new_tokens", "temperature", "top_k", "top_p",
                          "seed"]
+
+
+def test_launch_refuses_an_upload_over_the_largest_limit_while_it_arrives(models):
+    """``launch`` (what app.py and ``cnngru serve`` run) gives Gradio the largest upload the
+    demo takes, the 64 MB zip: one byte more is refused as it streams in, never kept."""
+    assert LARGEST_UPLOAD == MAX_ZIP
+    demo = launch("127.0.0.1", free_port(), models=models, prevent_thread_lock=True, quiet=True)
+    try:
+        url = f"{demo.local_url}gradio_api/upload"
+        fits = httpx.post(url, files={"files": ("models.zip", b"PK" * 1000)}, timeout=60)
+        assert fits.status_code == 200
+        over = httpx.post(url, files={"files": ("models.zip", bytes(LARGEST_UPLOAD + 1))},
+                          timeout=60)
+        assert over.status_code == 413 and "maximum allowed size" in over.text
+    finally:
+        demo.close()
+        gc.unfreeze()  # launch froze what the server held at start
 
 
 def test_generations_run_in_the_engine_which_counts_its_batched_steps(client):
@@ -131,6 +154,25 @@ def test_continue_picks_up_where_the_text_stopped(client):
                            api_name="/generate")[0]
     assert more.startswith(first) and len(more) == len(first) + 100
     assert more == whole  # greedy: the carried state continues exactly
+
+
+def test_continue_refuses_to_refine_the_visitors_own_models_as_generate_does(models, server,
+                                                                             tmp_path):
+    """The refiner was trained on the shipped corpus: neither Generate nor Continue applies it
+    to a visitor's own models, while a shipped model's text is still refined when continued."""
+    if models.refiner is None:
+        pytest.skip(f"no shipped refiner here: {models.refiner_note}")
+    client = Client(server.local_url, analytics_enabled=False, verbose=False)
+    client.predict(handle_file(str(pack(tiny_checkpoints(tmp_path), tmp_path / "mine.zip"))),
+                   api_name="/upload_your_models")
+    with pytest.raises(AppError, match="not offered for your own models"):
+        client.predict(*generate_args("the ", "gru", refine=True), YOURS, api_name="/generate")
+    client.predict(*generate_args("the ", "gru"), YOURS, api_name="/generate")
+    with pytest.raises(AppError, match="not offered for your own models"):
+        client.predict(40, 0.8, 0, 1.0, 5, True, api_name="/continue_generation")
+    client.predict(*generate_args(strategy="gru"), api_name="/generate")  # shipped
+    diff = client.predict(40, 0.8, 0, 1.0, 5, True, api_name="/continue_generation")[5]
+    assert "Before" in diff  # the refiner's diff of the shipped model's text
 
 
 def test_continue_before_generating_is_refused(server):

@@ -94,7 +94,7 @@ def test_compare_counts_real_words_against_the_visitors_whole_text(checkpoints, 
     assert own.models.words == frozenset(words_in(text))  # under MAX_WORDS: all of them
     later = " ".join(text.split()[-400:])  # far from every example prompt
     assert real_word_rate(later, own.models.words) > 0.9
-    unpacked = unpack_into_fresh(pack(folder, tmp_path / "mine.zip"), tmp_path / "up")
+    unpacked = unpack_into_fresh(pack(folder, tmp_path / "mine.zip"), tmp_path / "up").folder
     assert SessionModels().put("bob", unpacked, None, "uploaded").models.words == own.models.words
     (unpacked / "words.json").unlink()  # a zip from before the words were kept: no rate at all
     assert SessionModels().put("carol", unpacked, None, "uploaded").models.words == frozenset()
@@ -131,6 +131,20 @@ def test_a_job_that_ends_after_its_page_closed_leaves_nothing(checkpoints, tmp_p
     job = Job("gone", copy_of(checkpoints, tmp_path, "job"), 3.0, state=DONE)
     loader(store)(job)
     assert store.owners == [] and not job.folder.exists()
+
+
+def test_a_job_that_left_only_some_strategies_does_not_replace_the_sessions_models(
+        checkpoints, tmp_path):
+    store = SessionModels()
+    held = store.put("alice", copy_of(checkpoints, tmp_path, "held"), None, "uploaded")
+    partial = copy_of(checkpoints, tmp_path, "partial")
+    for v in ("cnn-pre", "cnn-post", "hybrid"):
+        shutil.rmtree(partial / v)
+    with pytest.raises(InputError, match="cnn-pre, cnn-post, hybrid had saved no checkpoint"):
+        store.put("alice", partial, None, "trained")
+    loader(store)(Job("alice", partial, 3.0, state=FAILED))
+    assert store.get("alice") is held and held.folder.exists()
+    assert not partial.exists()  # the job's remains are cleared away
 
 
 def test_a_training_process_ends_when_its_app_is_gone(tmp_path):

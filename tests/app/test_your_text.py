@@ -24,11 +24,13 @@ from tiny_zoo import tiny_checkpoints, tiny_zoo
 
 import cnngru
 from cnngru.app import build_demo
+from cnngru.app.checkpoint_zip import pack
 from cnngru.app.session_models import SHIPPED, YOURS
 from cnngru.app.training_jobs import hard_limit
 from cnngru.app.validation import InputError
 from cnngru.app.your_text import uploaded_path
 from cnngru.bench.demo import free_port
+from cnngru.checkpoint import META
 from cnngru.vocab import UNKNOWN
 
 pytestmark = pytest.mark.slow
@@ -261,6 +263,43 @@ def test_uploads_that_are_not_our_checkpoints_are_refused(server, owner, trained
     assert client.predict(api_name="/your_models")["models"] == []  # nothing half-loaded
 
 
+def tiny_upload(folder: Path, table: str | None = None) -> Path:
+    """A zip of four small checkpoints as Download gives it, with ``table`` as its table.json."""
+    folder = tiny_checkpoints(folder)
+    if table is not None:
+        (folder / "table.json").write_text(table)
+    return pack(folder, folder / "models.zip")
+
+
+@pytest.mark.parametrize("table", ['{"answer": "x"}', '["answer"]',
+                                   '{"rows": [{"name": "gru"}], "answer": "x"}', "{not json"])
+def test_a_table_that_cannot_be_shown_is_left_out_and_the_models_upload(server, tmp_path, table):
+    client = new_client(server)
+    status, shown, _examples = client.predict(handle_file(str(tiny_upload(tmp_path, table))),
+                                              api_name="/upload_your_models")
+    assert status.startswith("Uploaded: gru, cnn-pre, cnn-post, hybrid")
+    assert "table.json could not be read and was left out" in status
+    assert shown == ""
+    own = client.predict(api_name="/your_models")
+    assert own["models"] == list(cnngru.VARIANTS) and own["table"] is None
+
+
+def test_an_upload_whose_config_claims_a_huge_model_is_refused_naming_the_file(server, tmp_path):
+    """The shapes are compared before the model is built: a hidden size of two million (48 TB
+    of weights) costs nothing and is named as weights that do not fit the config."""
+    folder = tiny_checkpoints(tmp_path / "huge")
+    meta = json.loads((folder / "hybrid" / META).read_text())
+    meta["config"]["hidden"] = 2_000_000
+    (folder / "hybrid" / META).write_text(json.dumps(meta))
+    client = new_client(server)
+    started = time.perf_counter()
+    message = upload_error(client, pack(folder, tmp_path / "huge.zip"))
+    assert ("The hybrid checkpoint in the zip cannot be loaded: hybrid/model.safetensors: "
+            "weights do not fit the config") in message
+    assert time.perf_counter() - started < 30
+    assert client.predict(api_name="/your_models")["models"] == []
+
+
 def stream_in_background(job) -> list:
     updates: list = []
     threading.Thread(target=lambda: updates.extend(job), daemon=True).start()
@@ -311,9 +350,37 @@ def own_hash(client: Client) -> str:
     return client.session_hash
 
 
-def test_cancel_stops_every_strategy_at_the_same_point_and_keeps_them(server, trained):
-    """After the kill above, the line still runs jobs. The table's note says how the rarer of
-    thousands of distinct characters were counted."""
+def test_a_job_that_saved_only_some_strategies_leaves_the_models_the_session_had(server,
+                                                                                  tmp_path):
+    """Killed after gru's first slice, before cnn-pre's: a set of one strategy would leave
+    Generate's default (hybrid), Compare and Download broken, so none is kept, and the four
+    models the session had stay in use."""
+    line = server.training_line
+    client = new_client(server)
+    client.predict(handle_file(str(tiny_upload(tmp_path))), api_name="/upload_your_models")
+    job = client.submit(TEXT, None, "1min", api_name="/train_your_text")
+    stream_in_background(job)
+    wait_for(lambda: line.running is not None and line.running.owner == client.session_hash
+             and line.running.progress, 120, "gru's first slice")
+    os.killpg(line.running.pid, signal.SIGKILL)
+    status = job.result(timeout=60)[0]
+    assert "Only gru had saved a checkpoint" in status and "none was kept" in status
+    assert "The models you had before are still under *models: your text*" in status
+    own = client.predict(api_name="/your_models")
+    assert own["models"] == list(cnngru.VARIANTS) and own["origin"] == "uploaded"
+    text = client.predict("hybrid", "the ", *SETTINGS, False, False, YOURS,
+                          api_name="/generate")[0]
+    assert len(text) == 4 + 60
+    again = new_client(server)  # what Download gives, Upload takes back
+    status = again.predict(handle_file(client.predict(api_name="/download_your_models")),
+                           api_name="/upload_your_models")[0]
+    assert status.startswith("Uploaded: gru, cnn-pre, cnn-post, hybrid")
+
+
+@pytest.fixture(scope="module")
+def cancelled(server, trained):
+    """A job cancelled after its first slice: its session and its final update. After the
+    kill above, the line still runs jobs."""
     line = server.training_line
     client = new_client(server)
     job = client.submit(MANY_CHARACTERS, None, "3s", api_name="/train_your_text")
@@ -321,10 +388,25 @@ def test_cancel_stops_every_strategy_at_the_same_point_and_keeps_them(server, tr
     wait_for(lambda: line.running is not None and line.running.owner == client.session_hash
              and line.running.progress, 60, "the first slice")
     assert "stop after the round" in client.predict(api_name="/cancel_training")
-    status, _progress, _curves, table, _examples = job.result(timeout=60)
+    return client, job.result(timeout=60)
+
+
+def test_cancel_stops_every_strategy_at_the_same_point_and_keeps_them(cancelled, trained):
+    """The table's note says how the rarer of thousands of distinct characters were counted."""
+    client, (status, _progress, _curves, table, _examples) = cancelled
     assert "Cancelled" in status and "| hybrid |" in table
     assert "one unknown symbol, whose probability counts in the BPC" in table
     rows = client.predict(api_name="/your_models")["table"]["rows"]
     chars = {r["chars"] for r in rows}
     assert len(chars) == 1  # the same point for all four
     assert chars.pop() < json.loads(json.dumps(trained[2]["table"]))["plan"]["chars"]
+
+
+def test_a_cancelled_job_answers_for_the_models_as_they_were_when_stopped(cancelled, trained):
+    client, (_status, _progress, _curves, table, _examples) = cancelled
+    own = client.predict(api_name="/your_models")["table"]
+    share = own["rows"][0]["chars"] / own["plan"]["chars"]
+    note = (f"Training was stopped at {share:.0%} of its budget: this verdict is on the models "
+            "as they were then.")
+    assert own["answer"].startswith(note) and note in table
+    assert "Training was stopped" not in trained[2]["table"]["answer"]  # one that finished
