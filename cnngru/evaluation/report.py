@@ -236,7 +236,9 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
             "and `gru` (paired); 95% percentile intervals. Training randomness (the first weights) "
             "is inside them; the order of the data is the same for every run. Two limits: from "
             f"{n} seeds a percentile interval lacks the long tails that {n - 1} degrees of freedom "
-            "give, so where seeds differ more than the test chunks do it covers less than 95%; "
+            "give, so where seeds differ more than the test chunks do it covers less than 95% "
+            "(`results/interval-coverage.md` measures how much, in studies simulated from the "
+            "records); "
             f"and each is 95% on its own: if all {comparisons} differences from `gru` were truly "
             "zero, at least one would still read \"helps\" or \"hurts\" with a chance of up to about "
             f"{chance:.0%} (less, as they share the GRU's runs).")

@@ -151,6 +151,7 @@ def test_the_method_names_the_limits_of_three_seeds_and_of_many_intervals():
     assert "each row's 3 seeds with replacement, apart for a row and `gru`" in md
     assert "deviations scaled by √(3/2)" in md and "the same chunks for a row and `gru`" in md
     assert "lacks the long tails that 2 degrees of freedom give" in md
+    assert "`results/interval-coverage.md` measures how much" in md
     assert "if all 6 differences from `gru` were truly zero" in md and "chance of up to about 26%" in md
     assert "hierarchical bootstrap" not in study_markdown({**table(), "answer": "x"})
 
