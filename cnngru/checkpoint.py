@@ -27,7 +27,8 @@ from .vocab import Vocab
 WEIGHTS = "model.safetensors"
 META = "checkpoint.json"
 FORMAT = 1
-MAX_LAYERS = 64  # entries in a config's list (convolution widths, dilations): far above any model
+MAX_LAYERS = 64  # layers a config may ask for (list entries, layer counts): far above any model
+LAYER_COUNTS = ("layers", "n_layer")  # config entries that are a number of layers
 
 
 class CheckpointError(ValueError):
@@ -192,10 +193,10 @@ def read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{meta_file}: fields of the wrong kind: {', '.join(wrong)}")
     if meta["format"] != FORMAT:
         raise CheckpointError(f"{meta_file}: format {meta['format']} (this version reads {FORMAT})")
-    long = [k for k, v in meta["config"].items() if isinstance(v, list) and len(v) > MAX_LAYERS]
-    if long:  # each entry is a layer to build: a hand-made list could ask for millions
-        raise CheckpointError(f"{meta_file}: config lists longer than {MAX_LAYERS} entries "
-                              f"({', '.join(long)}); no model here has that many layers")
+    many = [k for k, v in meta["config"].items() if _layers_asked(k, v) > MAX_LAYERS]
+    if many:  # each is a layer to build: a hand-made config could ask for millions
+        raise CheckpointError(f"{meta_file}: config asks for more than {MAX_LAYERS} layers "
+                              f"({', '.join(many)}); no model here has that many")
     try:
         architecture(meta["variant"])
     except ValueError:
@@ -204,6 +205,14 @@ def read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{meta_file}: config vocab_size {meta['config']['vocab_size']} "
                               f"but the vocabulary has {len(meta['vocab'])} characters")
     return meta
+
+
+def _layers_asked(key: str, value) -> int:
+    """How many layers a config entry asks to build: a list's length (convolution widths,
+    dilations), or the count itself for a number of layers."""
+    if isinstance(value, list):
+        return len(value)
+    return value if key in LAYER_COUNTS and isinstance(value, int) else 0
 
 
 def _shapes_of(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:

@@ -124,7 +124,11 @@ def test_a_config_listing_thousands_of_layers_is_refused_before_any_is_built(sav
     meta = json.loads((folder / META).read_text())
     meta["config"]["widths"] = [2] * 10_000
     (folder / META).write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match=r"config lists longer than 64 entries \(widths\)"):
+    with pytest.raises(CheckpointError, match=r"config asks for more than 64 layers \(widths\)"):
+        cnngru.load(folder)
+    meta["config"].update(widths=[2, 3], layers=10**7)
+    (folder / META).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"more than 64 layers \(layers\)"):
         cnngru.load(folder)
 
 

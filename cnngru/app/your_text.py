@@ -26,13 +26,7 @@ from ..vocab import MAX_SIZE
 from .checkpoint_zip import MAX_ZIP, TABLE, TOP, pack, unpack_into_fresh
 from .common import wire, with_clear_errors
 from .figures import curves_figure
-from .session_models import (
-    SessionModels,
-    missing_strategies,
-    owner_of,
-    write_examples,
-    write_words,
-)
+from .session_models import SessionModels, owner_of, write_examples, write_words
 from .training_jobs import CANCELLED, DONE, ENDED, RUNNING, Job, TrainingLine, new_job
 from .validation import InputError
 
@@ -266,11 +260,13 @@ def loader(store: SessionModels):
     """What the line does when a job ends: its models become the owner's session models if it
     left all four strategies; else they are dropped, and the session keeps what it had."""
     def on_end(job: Job) -> None:
-        if (job.state in ENDED and not store.is_closed(job.owner)
-                and not missing_strategies(job.folder)):
-            store.put(job.owner, job.folder, job.table, "trained")
-        else:
-            shutil.rmtree(job.folder, ignore_errors=True)
+        if job.state in ENDED and not store.is_closed(job.owner):
+            try:
+                store.put(job.owner, job.folder, job.table, "trained")
+                return
+            except InputError:  # not all four strategies (the job's message says which)
+                pass
+        shutil.rmtree(job.folder, ignore_errors=True)
 
     return on_end
 

@@ -3,10 +3,11 @@ true difference of zero, in studies simulated from its own records.
 
 A row has 3 seeds, and a bootstrap over so few units runs narrow. This measures by how much, on
 the study's test text: the GRU's recorded seeds at the smallest scale that has all of them give
-the text's difficulty (their mean loss per chunk) and the chunk-level noise (each seed's
-deviations from that mean, with random signs); each simulated seed adds an offset of a chosen
-spread. Two rows drawn alike differ by zero in truth, and the study's interval
-(``hierarchical_paired_difference``) should hold zero in 95% of such studies.
+the text's difficulty (their mean loss per chunk) and the chunk-level noise (a recorded seed's
+deviations from that mean, its offset removed, the whole row's sign at random); each simulated
+seed adds an offset of a chosen spread. Two rows drawn alike and apart (seed i of one tells
+nothing of seed i of the other, where pairing gains nothing) differ by zero in truth, and the
+study's interval (``hierarchical_paired_difference``) should hold zero in 95% of such studies.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import numpy as np
 
 from ..paths import RESULTS_DIR
 from .intervals import hierarchical_paired_difference
-from .scoring import chunk_sums
 from .study import BASELINE, CPU
+from .write_up import chunk_counts
 
 SPREADS = (0.002, 0.005, 0.01, 0.02)  # seed-to-seed standard deviations of test BPC to try
-STUDIES = 200
+STUDIES = 1000
 
 
 def gru_seeds() -> tuple[np.ndarray, np.ndarray, int]:
@@ -37,8 +38,8 @@ def gru_seeds() -> tuple[np.ndarray, np.ndarray, int]:
         for row, configs in (here.get("seeds") or {}).items():
             records = [study.record_of(c) for c in configs]
             if row.variant == BASELINE and all(records):
-                counts = chunk_sums(np.zeros(records[0]["test_chars"]))[1]
-                return np.array([r["test_chunk_nats"] for r in records]), counts, params
+                return (np.array([r["test_chunk_nats"] for r in records]),
+                        chunk_counts(records[0]["test_chars"]), params)
     raise SystemExit("No scale has all the GRU's seeds recorded yet: nothing to simulate from.")
 
 
@@ -54,7 +55,7 @@ def coverage(nats: np.ndarray, counts: np.ndarray, spread: float, studies: int =
     noise = nats - profile - (offsets - offsets.mean())[:, None] * per_char
 
     def row() -> np.ndarray:
-        picked = noise[rng.integers(0, seeds, seeds)] * rng.choice([-1, 1], nats.shape)
+        picked = noise[rng.integers(0, seeds, seeds)] * rng.choice([-1, 1], (seeds, 1))
         return profile + picked + rng.normal(0, spread, (seeds, 1)) * per_char
 
     held = 0
@@ -67,13 +68,16 @@ def coverage(nats: np.ndarray, counts: np.ndarray, spread: float, studies: int =
 def report(nats: np.ndarray, counts: np.ndarray, params: int) -> str:
     measured = float(np.std(nats.sum(1) / counts.sum() / math.log(2), ddof=1))
     lines = [f"Simulated from the GRU's {len(nats)} seeds at {params // 1000}k parameters "
-             f"(their test BPC spread: {measured:.4f}); {STUDIES} studies each, two rows with no "
-             "true difference, the study's hierarchical bootstrap (each row's seeds, reflated, "
-             "then paired chunks):", "",
-             "| seed-to-seed SD of test BPC | intervals holding zero |", "|---:|---:|"]
+             f"(their test BPC spread: {measured:.4f}); {STUDIES:,} studies each, two rows with "
+             "no true difference, the study's hierarchical paired bootstrap (seeds, offsets "
+             "reflated, then chunks):", "",
+             "| seed-to-seed SD of test BPC | intervals holding zero (± standard error) |",
+             "|---:|---:|"]
     for spread in sorted({*SPREADS, round(measured, 4)}):
         note = " (as recorded)" if spread == round(measured, 4) else ""
-        lines.append(f"| {spread:.4f}{note} | {coverage(nats, counts, spread):.1%} |")
+        share = coverage(nats, counts, spread)
+        error = math.sqrt(share * (1 - share) / STUDIES)
+        lines.append(f"| {spread:.4f}{note} | {share:.1%} ± {error:.1%} |")
     return "\n".join(lines) + "\n"
 
 

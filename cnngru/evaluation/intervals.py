@@ -36,35 +36,33 @@ def paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, counts: np.ndarray
 def hierarchical_paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, counts: np.ndarray,
                                    seed: int = 0, resamples: int = RESAMPLES
                                    ) -> tuple[float, float, float]:
-    """Mean BPC of row A minus row B over their seeds, with a 95% interval that includes
-    training randomness: each resample draws each row's seeds, then chunks.
+    """Mean BPC of row A minus row B over seeds and chunks, with a 95% interval that includes
+    training randomness: each resample draws seed indices, then chunks, the same for both rows.
 
     ``sums_a``, ``sums_b``: (seeds, chunks) nats per chunk of each seed's model on the same test
-    chunks. The chunks are paired, the same for both rows, so the text's hard and easy passages
-    cancel. The seeds are drawn for each row apart: every run reads the same text in the same
-    order, and a seed only sets the first weights of its own architecture, so seed i of two rows
-    shares nothing but its number, and an interval must not depend on how seeds are numbered.
+    chunks. Seed i of two rows is a pair: every run reads the same text in the same order, and
+    seed i starts both from one random stream (the same embedding; the same GRU too where the
+    shapes agree, as in ``cnn-pre``'s depthwise design, whose convolution starts at zero) and
+    draws the same dropout masks. Drawing the pairs together is right however alike they are.
 
-    A bootstrap over n seeds keeps only (n - 1)/n of their variance, which at 3 seeds is a third
-    too little; each row's seed-to-seed deviations are scaled by sqrt(n / (n - 1)) before the draw
-    to put it back (reflated residuals, as multilevel bootstraps do).
+    A bootstrap over n seeds keeps only (n - 1)/n of their variance, a third too little at 3; each
+    seed's offset from the seeds' mean difference is scaled by sqrt(n / (n - 1)) before the draw
+    to put it back (reflated residuals, as multilevel bootstraps do), spread over the chunks by
+    their characters, so that the chunk-level noise, which the chunk draw counts, stays as it is.
     """
+    per_seed = sums_a - sums_b  # (seeds, chunks)
+    seeds, chunks = per_seed.shape
+    if seeds > 1:
+        offsets = per_seed.sum(1) / counts.sum()  # nats per character, each seed
+        per_seed = per_seed + (math.sqrt(seeds / (seeds - 1)) - 1) * np.outer(
+            offsets - offsets.mean(), counts)
     rng = np.random.default_rng(seed)
-    chunks = rng.integers(0, len(counts), (resamples, len(counts)))
-    diff = (_seed_means(sums_a, chunks, rng) - _seed_means(sums_b, chunks, rng))
-    diff = diff / counts[chunks].sum(1) / math.log(2)
-    point = (sums_a.sum(1).mean() - sums_b.sum(1).mean()) / counts.sum() / math.log(2)
+    s = rng.integers(0, seeds, (resamples, seeds))  # which seeds
+    c = rng.integers(0, chunks, (resamples, chunks))  # which chunks
+    picked = per_seed[s[:, :, None], c[:, None, :]]  # (resamples, seeds, chunks)
+    diff = picked.sum(2).mean(1) / counts[c].sum(1) / math.log(2)
+    point = (sums_a - sums_b).sum(1).mean() / counts.sum() / math.log(2)
     return float(point), float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
-
-
-def _seed_means(sums: np.ndarray, chunks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Per resample: the mean over a draw of the row's (reflated) seeds of their summed nats on
-    that resample's ``chunks``."""
-    n = len(sums)
-    centre = sums.mean(0)
-    reflated = centre + math.sqrt(n / (n - 1)) * (sums - centre) if n > 1 else sums
-    picked = rng.integers(0, n, (len(chunks), n))
-    return reflated[picked[:, :, None], chunks[:, None, :]].sum(2).mean(1)
 
 
 def hierarchical_bpc(sums: np.ndarray, counts: np.ndarray, seed: int = 0,

@@ -140,7 +140,7 @@ def study_markdown(table: dict) -> str:
         done = f" ({'; '.join(done)})" if done else ""
         why = f" It stopped: {s['failed']}; it needs a look." if s.get("failed") else ""
         out.append(f"\n*The {fmt_count(s['params'])} scale is not finished{done}.{why}*")
-    out += seed_runs_table(table.get("unfinished_scales", []))
+    out += finished_runs_table(table.get("unfinished_scales", []))
     if table.get("candidates"):
         out += ["", f"### Candidate designs (validation BPC at {fmt_count(table['selection_params'])} "
                 "parameters, best rate of one shared grid)", "",
@@ -227,27 +227,25 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
     chance = 1 - 0.95 ** comparisons
     return (f"Each row is the mean over seeds {', '.join(map(str, m['seeds']))}, each trained on "
             "the full budget of its scale with the row's own bracketed learning rate. Intervals: a "
-            f"hierarchical bootstrap: each of the {m['resamples']:,} resamples draws each row's "
-            f"{n} seeds with replacement, apart for a row and `gru` (every run reads the same text "
-            "in the same order, so a seed sets only a model's first weights, and seed i of two rows "
-            "shares nothing but its number), with each row's seed-to-seed deviations scaled by "
-            f"√({n}/{n - 1}) so that the draw keeps their variance; then "
-            f"{m['chunk_chars']:,}-character chunks of the test plays, the same chunks for a row "
-            "and `gru` (paired); 95% percentile intervals. Training randomness (the first weights) "
-            "is inside them; the order of the data is the same for every run. Two limits: from "
-            f"{n} seeds a percentile interval lacks the long tails that {n - 1} degrees of freedom "
-            "give, so where seeds differ more than the test chunks do it covers less than 95% "
-            "(`results/interval-coverage.md` measures how much, in studies simulated from the "
-            "records); "
-            f"and each is 95% on its own: if all {comparisons} differences from `gru` were truly "
-            "zero, at least one would still read \"helps\" or \"hurts\" with a chance of up to about "
-            f"{chance:.0%} (less, as they share the GRU's runs).")
+            f"hierarchical paired bootstrap: each of the {m['resamples']:,} resamples draws seed "
+            f"indices, then {m['chunk_chars']:,}-character chunks of the test plays, the same "
+            "indices for a row and `gru` (seed i of two rows is a pair: both start from one random "
+            "stream and read the same text in the same order), with each seed's offset from the "
+            f"seeds' mean scaled by √({n}/{n - 1}) so that the draw keeps their variance; 95% "
+            "percentile intervals. Training randomness (first weights, dropout) is inside them. "
+            f"Two limits: from {n} seeds a percentile interval lacks the long tails that "
+            f"{n - 1} degrees of freedom give, so where seeds differ more than the test chunks do "
+            "it covers less than 95% (`results/interval-coverage.md` measures how much, in studies "
+            f"simulated from the records); and each is 95% on its own: if all {comparisons} "
+            "differences from `gru` were truly zero, at least one would still read \"helps\" or "
+            f"\"hurts\" with a chance of up to about {chance:.0%} (less, as they share the GRU's "
+            "runs).")
 
 
-def seed_runs_table(unfinished: list[dict]) -> list[str]:
+def finished_runs_table(unfinished: list[dict]) -> list[str]:
     """The seed runs finished so far at the scales not finished: one run a line, no means or
     intervals yet, so a reader can follow a scale as it fills in."""
-    runs = [(s["params"], r) for s in unfinished for r in s.get("seed_runs", ())]
+    runs = [(s["params"], r) for s in unfinished for r in s.get("finished_runs", ())]
     if not runs:
         return []
     out = ["", "### Seed runs so far (scales not finished)", "",

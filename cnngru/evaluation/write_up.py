@@ -11,10 +11,9 @@ once a scale is finished.
                 (None: unstable), the rate kept (None while the search goes on) and the seeds'
                 rate (lower where a seed was unstable at the kept one)
     scales      per finished scale: each row's mean test BPC over seeds, the seeds, and its
-                difference from ``gru`` with a hierarchical bootstrap interval (each row's seeds,
-                then chunks paired)
+                difference from ``gru`` with a hierarchical paired bootstrap interval
     unfinished_scales  per scale not finished: how many seed runs are done and to go, and each
-                finished seed run's figures (``seed_runs``)
+                finished seed run's figures (``finished_runs``)
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
     rows        the reference scale's rows (the shipped models), which the demo reads
     curves      validation curves: seed 0 of each row at the largest finished scale, else the
@@ -69,7 +68,7 @@ def describe_scale(study, params: int, decided: dict) -> dict:
     if any(r is None for rs in records.values() for r in rs):
         entry["seeds_done"] = sum(r is not None for rs in records.values() for r in rs)
         entry["seeds_total"] = sum(len(rs) for rs in records.values())
-        entry["seed_runs"] = [{"row": row.name, "design": row.design, "lr": c.lr, "seed": c.seed,
+        entry["finished_runs"] = [{"row": row.name, "design": row.design, "lr": c.lr, "seed": c.seed,
                                "val_bpc": r["val_bpc"], "test_bpc": r["test_bpc"], "run": r["name"]}
                               for row, rs in records.items()
                               for c, r in zip(seeds[row], rs, strict=True) if r is not None]
@@ -190,7 +189,7 @@ def results_of(reproduction) -> dict:
         "runs_remaining": len(remaining),
         "runs_to_go": len(at_least),
         "method": {"seeds": list(b.seeds), "chunk_chars": CHUNK, "resamples": RESAMPLES,
-                   "interval": "95% percentile, hierarchical bootstrap: each row's seeds (reflated), then paired chunks",
+                   "interval": "95% percentile, hierarchical paired bootstrap: seeds (offsets reflated), then chunks",
                    "converged": b.converged, "grid": list(b.grid), "seq_len": b.seq_len,
                    "corpus": reproduction.corpus},
     }

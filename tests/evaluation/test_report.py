@@ -75,7 +75,7 @@ def test_the_main_table_has_one_line_per_row_and_no_cell_breaks_inside_a_number(
     assert [c[0] for c in cells] == ["gru", "cnn-pre", "cnn-post", "hybrid"]
     assert cells[0][5] == "—" and cells[2][5] == "-0.050&nbsp;(-0.070, -0.030)"
     assert cells[1][4] == "2.000&nbsp;(1.980, 2.020)" and cells[1][3] == "0.01"
-    assert "Intervals: a hierarchical bootstrap" in md and t["answer"] in md
+    assert "Intervals: a hierarchical paired bootstrap" in md and t["answer"] in md
 
 
 def test_selection_margins_name_the_leads_one_seed_cannot_tell_apart():
@@ -148,12 +148,12 @@ def test_a_scale_whose_budget_did_not_converge_says_so_in_the_answer_and_the_tab
 def test_the_method_names_the_limits_of_three_seeds_and_of_many_intervals():
     md = study_markdown({**table(scale(100_000, TIE, TIE, TIE), scale(300_000, TIE, TIE, TIE)),
                          "answer": "x"})
-    assert "each row's 3 seeds with replacement, apart for a row and `gru`" in md
-    assert "deviations scaled by √(3/2)" in md and "the same chunks for a row and `gru`" in md
+    assert "the same indices for a row and `gru` (seed i of two rows is a pair" in md
+    assert "each seed's offset from the seeds' mean scaled by √(3/2)" in md
     assert "lacks the long tails that 2 degrees of freedom give" in md
     assert "`results/interval-coverage.md` measures how much" in md
     assert "if all 6 differences from `gru` were truly zero" in md and "chance of up to about 26%" in md
-    assert "hierarchical bootstrap" not in study_markdown({**table(), "answer": "x"})
+    assert "hierarchical paired bootstrap" not in study_markdown({**table(), "answer": "x"})
 
 
 def test_the_sweep_table_says_one_seed_decides_each_rate():
@@ -177,7 +177,7 @@ def test_an_unfinished_scale_says_how_far_it_got_and_how_much_is_left():
 def test_an_unfinished_scale_lists_its_finished_seed_runs_one_a_line():
     t = {**table(), "answer": "x"}
     t["unfinished_scales"] = [
-        {"params": 100_000, "seeds_done": 2, "seeds_total": 12, "seed_runs": [
+        {"params": 100_000, "seeds_done": 2, "seeds_total": 12, "finished_runs": [
             {"row": "gru", "design": "one-layer", "lr": 0.01, "seed": 1, "val_bpc": 2.1931,
              "test_bpc": 2.2603, "run": "a"},
             {"row": "cnn-pre", "design": "depthwise4", "lr": 0.01, "seed": 0, "val_bpc": 2.186,

@@ -109,7 +109,7 @@ def test_the_write_up_ships_the_reference_scale_and_draws_the_scaling_figure(smo
     root, _, _, _, results = smoke
     assert (root / "results" / "scaling.png").stat().st_size > 10_000
     md = (root / "results" / "results.md").read_text()
-    assert results["answer"] in md and "Intervals: a hierarchical bootstrap" in md
+    assert results["answer"] in md and "Intervals: a hierarchical paired bootstrap" in md
     assert "## Candidate designs" in md and "The refiner" in md
     assert results["answer"].startswith(("**Yes", "**No"))
     for name in (*VARIANTS, "transformer", "refiner"):

@@ -24,7 +24,7 @@ def test_an_unfinished_scale_reports_each_finished_seed_run_with_its_rate_and_fi
     _, decided = study.walk()
     entry = describe_scale(study, 100_000, decided)
     assert not entry["complete"] and (entry["seeds_done"], entry["seeds_total"]) == (6, 12)
-    runs = {(r["row"], r["seed"]): r for r in entry["seed_runs"]}
+    runs = {(r["row"], r["seed"]): r for r in entry["finished_runs"]}
     assert sorted(runs) == [("cnn-post", 0), ("cnn-pre", 0), ("gru", 0), ("gru", 1), ("gru", 2), ("hybrid", 0)]
     gru1 = runs[("gru", 1)]
     assert gru1["run"] == "gru-s1" and gru1["lr"] == 1e-2
