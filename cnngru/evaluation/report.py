@@ -140,7 +140,7 @@ def study_markdown(table: dict) -> str:
         done = f" ({'; '.join(done)})" if done else ""
         why = f" It stopped: {s['failed']}; it needs a look." if s.get("failed") else ""
         out.append(f"\n*The {fmt_count(s['params'])} scale is not finished{done}.{why}*")
-    out += finished_runs_table(table.get("unfinished_scales", []))
+    out += finished_runs_table(table["scales"] + table.get("unfinished_scales", []))
     if table.get("candidates"):
         out += ["", f"### Candidate designs (validation BPC at {fmt_count(table['selection_params'])} "
                 "parameters, best rate of one shared grid)", "",
@@ -242,22 +242,26 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
             "runs).")
 
 
-def finished_runs_table(unfinished: list[dict]) -> list[str]:
-    """The seed runs finished so far at the scales not finished: one run a line, no means or
-    intervals yet, so a reader can follow a scale as it fills in."""
-    runs = [(s["params"], r) for s in unfinished for r in s.get("finished_runs", ())]
+def finished_runs_table(scales: list[dict]) -> list[str]:
+    """Every full-budget seed run recorded so far, one a line: the figures behind a finished
+    scale's means, and an unfinished scale's progress before it has any."""
+    runs = [(s["params"], s.get("complete", False), r)
+            for s in sorted(scales, key=lambda s: s["params"]) for r in s.get("finished_runs", ())]
     if not runs:
         return []
-    out = ["", "### Seed runs so far (scales not finished)", "",
+    out = ["", "### Seed runs", "",
            "| params | row | design | rate | seed | validation BPC | test BPC |",
            "|---:|---|---|---:|---:|---:|---:|"]
-    for params, r in runs:
+    for params, _, r in runs:
         out.append(f"| {fmt_count(params)} | {r['row']} | {r['design'] or '—'} | {r['lr']:g} "
                    f"| {r['seed']} | {r['val_bpc']:.3f} | {r['test_bpc']:.3f} |")
-    out.append("\nEach line is one full-budget run, as its record in `results/runs/` gives it. A "
-               "row's mean, its interval and its difference from `gru` come when every row of the "
-               "scale has all its seeds: a partial row would be compared on other seeds than the "
-               "GRU's.")
+    out.append("\nEach line is one full-budget run, as its record in `results/runs/` gives it.")
+    if any(complete for _, complete, _ in runs):
+        out[-1] += " A finished scale's rows in the main table are the means of these runs."
+    if not all(complete for _, complete, _ in runs):
+        out[-1] += (" At a scale not finished, a row's mean, its interval and its difference from "
+                    "`gru` come when every row has all its seeds: a partial row would be compared "
+                    "on other seeds than the GRU's.")
     return out
 
 

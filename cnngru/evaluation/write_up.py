@@ -11,7 +11,8 @@ once a scale is finished.
                 (None: unstable), the rate kept (None while the search goes on) and the seeds'
                 rate (lower where a seed was unstable at the kept one)
     scales      per finished scale: each row's mean test BPC over seeds, the seeds, and its
-                difference from ``gru`` with a hierarchical paired bootstrap interval
+                difference from ``gru`` with a hierarchical paired bootstrap interval,
+                and each seed run's figures (``finished_runs``)
     unfinished_scales  per scale not finished: how many seed runs are done and to go, and each
                 finished seed run's figures (``finished_runs``)
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
@@ -65,13 +66,13 @@ def describe_scale(study, params: int, decided: dict) -> dict:
     if not seeds:
         return entry
     records = {row: [study.record_of(c) for c in configs] for row, configs in seeds.items()}
-    if any(r is None for rs in records.values() for r in rs):
-        entry["seeds_done"] = sum(r is not None for rs in records.values() for r in rs)
-        entry["seeds_total"] = sum(len(rs) for rs in records.values())
-        entry["finished_runs"] = [{"row": row.name, "design": row.design, "lr": c.lr, "seed": c.seed,
+    entry["finished_runs"] = [{"row": row.name, "design": row.design, "lr": c.lr, "seed": c.seed,
                                "val_bpc": r["val_bpc"], "test_bpc": r["test_bpc"], "run": r["name"]}
                               for row, rs in records.items()
                               for c, r in zip(seeds[row], rs, strict=True) if r is not None]
+    if any(r is None for rs in records.values() for r in rs):
+        entry["seeds_done"] = len(entry["finished_runs"])
+        entry["seeds_total"] = sum(len(rs) for rs in records.values())
         return entry
     base = next(row for row in records if row.variant == BASELINE)
     counts = chunk_counts(records[base][0]["test_chars"])

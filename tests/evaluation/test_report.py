@@ -174,22 +174,42 @@ def test_an_unfinished_scale_says_how_far_it_got_and_how_much_is_left():
     assert "*The 1.00M scale is not finished.*" in md
 
 
+def seed_run(row, seed, val, test, design="x"):
+    return {"row": row, "design": design, "lr": 0.01, "seed": seed, "val_bpc": val,
+            "test_bpc": test, "run": f"{row}-s{seed}"}
+
+
 def test_an_unfinished_scale_lists_its_finished_seed_runs_one_a_line():
     t = {**table(), "answer": "x"}
     t["unfinished_scales"] = [
         {"params": 100_000, "seeds_done": 2, "seeds_total": 12, "finished_runs": [
-            {"row": "gru", "design": "one-layer", "lr": 0.01, "seed": 1, "val_bpc": 2.1931,
-             "test_bpc": 2.2603, "run": "a"},
-            {"row": "cnn-pre", "design": "depthwise4", "lr": 0.01, "seed": 0, "val_bpc": 2.186,
-             "test_bpc": 2.25, "run": "b"}]},
+            seed_run("gru", 1, 2.1931, 2.2603, "one-layer"),
+            seed_run("cnn-pre", 0, 2.186, 2.25, "depthwise4")]},
         {"params": 300_000}]
     md = study_markdown(t)
-    assert "### Seed runs so far (scales not finished)" in md
+    assert "### Seed runs" in md
     assert "| 100k | gru | one-layer | 0.01 | 1 | 2.193 | 2.260 |" in md
     assert "| 100k | cnn-pre | depthwise4 | 0.01 | 0 | 2.186 | 2.250 |" in md
-    assert md.index("Seed runs so far") > md.index("*The 300k scale is not finished")
+    assert md.index("### Seed runs") > md.index("*The 300k scale is not finished")
+    assert "come when every row has all its seeds" in md and "are the means of these" not in md
+
+
+def test_a_finished_scale_keeps_its_seed_runs_in_sight_beside_an_unfinished_ones():
+    done = scale(100_000, TIE, BETTER, WORSE)
+    done["finished_runs"] = [seed_run("gru", s, 2.19 + s / 100, 2.25 + s / 100) for s in range(3)]
+    t = {**table(done), "answer": "x"}
+    t["unfinished_scales"] = [{"params": 300_000, "finished_runs": [seed_run("gru", 0, 2.02, 2.1)]}]
+    md = study_markdown(t)
+    lines = [line for line in md[md.index("### Seed runs"):].splitlines() if line.startswith("| ")]
+    assert lines[1:] == ["| 100k | gru | x | 0.01 | 0 | 2.190 | 2.250 |",
+                         "| 100k | gru | x | 0.01 | 1 | 2.200 | 2.260 |",
+                         "| 100k | gru | x | 0.01 | 2 | 2.210 | 2.270 |",
+                         "| 300k | gru | x | 0.01 | 0 | 2.020 | 2.100 |"]
+    assert "are the means of these runs" in md and "come when every row has all its seeds" in md
+    only_done = study_markdown({**table(done), "answer": "x"})
+    assert "are the means of these runs" in only_done and "come when every row" not in only_done
 
 
 def test_no_seed_run_finished_means_no_seed_runs_table():
     t = {**table(unfinished=[100_000, 300_000]), "answer": "x"}
-    assert "Seed runs so far" not in study_markdown(t)
+    assert "Seed runs" not in study_markdown(t)

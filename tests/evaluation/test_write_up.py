@@ -1,5 +1,8 @@
-"""cnngru.evaluation.write_up on a study of hand-made records: what an unfinished scale reports."""
+"""cnngru.evaluation.write_up on a study of hand-made records: the seed runs a scale reports."""
 
+import math
+
+import pytest
 from test_study import law  # the study tests' made-up law of validation BPC
 
 from cnngru.evaluation.study import CPU, Study
@@ -29,3 +32,27 @@ def test_an_unfinished_scale_reports_each_finished_seed_run_with_its_rate_and_fi
     gru1 = runs[("gru", 1)]
     assert gru1["run"] == "gru-s1" and gru1["lr"] == 1e-2
     assert gru1["test_bpc"] == gru1["val_bpc"] + 0.05 > 2.0
+
+
+class FullRecords(Records):
+    """A record for every run, with the test figures a finished scale's intervals need."""
+
+    def __call__(self, config):
+        v = self.val(config)
+        return {"val_bpc": v, "test_bpc": v + 0.05, "name": f"{config.variant}-s{config.seed}",
+                "test_chars": 10_000, "test_chunk_nats": [2_000 * (v + 0.05) * math.log(2)] * 5,
+                "config": {"lr": config.lr}, "precision": "fp32",
+                "train": {"params": config.params, "chars": config.max_chars, "time": 1.0,
+                          "device": "cpu"}}
+
+
+def test_a_finished_scale_keeps_the_seed_runs_behind_its_means():
+    study = Study(CPU, "shakespeare", FullRecords(law()))
+    _, decided = study.walk()
+    entry = describe_scale(study, 100_000, decided)
+    assert entry["complete"] and "seeds_done" not in entry
+    runs = {(r["row"], r["seed"]): r for r in entry["finished_runs"]}
+    assert len(runs) == 12
+    for row in entry["rows"]:
+        seeds = [runs[(row["name"], s)]["test_bpc"] for s in range(3)]
+        assert seeds == row["seeds"] and row["test_bpc"] == pytest.approx(sum(seeds) / 3)
