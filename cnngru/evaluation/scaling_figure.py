@@ -50,13 +50,15 @@ def plot_scaling(table: dict, path: Path) -> bool:
         ax.minorticks_off()
         ax.set_xlabel("parameters")
         ax.grid(alpha=0.3)
-    left.set_ylabel("test bits per character (mean of 3 seeds)")
+    seeds = len(scales[-1]["rows"][0]["seeds"])
+    left.set_ylabel(f"test bits per character (mean of {seeds} seeds)")
     right.set_ylabel("difference from gru (BPC; below 0: better)")
     right.axhline(0, color="black", linewidth=0.8)
-    left.legend()
     left.set_title("Test BPC, 95% interval over seeds and chunks")
     right.set_title("Difference from the GRU, paired 95% interval")
-    fig.tight_layout()
+    # One legend for both panels, below them, where it covers no interval.
+    fig.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=len(names), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return True
