@@ -272,5 +272,25 @@ def curves_figure(curves: dict[str, list], title: str = "Training curves") -> Fi
                                    dash=["solid", "dash", "dot", "dashdot"][k // 4 % 4]),
                          hovertemplate=name + ": %{y:.3f} BPC at %{x:,.0f} chars<extra></extra>"))
     layout = dict(xaxis=dict(title=dict(text="training characters")),
-                  yaxis=dict(title=dict(text="validation bits per character")))
-    return figure(data, layout, title, height=420)
+                  yaxis=dict(title=dict(text="validation bits per character"),
+                             range=finish_range(curves.values())))
+    return figure(data, layout, title + " (double-click to see the start)", height=420)
+
+
+CURVE_START = 0.1  # the share of training whose fast early fall the curves' y range leaves out
+
+
+def finish_range(curves) -> list[float] | None:
+    """A y range for validation curves that shows where they finish, where rows differ by
+    hundredths of a bit: from their lowest point to their highest after the first tenth of
+    training (the first points, several bits higher, would flatten the rest). None (plotly's
+    own range) when no point is a number."""
+    pts = [np.asarray(c, dtype=float).reshape(-1, 2) for c in curves]
+    late = np.concatenate([p[p[:, 0] >= CURVE_START * p[-1, 0], 1] for p in pts if len(p)] or [[]])
+    every = np.concatenate([p[:, 1] for p in pts] or [[]])
+    late, every = late[np.isfinite(late)], every[np.isfinite(every)]
+    if not late.size:
+        return None
+    low, high = float(every.min()), float(late.max())
+    pad = 0.05 * max(high - low, 0.01)
+    return [low - pad, high + pad]

@@ -114,12 +114,12 @@ def render(folder: Path | None = None) -> None:
     shown = read_results(folder)
     answer = gr.Markdown(shown.answer, elem_id="results-answer", label="answer")
     table = gr.Markdown(shown.table, elem_id="results-table", label="table")
-    with gr.Accordion("Details: candidate designs, learning rates, budgets, unstable runs",
+    with gr.Accordion("Details: seed runs, candidate designs, learning rates, budgets, unstable runs",
                       open=False, elem_id="results-details-box"):
         details = gr.Markdown(shown.details, elem_id="results-details", label="details")
     scaling = gr.Image(shown.scaling, elem_id="results-scaling", label="scaling: test BPC and "
                        "the difference from gru against parameters", type="filepath",
-                       interactive=False)
+                       interactive=False, show_label=False)  # its badge would hide a panel's title
     curves = gr.Plot(shown.curves, elem_id="results-curves", label="training curves")
     reload = gr.Button("Reload the results files")
     wire(reload.click, with_clear_errors(show_results), None,

@@ -153,7 +153,7 @@ def test_the_results_tab_keeps_every_table_cell_on_one_line_at_1400_and_600_pixe
     page.get_by_role("tab", name="Results").click()
     page.wait_for_selector("#results-table table")
     assert not page.locator("#results-details table").first.is_visible()
-    page.get_by_text("Details: candidate designs").click()
+    page.get_by_text("Details: seed runs, candidate designs").click()
     page.wait_for_selector("#results-details table", state="visible")
     for width in (1400, 600):
         page.set_viewport_size({"width": width, "height": 1000})

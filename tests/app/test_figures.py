@@ -97,6 +97,21 @@ def test_curves_figure_has_one_line_per_model():
     assert list(fig.data[1].y) == [4.1, 1.9]
 
 
+def test_curves_show_where_they_finish_not_the_first_fall():
+    """Rows that finish hundredths of a bit apart stay apart: the y range leaves out the first
+    tenth of training, and a diverged run's NaN does not blank the figure."""
+    steps = np.arange(1, 101) * 1000.0
+    gru = np.column_stack([steps, 2.2 + 2.0 / steps * 1000])  # 4.2 at first, 2.22 at the end
+    post = np.column_stack([steps, 2.18 + 2.0 / steps * 1000])
+    broken = [[1000, 4.5], [50_000, 2.3], [100_000, float("nan")]]
+    fig = figures.curves_figure({"gru": gru.tolist(), "cnn-post": post.tolist(), "hybrid": broken})
+    low, high = fig.layout.yaxis.range
+    assert low < post[-1, 1] < gru[-1, 1] < high < 2.5
+    assert high >= gru[steps >= 10_000, 1].max()
+    assert "double-click" in fig.layout.title.text
+    assert figures.finish_range([[[0, float("nan")]]]) is None
+
+
 def test_rounded_keeps_the_digits_asked_for_and_turns_gaps_into_none():
     assert figures.rounded([0.123456, 1.5e-7, np.nan], significant=4) == [0.1235, 1.5e-07, None]
     assert figures.rounded([[0.12345, np.inf], [2.0, 0.0004]], decimals=3) == [[0.123, None],
