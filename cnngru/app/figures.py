@@ -271,10 +271,11 @@ def curves_figure(curves: dict[str, list], title: str = "Training curves") -> Fi
                          line=dict(color=OKABE_ITO[k % len(OKABE_ITO)], width=2,
                                    dash=["solid", "dash", "dot", "dashdot"][k // 4 % 4]),
                          hovertemplate=name + ": %{y:.3f} BPC at %{x:,.0f} chars<extra></extra>"))
-    layout = dict(xaxis=dict(title=dict(text="training characters")),
-                  yaxis=dict(title=dict(text="validation bits per character"),
-                             range=finish_range(curves.values())))
-    return figure(data, layout, title + " (double-click to see the start)", height=420)
+    zoom = finish_range(curves.values())
+    note = " (the fall at the start is above the top: double-click to see it)" if zoom else ""
+    layout = dict(xaxis=dict(title=dict(text="training characters" + note)),
+                  yaxis=dict(title=dict(text="validation bits per character"), range=zoom))
+    return figure(data, layout, title, height=420)
 
 
 CURVE_START = 0.1  # the share of training whose fast early fall the curves' y range leaves out

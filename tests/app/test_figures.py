@@ -108,7 +108,7 @@ def test_curves_show_where_they_finish_not_the_first_fall():
     low, high = fig.layout.yaxis.range
     assert low < post[-1, 1] < gru[-1, 1] < high < 2.5
     assert high >= gru[steps >= 10_000, 1].max()
-    assert "double-click" in fig.layout.title.text
+    assert "double-click" in fig.layout.xaxis.title.text
     assert figures.finish_range([[[0, float("nan")]]]) is None
 
 
