@@ -47,12 +47,14 @@ def scale_answer(table: dict) -> str:
             lines.append(f"- The transformer reference at {fmt_count(s['params'])} is {side} the "
                          f"GRU ({ref['delta_vs_gru']['mean']:+.3f} BPC).")
     where = ", ".join(fmt_count(s["params"]) for s in scales)
+    so_far = " so far" if unfinished else ""  # another scale may still change the answer
     if helped:
-        head = ("**Yes, in places:** " + ", ".join(f"`{v}` at {fmt_count(p)}" for v, p in helped)
-                + f" beat the GRU baseline on the unseen test plays (scales measured: {where}).")
+        head = (f"**Yes, in places{so_far}:** "
+                + ", ".join(f"`{v}` at {fmt_count(p)}" for v, p in helped)
+                + f" beat the GRU baseline on the unseen test plays (scales finished: {where}).")
     else:
-        head = ("**No, not at these scales:** no CNN strategy, in its strongest design, beats the "
-                f"GRU baseline on the unseen test plays at {where} parameters.")
+        head = (f"**No, not at the scales finished{so_far}:** no CNN strategy, in its strongest "
+                f"design, beats the GRU baseline on the unseen test plays at {where} parameters.")
     note = ("\n\nA difference \"helps\" or \"hurts\" only when its 95% interval, which "
             f"includes training randomness ({len(table['method']['seeds'])} seeds), excludes zero; "
             "otherwise it ties.")

@@ -45,11 +45,13 @@ def test_each_strategy_gets_a_verdict_at_each_scale():
     assert "helps at 100k (-0.050 BPC, 95% CI -0.070 to -0.030)" in lines["cnn-post"]
     assert "hurts at 100k" in lines["hybrid"] and "ties at 300k" in lines["hybrid"]
     assert text.startswith("**Yes, in places:** `cnn-post` at 100k beat the GRU baseline")
+    partial = scale_answer(table(scale(100_000, TIE, BETTER, WORSE), unfinished=[300_000]))
+    assert partial.startswith("**Yes, in places so far:** `cnn-post` at 100k")
 
 
 def test_no_strategy_helping_anywhere_is_no_and_unfinished_scales_are_named():
     text = scale_answer(table(scale(100_000, TIE, WORSE, TIE), unfinished=[1_000_000]))
-    assert text.startswith("**No, not at these scales:**") and "at 100k parameters" in text
+    assert text.startswith("**No, not at the scales finished so far:**") and "at 100k parameters" in text
     assert "Not finished yet: the 1.00M scale(s)" in text
 
 
