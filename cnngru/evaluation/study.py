@@ -6,6 +6,8 @@ point and go on later, on another machine, and a plan of what remains can be pri
   1. selection   every candidate design of every strategy at ``selection_params``, on one
                  learning-rate grid shared by all of them, grown until each candidate's best rate
                  has a worse neighbour on each side; each strategy keeps its best design;
+                 then every candidate's other seeds at its best rate, which decide nothing: they
+                 show whether the selection, made on seed 0, would stand on the seeds' mean;
   2. sweeps      at every scale, each row (the selected designs, and the transformer at the
                  reference scale) gets its own grid, grown the same way, at the sweep budget;
   3. budget      the GRU at its rate, at B, 2B, 4B ... until doubling improves validation BPC
@@ -250,6 +252,32 @@ class Study:
                 raise NoStableRate(f"{s}: every candidate was unstable at every rate of the grid")
         return missing, {"grid": grid, "scores": by_strategy, "selected": selected}
 
+    def selection_check(self, selection: dict) -> tuple[list[TrainConfig], dict]:
+        """Stage 1's check: every candidate's other seeds at its best rate on the shared grid.
+        Leads between candidates are often within one seed's noise, so this measures whether
+        the selection would stand on the mean over the seeds; it changes no decision. Returns
+        the runs still missing and, per strategy, ``{design: [val of each seed]}`` (None for a
+        seed not recorded yet; infinite: unstable), with ``selected``, the design of the best
+        mean once every seed is in (None before)."""
+        b = self.budget
+        scale = b.scale(b.selection_params)
+        missing, seeds = [], {}
+        for strategy, designs in selection["scores"].items():
+            seeds[strategy] = {}
+            for design, scores in designs.items():
+                lr = best_rate(scores)
+                runs = [self.config(Row(strategy, design), scale.params, lr, scale.sweep_chars, k)
+                        for k in b.seeds[1:]]
+                vals = [scores[lr]] + [self.val(c) for c in runs]
+                missing += [c for c, v in zip(runs, vals[1:], strict=True) if v is None]
+                seeds[strategy][design] = vals
+        means = {s: {d: sum(v) / len(v) for d, v in ds.items()} for s, ds in seeds.items()
+                 if all(x is not None for v in ds.values() for x in v)}
+        return missing, {"seeds": seeds, "lrs": {s: {d: best_rate(sc) for d, sc in ds.items()}
+                                                 for s, ds in selection["scores"].items()},
+                         "selected": {s: (min(means[s], key=means[s].get) if s in means else None)
+                                      for s in seeds}}
+
     def rows(self, params: int, selected: dict[str, str]) -> list[Row]:
         rows = [Row(s, selected[s]) for s in VARIANTS]
         if params == self.budget.reference_params:
@@ -465,6 +493,8 @@ class Study:
         decided["selection"] = selection
         if selection is None:
             return needed, decided
+        missing, decided["selection_check"] = self.selection_check(selection)
+        needed += missing  # first: it is short, and says whether the designs chosen hold
         for scale in self.budget.scales:
             here = decided["scales"][scale.params] = {}
             try:

@@ -4,7 +4,8 @@ once a scale is finished.
 
 ``results.json`` holds:
     candidates  per strategy: every design's validation BPC per rate on the shared grid, and the
-                selected one
+                selected one; then each design's seeds at its best rate, their mean and
+                ``best_mean`` (a check: the selection stays seed 0's)
     sweep       per scale and row: the grid, each rate's validation BPC, the chosen rate
     convergence per scale: the GRU's validation BPC at B, 2B, ... and the budget B chosen
     full_budget_rates  per scale and row: seed 0's validation BPC at B for each rate tried
@@ -120,15 +121,28 @@ def full_budget_rate_entries(decided: dict) -> list[dict]:
     return out
 
 
-def candidate_entries(selection: dict | None) -> dict:
+def candidate_entries(selection: dict | None, check: dict | None = None) -> dict:
+    """Each strategy's candidates: seed 0's grid and best rate, and (``check``) every seed's
+    validation BPC at that rate, ``None`` where not recorded yet or unstable, and their mean
+    once all are in and stable."""
     if selection is None:
         return {}
     out = {}
     for strategy, designs in selection["scores"].items():
-        out[strategy] = [{"design": d, "val_bpc": min(scores.values()), "lr": best_rate(scores),
-                          "grid": {f"{lr:g}": v for lr, v in sorted(scores.items())},
-                          "selected": d == selection["selected"][strategy]}
-                         for d, scores in designs.items()]
+        out[strategy] = []
+        for d, scores in designs.items():
+            entry = {"design": d, "val_bpc": min(scores.values()), "lr": best_rate(scores),
+                     "grid": {f"{lr:g}": v for lr, v in sorted(scores.items())},
+                     "selected": d == selection["selected"][strategy]}
+            if check:
+                vals = check["seeds"][strategy][d]
+                entry["seeds_val_bpc"] = [v if v is not None and math.isfinite(v) else None
+                                          for v in vals]
+                entry["seeds_unstable"] = [k for k, v in enumerate(vals) if v == math.inf]
+                done = None not in entry["seeds_val_bpc"]
+                entry["mean_val_bpc"] = float(np.mean(entry["seeds_val_bpc"])) if done else None
+                entry["best_mean"] = d == check["selected"][strategy]
+            out[strategy].append(entry)
     return out
 
 
@@ -177,7 +191,7 @@ def results_of(reproduction) -> dict:
                                                              here["ladder"]["unstable"]]}
                    for p, here in decided["scales"].items() if "ladder" in here}
     table = {
-        "candidates": candidate_entries(decided["selection"]),
+        "candidates": candidate_entries(decided["selection"], decided.get("selection_check")),
         "selection_failed": decided.get("failed"),
         "selection_params": b.selection_params,
         "sweep": sweep_entries(decided),

@@ -215,3 +215,28 @@ def test_a_finished_scale_keeps_its_seed_runs_in_sight_beside_an_unfinished_ones
 def test_no_seed_run_finished_means_no_seed_runs_table():
     t = {**table(unfinished=[100_000, 300_000]), "answer": "x"}
     assert "Seed runs" not in study_markdown(t)
+
+
+def candidate(design, seeds, selected=False, best_mean=False, unstable=()):
+    done = None not in seeds
+    return {"design": design, "val_bpc": seeds[0], "lr": 0.01, "selected": selected,
+            "seeds_val_bpc": seeds, "seeds_unstable": list(unstable),
+            "mean_val_bpc": sum(seeds) / len(seeds) if done else None, "best_mean": best_mean}
+
+
+def test_the_candidates_table_shows_each_designs_other_seeds_and_whether_the_selection_stands():
+    t = {**table(), "answer": "x", "selection_params": 300_000, "candidates": {
+        "gru": [candidate("one-layer", [2.36, 2.41, 2.42], selected=True),
+                candidate("two-layers", [2.38, 2.37, 2.36], best_mean=True)],
+        "cnn-post": [candidate("rf15", [2.25, 2.26, 2.27], selected=True, best_mean=True),
+                     candidate("rf63", [2.26, 2.28, 2.29])],
+        "hybrid": [candidate("window32", [2.33, None, None], selected=True),
+                   candidate("memory256", [2.36, None, None], unstable=[1])]}}
+    md = study_markdown(t)
+    assert "| gru | one-layer | 2.360 | 0.01 | **yes** | 2.410,&nbsp;2.420 | 2.397 |" in md
+    assert "| gru | two-layers | 2.380 | 0.01 |  | 2.370,&nbsp;2.360 | **2.370** |" in md
+    assert "| hybrid | window32 | 2.330 | 0.01 | **yes** | not&nbsp;yet | not yet |" in md
+    assert "| hybrid | memory256 | 2.360 | 0.01 |  | unstable,&nbsp;not&nbsp;yet | unstable |" in md
+    check = next(line for line in md.splitlines() if line.startswith("The check:"))
+    assert "seeds 1 and 2" in check and "it stands for cnn-post" in check
+    assert "it would go to two-layers for gru" in check and "for hybrid the seeds are not all in" in check

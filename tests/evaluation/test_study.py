@@ -56,6 +56,39 @@ def test_each_strategy_keeps_its_best_design():
                                      "cnn-post": "dilated-rf15", "hybrid": "cnn-memory256"}
 
 
+def test_the_selection_check_asks_for_every_candidates_other_seeds_before_any_scale():
+    """Seeds 1 and 2 of every candidate, at its seed 0's best rate on the shared grid, come
+    right after the selection: a short stage, and the one that says whether it holds."""
+    selection = CPU.scale(CPU.selection_params)
+    study = Study(CPU, "shakespeare", Records(law(best_lr=2e-2), done=lambda c: c.seed == 0 and (
+        c.params == selection.params and c.max_chars == selection.sweep_chars)))
+    needed, decided = study.walk()
+    n = sum(len(CANDIDATES[s]) for s in VARIANTS) * 2
+    check = needed[:n]
+    assert {(c.variant, c.design, c.seed) for c in check} == {
+        (s, d, k) for s in VARIANTS for d in CANDIDATES[s] for k in (1, 2)}
+    assert {(c.params, c.max_chars, c.lr) for c in check} == {
+        (CPU.selection_params, CPU.scale(CPU.selection_params).sweep_chars, 2e-2)}
+    assert all(c.seed == 0 for c in needed[n:])
+    assert set(decided["selection_check"]["selected"].values()) == {None}
+
+
+def test_the_selection_check_reports_the_best_mean_and_changes_no_decision():
+    """Seed 0 favours one-layer, seeds 1 and 2 two-layers by more: the check names two-layers,
+    the selection and every scale's rows stay one-layer."""
+    base = law()
+
+    def val(config):
+        flip = {"one-layer": 0.0, "two-layers": 0.02 if config.seed == 0 else -0.05}
+        return base(config) + flip.get(config.design, 0.1)
+    _, decided = Study(CPU, "shakespeare", Records(val)).walk()
+    check = decided["selection_check"]
+    assert check["selected"]["gru"] == "two-layers" and decided["selection"]["selected"]["gru"] == "one-layer"
+    assert check["seeds"]["gru"]["one-layer"] == [pytest.approx(val(Study(CPU, "x", None).config(
+        Row("gru", "one-layer"), 300_000, 1e-2, CPU.scale(300_000).sweep_chars, k))) for k in range(3)]
+    assert all(here["rows"][0] == Row("gru", "one-layer") for here in decided["scales"].values())
+
+
 def test_the_ladder_stops_at_the_first_rung_within_the_tolerance():
     study = Study(CPU, "shakespeare", Records(law()))
     _, budget = study.full_budget(100_000, Row("gru", "one-layer"), 1e-2)
@@ -144,9 +177,9 @@ def test_the_walk_names_the_runs_each_ladder_waits_on():
     def done(c):
         if c.params == 100_000:
             return c.max_chars < first[100_000] or c.variant == "gru" and c.lr == 1e-2
-        if c.params == 300_000:
-            return c.max_chars < 2 * first[300_000] and c.seed == 0 and (
-                c.max_chars < first[300_000] or c.variant == "gru")
+        if c.params == 300_000:  # the selection and its check, the sweeps, the first rung
+            return c.max_chars < first[300_000] or (
+                c.max_chars < 2 * first[300_000] and c.seed == 0 and c.variant == "gru")
         return c.variant != "gru"  # 1M: every sweep but the GRU's
     needed, decided = Study(CPU, "shakespeare", Records(law(), done=done)).walk()
     ladders = {p: here["ladder_runs"] for p, here in decided["scales"].items()}

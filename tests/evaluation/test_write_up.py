@@ -6,7 +6,7 @@ import pytest
 from test_study import law  # the study tests' made-up law of validation BPC
 
 from cnngru.evaluation.study import CPU, Study
-from cnngru.evaluation.write_up import describe_scale
+from cnngru.evaluation.write_up import candidate_entries, describe_scale
 
 
 class Records:
@@ -56,3 +56,15 @@ def test_a_finished_scale_keeps_the_seed_runs_behind_its_means():
     for row in entry["rows"]:
         seeds = [runs[(row["name"], s)]["test_bpc"] for s in range(3)]
         assert seeds == row["seeds"] and row["test_bpc"] == pytest.approx(sum(seeds) / 3)
+
+
+def test_each_candidate_carries_its_seeds_and_their_mean_and_the_best_mean_is_marked():
+    study = Study(CPU, "shakespeare", FullRecords(law(design_gap={"two-layers": 0.01})))
+    _, decided = study.walk()
+    entries = candidate_entries(decided["selection"], decided["selection_check"])["gru"]
+    one, two = (next(e for e in entries if e["design"] == d) for d in ("one-layer", "two-layers"))
+    assert one["seeds_val_bpc"][0] == one["val_bpc"] and len(one["seeds_val_bpc"]) == 3
+    assert one["mean_val_bpc"] == pytest.approx(sum(one["seeds_val_bpc"]) / 3)
+    assert one["best_mean"] and not two["best_mean"] and one["selected"]
+    assert candidate_entries(decided["selection"])["gru"][0].keys() == {
+        "design", "val_bpc", "lr", "grid", "selected"}
