@@ -90,6 +90,13 @@ class InsideHandlers:
         if not t.filters:
             raise InputError(f"{name} has no character filters. {t.left_out or ''}".strip())
         bundle = self.models.get(name)
+        if unknown := bundle.vocab.unknown(query):  # a filter has no weights for them
+            raise InputError(f"The n-gram has character(s) {name} never saw in training: "
+                             + " ".join(map(repr, unknown[:12])) + ". Remove them.")
+        narrowest = min(f["window"] for f in t.filters)
+        if len(query) < narrowest:
+            raise InputError(f"No filter of {name} is narrower than {narrowest} characters: "
+                             f"type at least {narrowest}.")
         hits = firing(bundle, t, query)
         labels = {f["id"]: _labels(f) for f in t.filters}
         return [[h["id"], h["window"], labels[h["id"]], h["at"], h["activation"], h["p99"],
@@ -113,6 +120,13 @@ class InsideHandlers:
         choices = [(f"unit {u} (r = {r:+.2f})", u) for u, r in top]
         return UnitOutputs(units=gr.update(choices=choices, value=None), numbers=top,
                            cell=message_html("Pick a unit above to see it on text."))
+
+    def units_on_switch(self, name, prop) -> tuple:
+        """The property list of the model just picked (its table may list others), keeping
+        ``prop`` where it has it, and its units for that property."""
+        props = list(self.table(name).unit_properties)
+        keep = prop if prop in props else props[0]
+        return (gr.update(choices=props, value=keep), *self.units(name, keep))
 
     def unit_list(self, name: str, prop: str) -> list[list]:
         """[[unit, r], ...]: the units of ``name`` most correlated with ``prop``, as numbers."""
@@ -141,7 +155,7 @@ class InsideHandlers:
             return message_html("Pick a unit above to see it on text.")
         numbers = self.unit_values(name, unit)
         return unit_html(numbers["text"], np.asarray(numbers["values"]),
-                         f"{name}, unit {int(unit)}, on validation text")
+                         f"{name}, unit {numbers['unit']}, on validation text")
 
 
 def _labels(f: dict) -> str:
@@ -194,9 +208,10 @@ def render(models: Models) -> None:
          api_name="filter_search")
     wire(query.submit, with_clear_errors(handlers.search), [name, query], found)
     wire(name.change, with_clear_errors(handlers.search_on_switch), [name, query], found)
-    for trigger in (name.change, prop.change):
-        wire(trigger, with_clear_errors(handlers.units), [name, prop],
-             list(UnitOutputs(units=units, numbers=unit_numbers, cell=cell)))
+    unit_views = list(UnitOutputs(units=units, numbers=unit_numbers, cell=cell))
+    wire(name.change, with_clear_errors(handlers.units_on_switch), [name, prop],
+         [prop, *unit_views])
+    wire(prop.change, with_clear_errors(handlers.units), [name, prop], unit_views)
     wire(gr.api, with_clear_errors(handlers.unit_list), api_name="inside_units")
     wire(units.change, with_clear_errors(handlers.unit_view), [name, units], cell,
          api_name="unit_view")

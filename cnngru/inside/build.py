@@ -45,7 +45,8 @@ def excerpt_start(text: str) -> int:
     """Where the excerpt starts: the speech holding the first stage direction (``[``), so it
     shows names, lines and brackets; else the text's start."""
     bracket = text.find("[")
-    return 0 if bracket < 0 else text.rfind("\n\n", 0, bracket) + 2
+    blank = text.rfind("\n\n", 0, bracket) if bracket >= 0 else -1
+    return 0 if blank < 0 else blank + 2  # no blank line before it: the text's start
 
 
 def corpus_of(bundle: Bundle):

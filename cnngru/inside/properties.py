@@ -6,18 +6,18 @@ properties are bool arrays, numeric ones ints. They are defined here once, so th
 tables, its labels and its tests all mean the same thing by "word start" or "speaker name".
 
 A speaker name is the corpus's layout (``corpus.py``): a line of capitals on its own after a
-blank line (``DON PEDRO``), before the speech.
+blank line (``DON PEDRO``), before the speech. Read causally, a line after a blank line is taken
+for a name from its second capital on, while it stays capitals: one capital could begin any
+line ("Exit"), and a heading in capitals (``ACT I``) reads the same as a name; headings are few.
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 
 VOWELS = frozenset("aeiouAEIOU")
 PUNCTUATION = frozenset(".,;:!?'-\"()[]")
-_SPEAKER = re.compile(r"(?:^|(?<=\n\n))([A-Z][A-Z .'-]*[A-Z.])(?=\n)")
+NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ .'-")
 
 
 def _flags(text: str, test) -> np.ndarray:
@@ -77,11 +77,20 @@ def position_in_line(text: str) -> np.ndarray:
 
 
 def speaker_name(text: str) -> np.ndarray:
-    """The character just read belongs to a speaker's name (a line of capitals after a blank
-    line, as ``DON PEDRO``)."""
+    """The character just read belongs to a speaker's name, as far as the text read so far
+    shows: its line began after a blank line (or the text's start), and every character of
+    the line up to here is a capital (or a space, dot, apostrophe or hyphen), the first two
+    capitals read."""
     out = np.zeros(len(text), dtype=bool)
-    for m in _SPEAKER.finditer(text):
-        out[m.start(1):m.end(1)] = True
+    after_blank, capitals, still_name = True, 0, True
+    for t, c in enumerate(text):
+        if c == "\n":
+            after_blank = t >= 1 and text[t - 1] == "\n" or t == 0
+            capitals, still_name = 0, after_blank
+            continue
+        still_name = still_name and c in NAME_CHARACTERS and (capitals > 0 or c.isupper())
+        capitals += c.isupper()
+        out[t] = still_name and capitals >= 2
     return out
 
 

@@ -73,6 +73,10 @@ def load_table(folder: str | Path) -> InsideTable:
         raise InsideTableError(f"{path}: missing; {fix}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InsideTableError(f"{path}: not valid JSON ({e}); {fix}") from None
+    except OSError as e:
+        raise InsideTableError(f"{path}: unreadable ({e.strerror or e}); {fix}") from None
+    if not isinstance(data, dict):
+        raise InsideTableError(f"{path}: not an Inside table (a JSON {type(data).__name__}); {fix}")
     if data.get("format") != FORMAT:
         raise InsideTableError(f"{path}: format {data.get('format')} (this version reads "
                                f"{FORMAT}); {fix}")
@@ -81,7 +85,61 @@ def load_table(folder: str | Path) -> InsideTable:
         raise InsideTableError(f"{path}: built for other weights (hash "
                                f"{str(data.get('weights_sha256'))[:12]}…, the checkpoint's is "
                                f"{expected[:12]}…); {fix}")
+    if problem := shape_problem(data):
+        raise InsideTableError(f"{path}: not an Inside table ({problem}); {fix}")
     return InsideTable(data, path)
+
+
+# What the tab reads of a table: path -> the type each entry must have ("*": every item of a list,
+# or every value of a dict).
+SHAPE = {
+    ("samples", "train", "chars"): int, ("samples", "validation", "chars"): int,
+    ("filters", "banks"): list, ("filters", "labelled"): int, ("filters", "items"): list,
+    ("filters", "items", "*"): dict, ("units", "count"): int, ("units", "properties"): dict,
+    ("units", "properties", "*", "top"): list, ("excerpt", "text"): str,
+}
+KIND_NAMES = {int: "a whole number", list: "a list", dict: "an object", str: "text"}
+FILTER_KEYS = {"id": int, "bank": str, "window": int, "labels": list, "top": list,
+               "p99": (int, float), "active": (int, float)}
+
+
+def shape_problem(data: dict) -> str | None:
+    """What a table lacks of what the tab reads (None: nothing), so that a hand-edited or
+    truncated file is refused when loaded, not when a visitor opens the tab."""
+    for path, kind in SHAPE.items():
+        for where, value in _walk(data, path):
+            if value is None:
+                return f"{where} is missing"
+            if not isinstance(value, kind) or isinstance(value, bool):
+                return f"{where} should be {KIND_NAMES[kind]}"
+    if not data["units"]["properties"]:
+        return "units.properties is empty"
+    if data["units"]["count"] < 1:
+        return "units.count is not positive"
+    for f in data["filters"]["items"]:
+        for key, kind in FILTER_KEYS.items():
+            if not isinstance(f.get(key), kind) or isinstance(f.get(key), bool):
+                return f"filter {f.get('id', '?')}: {key} is missing or not a number/list/text"
+    return None
+
+
+def _walk(value, path: tuple, where: str = ""):
+    """The (dotted path, value) pairs ``path`` reaches in ``value``, with "*" for every item;
+    a missing step yields (that path, None)."""
+    if not path:
+        yield where, value
+        return
+    step, rest = path[0], path[1:]
+    here = f"{where}.{step}" if where else step
+    if step == "*":
+        items = (value.items() if isinstance(value, dict)
+                 else enumerate(value) if isinstance(value, list) else ())
+        for key, item in items:
+            yield from _walk(item, rest, f"{where}[{key!r}]")
+    elif isinstance(value, dict) and step in value:
+        yield from _walk(value[step], rest, here)
+    else:
+        yield here, None
 
 
 def table_for(bundle: Bundle) -> InsideTable:
@@ -104,8 +162,9 @@ def firing(bundle: Bundle, table: InsideTable, text: str) -> list[dict]:
             continue
         column = acts[k - 1:, f["id"]]
         t = int(np.argmax(column))
-        if column[t] > f["p99"]:
+        if column[t] > f["p99"]:  # (a ratio means nothing against a p99 at or below zero)
+            ratio = round(float(column[t]) / f["p99"], 3) if f["p99"] > 0 else None
             hits.append({"id": f["id"], "window": k, "at": text[t:t + k],
                          "activation": round(float(column[t]), 4), "p99": f["p99"],
-                         "ratio": round(float(column[t]) / max(f["p99"], 1e-9), 3)})
-    return sorted(hits, key=lambda h: -h["ratio"])
+                         "ratio": ratio})
+    return sorted(hits, key=lambda h: (h["ratio"] is None, -(h["ratio"] or 0)))

@@ -122,9 +122,13 @@ def test_inside_tab_lists_filters_and_shows_a_unit_on_text(page, shots):
     page.wait_for_function(
         "document.querySelectorAll('#inside-found tbody tr').length > 0", timeout=30_000)
     choose(page, "inside-property", "position in line")
-    page.wait_for_timeout(500)
+    from cnngru.inside import load_table
+    from cnngru.paths import SHIPPED
+    unit, r = load_table(SHIPPED / "hybrid").unit_properties["position in line"]["top"][0]
+    expected = f"unit {unit} (r = {r:+.2f})"  # the list follows the property picked
+    page.wait_for_function("want => document.querySelector('#inside-units label')"
+                           "?.innerText.trim() === want", arg=expected, timeout=20_000)
     first_unit = page.locator("#inside-units label").first
-    assert re.match(r"unit \d+ \(r = [+-]0\.\d\d\)", first_unit.inner_text())
     first_unit.click()
     page.wait_for_selector("#inside-cell .ct-text i", timeout=30_000)
     cells = page.locator("#inside-cell .ct-text i[class^=d]").count()

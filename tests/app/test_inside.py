@@ -6,6 +6,7 @@ import cnngru.corpus
 import cnngru.inside.build
 from cnngru.app.inside import InsideHandlers
 from cnngru.app.loaded_models import load_models
+from cnngru.app.text_views import unit_outputs
 from cnngru.app.validation import InputError
 from cnngru.inside import FILE
 from cnngru.models import VARIANTS
@@ -64,7 +65,13 @@ def test_unit_numbers_and_view(handlers):
     unit = top[0][0]
     numbers = handlers.unit_values("hybrid", unit, "ROMEO\nBut soft!\n")
     assert len(numbers["values"]) == len("ROMEO\nBut soft!\n")
-    assert all(-1 <= v <= 1 for v in numbers["values"])  # a GRU output: tanh-bounded
+    bundle = handlers.models.get("hybrid")  # the chosen unit's own column, not another's
+    expected = unit_outputs(bundle, "ROMEO\nBut soft!\n", unit)
+    assert numbers["values"] == [round(float(v), 3) for v in expected]
+    assert numbers["values"] != [round(float(v), 3) for v in unit_outputs(
+        bundle, "ROMEO\nBut soft!\n", (unit + 1) % handlers.tables["hybrid"].data["units"]["count"])]
+    assert handlers.unit_values("hybrid", f"{unit}.0")["unit"] == unit
+    assert f"unit {unit}," in handlers.unit_view("hybrid", f"{unit}.0")
     html = handlers.unit_view("hybrid", unit)
     assert html.count("<i class=d") == len(handlers.tables["hybrid"].excerpt)
 
@@ -73,6 +80,8 @@ def test_unit_numbers_and_view(handlers):
     (lambda h: h.filters("nope"), "Unknown model"),
     (lambda h: h.search("gru", "the"), "no character filters"),
     (lambda h: h.search("hybrid", ""), "n-gram"),
+    (lambda h: h.search("hybrid", "a"), "narrower than 2 characters"),
+    (lambda h: h.search("hybrid", "the ki\u00f1g"), "never saw in training: '\u00f1'"),
     (lambda h: h.units("hybrid", "colour"), "Unknown property"),
     (lambda h: h.unit_values("hybrid", 10_000), "whole number from 0 to"),
     (lambda h: h.unit_values("hybrid", "x"), "whole number"),
@@ -80,3 +89,14 @@ def test_unit_numbers_and_view(handlers):
 def test_bad_input_gets_a_clear_message(handlers, call, message):
     with pytest.raises(InputError, match=message):
         call(handlers)
+
+
+def test_switching_model_keeps_the_property_it_has_and_lists_its_own(handlers, monkeypatch):
+    update, *units = handlers.units_on_switch("cnn-pre", "inside brackets")
+    assert update["value"] == "inside brackets" and units[1] == handlers.unit_list("cnn-pre", "inside brackets")
+    table = handlers.tables["gru"]
+    fewer = {"word start": table.unit_properties["word start"]}
+    monkeypatch.setitem(table.data["units"], "properties", fewer)  # a table with other properties
+    update, *units = handlers.units_on_switch("gru", "inside brackets")
+    assert update["choices"] == ["word start"] and update["value"] == "word start"
+    assert units[1] == fewer["word start"]["top"]

@@ -52,6 +52,50 @@ def test_a_table_for_other_weights_is_refused(tmp_path):
         load_table(folder)
 
 
+def drop(table: dict, *path):
+    for step in path[:-1]:
+        table = table[step]
+    del table[path[-1]]
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda t: [], "a JSON list"),
+    (lambda t: drop(t, "samples") or t, "samples is missing"),
+    (lambda t: drop(t, "excerpt", "text") or t, "excerpt.text is missing"),
+    (lambda t: t["units"].update(properties={}) or t, "units.properties is empty"),
+    (lambda t: t["units"]["properties"]["word start"].update(top="x") or t,
+     "units.properties\\['word start'\\].top should be a list"),
+    (lambda t: drop(t, "filters", "items") or t, "filters.items is missing"),
+    (lambda t: t["units"].update(count="many") or t, "units.count should be a whole number"),
+    (lambda t: t["filters"]["items"][3].update(p99="high") or t, "filter 3: p99"),
+])
+def test_a_malformed_table_is_refused_when_loaded_naming_what_it_lacks(tmp_path, edit, problem):
+    """A hand-edited or truncated table is refused with the file and the fix, never read
+    half-way by the tab (which would break the demo at start)."""
+    folder = tmp_path / "hybrid"
+    shutil.copytree(SHIPPED / "hybrid", folder)
+    (folder / FILE).write_text(json.dumps(edit(json.loads((folder / FILE).read_text()))))
+    with pytest.raises(InsideTableError, match=f"{FILE}: not an Inside table \\(.*{problem}.*"
+                                               "cnngru inside build"):
+        load_table(folder)
+
+
+def test_an_unreadable_table_is_refused_with_the_fix(tmp_path):
+    folder = tmp_path / "hybrid"
+    shutil.copytree(SHIPPED / "hybrid", folder)
+    (folder / FILE).unlink()
+    (folder / FILE).mkdir()  # e.g. a folder where the file should be
+    with pytest.raises(InsideTableError, match="unreadable.*cnngru inside build"):
+        load_table(folder)
+
+
+def test_the_excerpt_starts_at_the_speech_with_the_first_stage_direction():
+    from cnngru.inside.build import excerpt_start
+    assert excerpt_start("A\nx\n\nROMEO\n[Aside] hi") == len("A\nx\n\n")
+    assert excerpt_start("ROMEO\n[Aside] hi") == 0  # no blank line before it: the start
+    assert excerpt_start("no brackets here") == 0
+
+
 def test_tables_are_small_and_cnn_post_says_what_it_leaves_out():
     for v in VARIANTS:
         assert (SHIPPED / v / FILE).stat().st_size < 120_000
