@@ -46,8 +46,9 @@ def test_search_finds_a_filter_on_its_own_best_ngram(handlers):
     f = next(f for f in table.filters if f["top"][0][2] > f["p99"] and f["window"] >= 3)
     gram = f["top"][0][0]
     hits = handlers.search("cnn-pre", gram)
-    assert f["id"] in [h[0] for h in hits]
-    assert all(h[4] > h[5] for h in hits)  # every hit is above its p99
+    hit = next(h for h in hits if h[0] == f["id"])
+    # its one window is the n-gram, at the activation the table's builder recorded for it
+    assert hit[3] == gram and hit[4] == pytest.approx(f["top"][0][2], abs=2e-3)
 
 
 def test_switching_model_searches_its_own_filters_or_clears_the_hits(handlers):
