@@ -266,6 +266,9 @@ class Study:
             seeds[strategy] = {}
             for design, scores in designs.items():
                 lr = best_rate(scores)
+                if scores[lr] == math.inf:  # unstable at every rate: out of the running already
+                    seeds[strategy][design] = [math.inf] * len(b.seeds)
+                    continue
                 runs = [self.config(Row(strategy, design), scale.params, lr, scale.sweep_chars, k)
                         for k in b.seeds[1:]]
                 vals = [scores[lr]] + [self.val(c) for c in runs]

@@ -300,6 +300,9 @@ def test_an_unstable_candidate_loses_the_selection_and_an_unstable_strategy_stop
         return lambda c: unstable if (c.variant, c.design) in bad else {"val_bpc": law()(c)}
     _, decided = Study(CPU, "shakespeare", records({("hybrid", "cnn-window32")})).walk()
     assert decided["selection"]["selected"]["hybrid"] != "cnn-window32"
+    check = decided["selection_check"]  # no seeds trained for a candidate unstable everywhere
+    assert check["seeds"]["hybrid"]["cnn-window32"] == [math.inf] * 3
+    assert check["selected"]["hybrid"] == decided["selection"]["selected"]["hybrid"]
     everyone = {("hybrid", d) for d in CANDIDATES["hybrid"]}
     needed, decided = Study(CPU, "shakespeare", records(everyone)).walk()
     assert needed == [] and decided["selection"] is None
