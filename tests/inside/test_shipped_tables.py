@@ -145,6 +145,34 @@ def test_listed_top_ngrams_give_each_filter_its_highest_activations(variant, sha
                 assert direct_activations(bundle, bank, ids)[0, c] == pytest.approx(value, abs=2e-3)
 
 
+@pytest.mark.parametrize("variant", ["cnn-pre", "hybrid"])
+def test_each_filters_p99_and_labels_follow_from_its_validation_activations(variant, shakespeare):
+    """p99 is the 99th percentile of the filter's activations over the validation sample's
+    whole windows; a label is a property that at least 70% of its 100 highest have."""
+    bundle = cnngru.load(variant, device="cpu")
+    table = load_table(SHIPPED / variant)
+    sample = table.data["samples"]["validation"]
+    validation = shakespeare.split("validation")
+    texts = [validation[s:s + sample["block_chars"]] for s in sample["starts"]]
+    for bank in table.data["filters"]["banks"]:
+        k = bank["window"]
+        acts = np.concatenate([direct_activations(bundle, bank, np.asarray(bundle.vocab.encode(t)))
+                               for t in texts])
+        flags = {name: np.concatenate([fn(t, k)[k - 1:] for t in texts])
+                 for name, (_, fn) in props.FILTER_PROPERTIES.items()}
+        for c in (0, bank["channels"] // 2, bank["channels"] - 1):
+            f = table.filters[bank["first"] + c]
+            assert np.percentile(acts[:, c], 99) == pytest.approx(f["p99"], abs=2e-3)
+            best = np.argsort(-acts[:, c], kind="stable")[:100]
+            shares = {name: flag[best].mean() for name, flag in flags.items()}
+            labelled = dict(f["labels"])
+            for name, share in shares.items():  # (ties at the 100th may swap a position)
+                if name in labelled:
+                    assert share == pytest.approx(labelled[name], abs=0.02) and share >= 0.68
+                else:
+                    assert share < 0.72, (f["id"], name, share)
+
+
 @pytest.mark.parametrize("variant", ["gru", "hybrid"])
 def test_reported_unit_correlations_are_right(variant, shakespeare):
     bundle = cnngru.load(variant, device="cpu")
