@@ -272,7 +272,9 @@ def curves_figure(curves: dict[str, list], title: str = "Training curves") -> Fi
                                    dash=["solid", "dash", "dot", "dashdot"][k // 4 % 4]),
                          hovertemplate=name + ": %{y:.3f} BPC at %{x:,.0f} chars<extra></extra>"))
     zoom = finish_range(curves.values())
-    note = " (the fall at the start is above the top: double-click to see it)" if zoom else ""
+    above = zoom is not None and any(np.nanmax(np.asarray(c, dtype=float).reshape(-1, 2)[:, 1],
+                                               initial=-np.inf) > zoom[1] for c in curves.values())
+    note = " (the fall at the start is above the top: double-click to see it)" if above else ""
     layout = dict(xaxis=dict(title=dict(text="training characters" + note)),
                   yaxis=dict(title=dict(text="validation bits per character"), range=zoom))
     return figure(data, layout, title, height=420)
@@ -283,12 +285,16 @@ CURVE_START = 0.1  # the share of training whose fast early fall the curves' y r
 
 def finish_range(curves) -> list[float] | None:
     """A y range for validation curves that shows where they finish, where rows differ by
-    hundredths of a bit: from their lowest point to their highest after the first tenth of
-    training (the first points, several bits higher, would flatten the rest). None (plotly's
-    own range) when no point is a number."""
-    pts = [np.asarray(c, dtype=float).reshape(-1, 2) for c in curves]
-    late = np.concatenate([p[p[:, 0] >= CURVE_START * p[-1, 0], 1] for p in pts if len(p)] or [[]])
-    every = np.concatenate([p[:, 1] for p in pts] or [[]])
+    hundredths of a bit: from their lowest point to their highest after the first tenth of the
+    longest run's training (the first points, several bits higher, would flatten the rest; a
+    run stopped early shows only what it reached past that). None (plotly's own range) when
+    no such point is a number."""
+    pts = [p for p in (np.asarray(c, dtype=float).reshape(-1, 2) for c in curves) if len(p)]
+    if not pts:
+        return None
+    start = CURVE_START * max(p[-1, 0] for p in pts)
+    late = np.concatenate([p[p[:, 0] >= start, 1] for p in pts])
+    every = np.concatenate([p[:, 1] for p in pts])
     late, every = late[np.isfinite(late)], every[np.isfinite(every)]
     if not late.size:
         return None

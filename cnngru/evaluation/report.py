@@ -53,7 +53,8 @@ def scale_answer(table: dict) -> str:
                 + ", ".join(f"`{v}` at {fmt_count(p)}" for v, p in helped)
                 + f" beat the GRU baseline on the unseen test plays (scales finished: {where}).")
     else:
-        head = (f"**No, not at the scales finished{so_far}:** no CNN strategy, in its strongest "
+        which = "the scales finished so far" if unfinished else "these scales"
+        head = (f"**No, not at {which}:** no CNN strategy, in its strongest "
                 f"design, beats the GRU baseline on the unseen test plays at {where} parameters.")
     note = ("\n\nA difference \"helps\" or \"hurts\" only when its 95% interval, which "
             f"includes training randomness ({len(table['method']['seeds'])} seeds), excludes zero; "
@@ -151,10 +152,14 @@ def study_markdown(table: dict) -> str:
         for strategy, entries in table["candidates"].items():
             for e in entries:
                 others, mean = seeds_cells(e)
-                out.append(f"| {strategy} | {e['design']} | {e['val_bpc']:.3f} | {e['lr']:g} "
+                val = "unstable" if e["val_bpc"] is None else f"{e['val_bpc']:.3f}"
+                out.append(f"| {strategy} | {e['design']} | {val} | {e['lr']:g} "
                            f"| {'**yes**' if e['selected'] else ''} | {others} | {mean} |")
-        out.append("\n" + selection_margins(table["candidates"]))
+        margins = selection_margins(table["candidates"])
         if check := selection_check(table["candidates"]):
+            margins += " The check below puts each candidate's other seeds beside it."
+        out.append("\n" + margins)
+        if check:
             out.append("\n" + check)
     if table.get("sweep"):
         out += ["", "### Learning rates (validation BPC at the sweep budget)", "",
@@ -289,39 +294,49 @@ def shipped_table(rows: list[dict]) -> list[str]:
 
 def seeds_cells(entry: dict) -> tuple[str, str]:
     """A candidate's other seeds at its best rate, and the mean of all its seeds (bold where it
-    is its strategy's best): "—" before the check, "not yet" while seeds are missing."""
+    is its strategy's best): "—" where it has none (before the check, or unstable at every
+    rate), "not yet" while seeds are missing."""
     seeds = entry.get("seeds_val_bpc")
     if seeds is None:
         return "—", "—"
     shown = ["unstable" if k in entry["seeds_unstable"] else "not&nbsp;yet" if v is None
-             else f"{v:.3f}" for k, v in enumerate(seeds)][1:]
+             else f"{v:.3f}" for k, v in zip(entry["seed_numbers"], seeds, strict=True)][1:]
     if set(shown) == {"not&nbsp;yet"}:
         shown = ["not&nbsp;yet"]
     mean = entry.get("mean_val_bpc")
     if mean is None:
-        return ",&nbsp;".join(shown), "unstable" if entry["seeds_unstable"] else "not yet"
+        return ",&nbsp;".join(shown), "unstable" if entry["seeds_unstable"] else "not&nbsp;yet"
     return ",&nbsp;".join(shown), f"**{mean:.3f}**" if entry["best_mean"] else f"{mean:.3f}"
+
+
+def check_complete(entries: list[dict]) -> bool:
+    """Whether every seed of a strategy's checked candidates is in (stable or not)."""
+    return all(v is not None or k in e["seeds_unstable"] for e in entries if "seeds_val_bpc" in e
+               for k, v in zip(e["seed_numbers"], e["seeds_val_bpc"], strict=True))
 
 
 def selection_check(candidates: dict[str, list[dict]]) -> str:
     """Whether each strategy's selection, made on seed 0, stands on the mean of its seeds."""
-    checked = {s: es for s, es in candidates.items() if all("seeds_val_bpc" in e for e in es)}
+    checked = {s: es for s, es in candidates.items() if any("seeds_val_bpc" in e for e in es)}
     if not checked:
         return ""
-    n = len(next(iter(checked.values()))[0]["seeds_val_bpc"])
-    waiting = [s for s, es in checked.items() if not any(e["best_mean"] for e in es)]
-    stands = [s for s, es in checked.items() if any(e["best_mean"] and e["selected"] for e in es)]
-    moves = {s: next(e["design"] for e in es if e["best_mean"]) for s, es in checked.items()
-             if s not in waiting and s not in stands}
-    others = ("seeds " if n > 2 else "seed ") + " and ".join(map(str, range(1, n)))
-    out = (f"The check: each candidate's {others} at its best rate decide nothing (seed 0 "
-           "chose that rate, so seed 0 reads a little low); the selection stays seed 0's. On the "
-           f"mean of the {n} seeds, ")
+    numbers = next(e["seed_numbers"] for es in checked.values() for e in es if "seed_numbers" in e)
+    best = {s: next((e for e in es if e.get("best_mean")), None) for s, es in checked.items()}
+    waiting = [s for s, es in checked.items() if not check_complete(es)]
+    shaky = [s for s in checked if s not in waiting and best[s] is None]
+    stands = [s for s, e in best.items() if e is not None and e["selected"]]
+    moves = {s: e["design"] for s, e in best.items() if e is not None and not e["selected"]}
+    others = ("seeds " if len(numbers) > 2 else "seed ") + " and ".join(map(str, numbers[1:]))
+    out = (f"The check: each candidate's {others} at its best rate decide nothing (seed 0's "
+           "score is biased low, as the rate was picked on it); the selection stays seed 0's. "
+           f"On the mean of the {len(numbers)} seeds, ")
     said = []
     if stands:
         said.append("it stands for " + ", ".join(stands))
     if moves:
         said.append("it would go to " + ", ".join(f"{d} for {s}" for s, d in moves.items()))
+    if shaky:
+        said.append("for " + ", ".join(shaky) + " every candidate had an unstable seed")
     if waiting:
         said.append("for " + ", ".join(waiting) + " the seeds are not all in yet")
     return out + "; ".join(said) + "."
@@ -332,15 +347,15 @@ def selection_margins(candidates: dict[str, list[dict]]) -> str:
     cannot tell from training randomness (under ``TIE_MARGIN``)."""
     margins = {}
     for strategy, entries in candidates.items():
-        scores = sorted(e["val_bpc"] for e in entries)
+        scores = sorted(e["val_bpc"] for e in entries if e["val_bpc"] is not None)
         if len(scores) > 1:
             margins[strategy] = scores[1] - scores[0]
     if not margins:
         return ""
     lead = ", ".join(f"{s} {m:.3f}" for s, m in margins.items())
     ties = [s for s, m in margins.items() if m < TIE_MARGIN]
-    verdict = (f"The selection saw one seed of each candidate, so a lead under {TIE_MARGIN} BPC is within "
-               "training randomness: for " + ", ".join(ties) + " the selection is a tie that the "
-               "seed decided." if ties else
+    verdict = (f"The selection saw one seed of each candidate, so a lead under {TIE_MARGIN} BPC "
+               "is within training randomness: for " + ", ".join(ties) + " the selection is a "
+               "tie that the seed decided." if ties else
                f"Every lead exceeds {TIE_MARGIN} BPC, the one-seed tie margin.")
     return f"Lead of the selected design over the runner-up (validation BPC): {lead}. {verdict}"

@@ -255,31 +255,38 @@ class Study:
     def selection_check(self, selection: dict) -> tuple[list[TrainConfig], dict]:
         """Stage 1's check: every candidate's other seeds at its best rate on the shared grid.
         Leads between candidates are often within one seed's noise, so this measures whether
-        the selection would stand on the mean over the seeds; it changes no decision. Returns
-        the runs still missing and, per strategy, ``{design: [val of each seed]}`` (None for a
-        seed not recorded yet; infinite: unstable), with ``selected``, the design of the best
-        mean once every seed is in (None before)."""
+        the selection would stand on the mean over the seeds; it changes no decision.
+
+        Returns the runs still missing and ``{"seeds": {strategy: {design: [val of each seed]
+        or None}}, "seed_numbers", "selected"}``: a val is None while its run is not recorded
+        and infinite if it was unstable; a candidate unstable at every rate of the grid gets
+        None (no seeds are trained for it). ``selected`` is, per strategy, the design whose
+        seeds have the best mean, once all are in, among those with no unstable seed (None
+        before, or if every design had one)."""
         b = self.budget
         scale = b.scale(b.selection_params)
+        others = [k for k in b.seeds if k != 0]  # the selection ran seed 0
         missing, seeds = [], {}
         for strategy, designs in selection["scores"].items():
             seeds[strategy] = {}
             for design, scores in designs.items():
                 lr = best_rate(scores)
                 if scores[lr] == math.inf:  # unstable at every rate: out of the running already
-                    seeds[strategy][design] = [math.inf] * len(b.seeds)
+                    seeds[strategy][design] = None
                     continue
                 runs = [self.config(Row(strategy, design), scale.params, lr, scale.sweep_chars, k)
-                        for k in b.seeds[1:]]
-                vals = [scores[lr]] + [self.val(c) for c in runs]
-                missing += [c for c, v in zip(runs, vals[1:], strict=True) if v is None]
-                seeds[strategy][design] = vals
-        means = {s: {d: sum(v) / len(v) for d, v in ds.items()} for s, ds in seeds.items()
-                 if all(x is not None for v in ds.values() for x in v)}
-        return missing, {"seeds": seeds, "lrs": {s: {d: best_rate(sc) for d, sc in ds.items()}
-                                                 for s, ds in selection["scores"].items()},
-                         "selected": {s: (min(means[s], key=means[s].get) if s in means else None)
-                                      for s in seeds}}
+                        for k in others]
+                vals = [self.val(c) for c in runs]
+                missing += [c for c, v in zip(runs, vals, strict=True) if v is None]
+                seeds[strategy][design] = [scores[lr], *vals]
+        selected = {}
+        for strategy, designs in seeds.items():
+            checked = [v for v in designs.values() if v is not None]
+            means = {d: sum(v) / len(v) for d, v in designs.items()
+                     if v is not None and all(x is not None and x < math.inf for x in v)}
+            done = all(x is not None for v in checked for x in v)
+            selected[strategy] = min(means, key=means.get) if done and means else None
+        return missing, {"seeds": seeds, "seed_numbers": [0, *others], "selected": selected}
 
     def rows(self, params: int, selected: dict[str, str]) -> list[Row]:
         rows = [Row(s, selected[s]) for s in VARIANTS]
@@ -497,7 +504,8 @@ class Study:
         if selection is None:
             return needed, decided
         missing, decided["selection_check"] = self.selection_check(selection)
-        needed += missing  # first: it is short, and says whether the designs chosen hold
+        needed += missing  # first: whether the designs chosen hold is best known before the
+        #                    long runs of every scale are spent on them
         for scale in self.budget.scales:
             here = decided["scales"][scale.params] = {}
             try:

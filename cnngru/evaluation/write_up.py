@@ -121,24 +121,32 @@ def full_budget_rate_entries(decided: dict) -> list[dict]:
     return out
 
 
+def finite(v: float | None) -> float | None:
+    """A validation BPC as JSON can hold it: None for an unstable run's infinity."""
+    return v if v is not None and math.isfinite(v) else None
+
+
 def candidate_entries(selection: dict | None, check: dict | None = None) -> dict:
-    """Each strategy's candidates: seed 0's grid and best rate, and (``check``) every seed's
-    validation BPC at that rate, ``None`` where not recorded yet or unstable, and their mean
-    once all are in and stable."""
+    """Each strategy's candidates: seed 0's grid (None: unstable) and best rate; with
+    ``check``, every seed's validation BPC at that rate (``seeds_val_bpc``, None where not
+    recorded yet or unstable, and the unstable ones in ``seeds_unstable``; no seeds at all for
+    a candidate unstable at every rate), their mean once all are in and stable, and whether
+    it is its strategy's best mean."""
     if selection is None:
         return {}
     out = {}
     for strategy, designs in selection["scores"].items():
         out[strategy] = []
         for d, scores in designs.items():
-            entry = {"design": d, "val_bpc": min(scores.values()), "lr": best_rate(scores),
-                     "grid": {f"{lr:g}": v for lr, v in sorted(scores.items())},
+            entry = {"design": d, "val_bpc": finite(min(scores.values())), "lr": best_rate(scores),
+                     "grid": {f"{lr:g}": finite(v) for lr, v in sorted(scores.items())},
                      "selected": d == selection["selected"][strategy]}
-            if check:
-                vals = check["seeds"][strategy][d]
-                entry["seeds_val_bpc"] = [v if v is not None and math.isfinite(v) else None
-                                          for v in vals]
-                entry["seeds_unstable"] = [k for k, v in enumerate(vals) if v == math.inf]
+            vals = check["seeds"][strategy][d] if check else None
+            if vals is not None:
+                entry["seed_numbers"] = check["seed_numbers"]
+                entry["seeds_val_bpc"] = [finite(v) for v in vals]
+                entry["seeds_unstable"] = [k for k, v in zip(check["seed_numbers"], vals,
+                                                              strict=True) if v == math.inf]
                 done = None not in entry["seeds_val_bpc"]
                 entry["mean_val_bpc"] = float(np.mean(entry["seeds_val_bpc"])) if done else None
                 entry["best_mean"] = d == check["selected"][strategy]
@@ -306,7 +314,8 @@ def write_up(reproduction) -> dict:
     if "curves" not in table and table.get("rows"):  # no scale finished: the shipped models'
         table["curves"] = shipped_curves(reproduction.where.shipped, [r["name"] for r in table["rows"]])
         table["curves_from"] = "the shipped models"
-    (folder / "results.json").write_text(json.dumps(table, indent=1))
+    # strict JSON (no Infinity or NaN), as a browser's JSON.parse reads it
+    (folder / "results.json").write_text(json.dumps(table, indent=1, allow_nan=False))
     md = study_markdown(table)
     if table.get("refiner"):
         from ..refiner.metrics import markdown

@@ -85,7 +85,7 @@ def speaker_name(text: str) -> np.ndarray:
     after_blank, capitals, still_name = True, 0, True
     for t, c in enumerate(text):
         if c == "\n":
-            after_blank = t >= 1 and text[t - 1] == "\n" or t == 0
+            after_blank = t == 0 or text[t - 1] == "\n"
             capitals, still_name = 0, after_blank
             continue
         still_name = still_name and c in NAME_CHARACTERS and (capitals > 0 or c.isupper())

@@ -104,7 +104,8 @@ FILTER_KEYS = {"id": int, "bank": str, "window": int, "labels": list, "top": lis
 
 
 def shape_problem(data: dict) -> str | None:
-    """What a table lacks of what the tab reads (None: nothing), so that a hand-edited or
+    """What a table lacks of what the tab reads (None: nothing): its sections, each filter's
+    row, top n-grams and labels, and each property's top units, so that a hand-edited or
     truncated file is refused when loaded, not when a visitor opens the tab."""
     for path, kind in SHAPE.items():
         for where, value in _walk(data, path):
@@ -116,11 +117,32 @@ def shape_problem(data: dict) -> str | None:
         return "units.properties is empty"
     if data["units"]["count"] < 1:
         return "units.count is not positive"
-    for f in data["filters"]["items"]:
+    count = data["units"]["count"]
+    for name, entry in data["units"]["properties"].items():
+        if not all(_row(x, (int, NUMBER)) and 0 <= x[0] < count for x in entry["top"]):
+            return f"units.properties[{name!r}].top should hold [unit below {count}, r] pairs"
+    for i, f in enumerate(data["filters"]["items"]):
         for key, kind in FILTER_KEYS.items():
             if not isinstance(f.get(key), kind) or isinstance(f.get(key), bool):
-                return f"filter {f.get('id', '?')}: {key} is missing or not a number/list/text"
+                return f"filter {i}: {key} is missing or not {KIND_NAMES.get(kind, 'a number')}"
+        if f["id"] != i:
+            return f"filter {i}: its id is {f['id']}"
+        if not all(_row(x, (str, int, NUMBER)) for x in f["top"]):
+            return f"filter {i}: top should hold [n-gram, count, activation] rows"
+        if not all(_row(x, (str, NUMBER)) for x in f["labels"]):
+            return f"filter {i}: labels should hold [property, share] pairs"
     return None
+
+
+NUMBER = (int, float)
+
+
+def _row(value, kinds: tuple) -> bool:
+    """``value`` is a list with one item of each of ``kinds``, in order (booleans are not
+    numbers here)."""
+    return (isinstance(value, list) and len(value) == len(kinds)
+            and all(isinstance(v, k) and not isinstance(v, bool)
+                    for v, k in zip(value, kinds, strict=True)))
 
 
 def _walk(value, path: tuple, where: str = ""):
@@ -149,10 +171,11 @@ def table_for(bundle: Bundle) -> InsideTable:
 
 
 def firing(bundle: Bundle, table: InsideTable, text: str) -> list[dict]:
-    """The filters that fire on ``text``: above their p99 on a window lying wholly inside it.
-    Each: the filter's id, window, its best window of the text, that activation and p99 (a
-    filter wider than the text is not tested)."""
-    ids = np.asarray(bundle.vocab.encode(text, "replace"), dtype=np.int64)
+    """The filters that fire on ``text`` (characters the model knows): above their p99 on a
+    window lying wholly inside it. Each: the filter's id, window, its best window of the text,
+    that activation, p99, and their ratio (None where p99 is not above zero; such hits come
+    last). A filter wider than the text is not tested."""
+    ids = np.asarray(bundle.vocab.encode(text), dtype=np.int64)
     with torch.inference_mode():
         acts = filter_activations(bundle.model, ids)  # (N, filters)
     hits = []

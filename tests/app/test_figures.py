@@ -110,6 +110,13 @@ def test_curves_show_where_they_finish_not_the_first_fall():
     assert high >= gru[steps >= 10_000, 1].max()
     assert "double-click" in fig.layout.xaxis.title.text
     assert figures.finish_range([[[0, float("nan")]]]) is None
+    # a run stopped early (its whole curve inside the first tenth) does not undo the zoom
+    stopped = [[1000, 4.4], [5000, 3.0]]
+    fig = figures.curves_figure({"gru": gru.tolist(), "stopped": stopped})
+    assert fig.layout.yaxis.range[1] < 2.5
+    # with nothing above the range, there is no start to point at
+    flat = figures.curves_figure({"gru": [[1000, 2.3], [2000, 2.2]]})
+    assert "double-click" not in flat.layout.xaxis.title.text
 
 
 def test_rounded_keeps_the_digits_asked_for_and_turns_gaps_into_none():

@@ -49,6 +49,23 @@ def test_search_finds_a_filter_on_its_own_best_ngram(handlers):
     hit = next(h for h in hits if h[0] == f["id"])
     # its one window is the n-gram, at the activation the table's builder recorded for it
     assert hit[3] == gram and hit[4] == pytest.approx(f["top"][0][2], abs=2e-3)
+    assert all(h[4] >= h[5] for h in hits)  # each hit is above its filter's p99
+
+
+def test_a_hit_against_a_p99_at_or_below_zero_has_no_ratio_and_comes_last(handlers):
+    """Depthwise channels have no ReLU: a p99 at or below zero makes "× p99" meaningless."""
+    import copy
+
+    from cnngru.inside import firing
+    table = copy.deepcopy(handlers.tables["cnn-pre"])
+    gram = "the king"
+    hits = firing(handlers.models.get("cnn-pre"), table, gram)
+    negative = next(f for f in table.filters if f["id"] not in {h["id"] for h in hits})
+    negative["p99"] = -1e6  # fires on anything
+    again = firing(handlers.models.get("cnn-pre"), table, gram)
+    last = again[-1]
+    assert last["id"] == negative["id"] and last["ratio"] is None
+    assert [h["ratio"] for h in again[:-1]] == sorted((h["ratio"] for h in hits), reverse=True)
 
 
 def test_switching_model_searches_its_own_filters_or_clears_the_hits(handlers):

@@ -49,6 +49,7 @@ def test_search_units_and_unit_values(client):
     windows = {"the king"[i:i + k] for k in range(2, 9) for i in range(9 - k)}
     assert found["data"] and all(row[3] in windows and len(row[3]) == row[1]
                                  for row in found["data"])  # a window of what was typed
+    assert all(row[4] >= row[5] for row in found["data"])  # above its filter's p99
     units = client.predict("hybrid", "position in line", api_name="/inside_units")
     stored = load_table(SHIPPED / "hybrid").unit_properties["position in line"]["top"]
     assert units == stored

@@ -49,6 +49,11 @@ def test_each_strategy_gets_a_verdict_at_each_scale():
     assert partial.startswith("**Yes, in places so far:** `cnn-post` at 100k")
 
 
+def test_no_strategy_helping_at_any_scale_of_a_finished_study_is_a_plain_no():
+    text = scale_answer(table(scale(100_000, TIE, WORSE, TIE), scale(300_000, TIE, TIE, TIE)))
+    assert text.startswith("**No, not at these scales:**") and "Not finished yet" not in text
+
+
 def test_no_strategy_helping_anywhere_is_no_and_unfinished_scales_are_named():
     text = scale_answer(table(scale(100_000, TIE, WORSE, TIE), unfinished=[1_000_000]))
     assert text.startswith("**No, not at the scales finished so far:**") and "at 100k parameters" in text
@@ -220,7 +225,7 @@ def test_no_seed_run_finished_means_no_seed_runs_table():
 def candidate(design, seeds, selected=False, best_mean=False, unstable=()):
     done = None not in seeds
     return {"design": design, "val_bpc": seeds[0], "lr": 0.01, "selected": selected,
-            "seeds_val_bpc": seeds, "seeds_unstable": list(unstable),
+            "seed_numbers": [0, 1, 2], "seeds_val_bpc": seeds, "seeds_unstable": list(unstable),
             "mean_val_bpc": sum(seeds) / len(seeds) if done else None, "best_mean": best_mean}
 
 
@@ -231,12 +236,18 @@ def test_the_candidates_table_shows_each_designs_other_seeds_and_whether_the_sel
         "cnn-post": [candidate("rf15", [2.25, 2.26, 2.27], selected=True, best_mean=True),
                      candidate("rf63", [2.26, 2.28, 2.29])],
         "hybrid": [candidate("window32", [2.33, None, None], selected=True),
-                   candidate("memory256", [2.36, None, None], unstable=[1])]}}
+                   candidate("memory256", [2.36, None, None], unstable=[1])],
+        "cnn-pre": [candidate("depthwise4", [2.39, None, 2.40], selected=True, unstable=[1]),
+                    candidate("ngram", [2.41, 2.42, None], unstable=[2]),
+                    {"design": "wide", "val_bpc": None, "lr": 0.01, "selected": False}]}}
     md = study_markdown(t)
     assert "| gru | one-layer | 2.360 | 0.01 | **yes** | 2.410,&nbsp;2.420 | 2.397 |" in md
     assert "| gru | two-layers | 2.380 | 0.01 |  | 2.370,&nbsp;2.360 | **2.370** |" in md
-    assert "| hybrid | window32 | 2.330 | 0.01 | **yes** | not&nbsp;yet | not yet |" in md
+    assert "| hybrid | window32 | 2.330 | 0.01 | **yes** | not&nbsp;yet | not&nbsp;yet |" in md
     assert "| hybrid | memory256 | 2.360 | 0.01 |  | unstable,&nbsp;not&nbsp;yet | unstable |" in md
+    assert "| cnn-pre | wide | unstable | 0.01 |  | — | — |" in md  # no seeds trained for it
     check = next(line for line in md.splitlines() if line.startswith("The check:"))
     assert "seeds 1 and 2" in check and "it stands for cnn-post" in check
     assert "it would go to two-layers for gru" in check and "for hybrid the seeds are not all in" in check
+    assert "for cnn-pre every candidate had an unstable seed" in check
+    assert "The check below puts each candidate's other seeds beside it." in md

@@ -89,6 +89,26 @@ def test_the_selection_check_reports_the_best_mean_and_changes_no_decision():
     assert all(here["rows"][0] == Row("gru", "one-layer") for here in decided["scales"].values())
 
 
+def test_a_candidate_with_an_unstable_seed_does_not_compete_on_the_mean():
+    """An unstable seed makes a mean infinite: such a design is not the best mean, and a
+    strategy whose every design has one gets none."""
+    unstable = {"val_bpc": 9.0, "unstable": {"chars": 1, "val_bpc": None, "best_val_bpc": None}}
+
+    def records(shaky):
+        def record(c):
+            if c.seed == 1 and (c.variant, c.design) in shaky:
+                return unstable
+            return {"val_bpc": law(design_gap={"one-layer": -0.1, "dropout-0.25": 0.05})(c)}
+        return record
+    _, decided = Study(CPU, "shakespeare", records({("gru", "one-layer")})).walk()
+    assert decided["selection_check"]["selected"]["gru"] == "two-layers"
+    assert decided["selection"]["selected"]["gru"] == "one-layer"
+    everyone = {("gru", d) for d in CANDIDATES["gru"]}
+    _, decided = Study(CPU, "shakespeare", records(everyone)).walk()
+    assert decided["selection_check"]["selected"]["gru"] is None
+    assert decided["selection_check"]["seeds"]["gru"]["one-layer"][1] == math.inf
+
+
 def test_the_ladder_stops_at_the_first_rung_within_the_tolerance():
     study = Study(CPU, "shakespeare", Records(law()))
     _, budget = study.full_budget(100_000, Row("gru", "one-layer"), 1e-2)
@@ -301,8 +321,9 @@ def test_an_unstable_candidate_loses_the_selection_and_an_unstable_strategy_stop
     _, decided = Study(CPU, "shakespeare", records({("hybrid", "cnn-window32")})).walk()
     assert decided["selection"]["selected"]["hybrid"] != "cnn-window32"
     check = decided["selection_check"]  # no seeds trained for a candidate unstable everywhere
-    assert check["seeds"]["hybrid"]["cnn-window32"] == [math.inf] * 3
+    assert check["seeds"]["hybrid"]["cnn-window32"] is None
     assert check["selected"]["hybrid"] == decided["selection"]["selected"]["hybrid"]
+    assert check["seed_numbers"] == [0, 1, 2]
     everyone = {("hybrid", d) for d in CANDIDATES["hybrid"]}
     needed, decided = Study(CPU, "shakespeare", records(everyone)).walk()
     assert needed == [] and decided["selection"] is None

@@ -1,5 +1,6 @@
 """cnngru.evaluation.write_up on a study of hand-made records: the seed runs a scale reports."""
 
+import json
 import math
 
 import pytest
@@ -68,3 +69,18 @@ def test_each_candidate_carries_its_seeds_and_their_mean_and_the_best_mean_is_ma
     assert one["best_mean"] and not two["best_mean"] and one["selected"]
     assert candidate_entries(decided["selection"])["gru"][0].keys() == {
         "design", "val_bpc", "lr", "grid", "selected"}
+
+
+def test_an_unstable_candidate_is_written_as_json_can_hold_it():
+    """No Infinity in results.json: an unstable run's score is None, and a candidate unstable
+    at every rate trains no check seeds."""
+    unstable = {"val_bpc": 9.0, "unstable": {"chars": 1, "val_bpc": None, "best_val_bpc": None}}
+    law_ = law()
+    study = Study(CPU, "shakespeare", lambda c: unstable if c.design == "cnn-window32" else {
+        "val_bpc": law_(c)})
+    _, decided = study.walk()
+    entries = candidate_entries(decided["selection"], decided["selection_check"])["hybrid"]
+    window32 = next(e for e in entries if e["design"] == "cnn-window32")
+    assert window32["val_bpc"] is None and set(window32["grid"].values()) == {None}
+    assert "seeds_val_bpc" not in window32
+    json.dumps(entries, allow_nan=False)

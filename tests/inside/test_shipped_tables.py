@@ -68,6 +68,11 @@ def drop(table: dict, *path):
     (lambda t: drop(t, "filters", "items") or t, "filters.items is missing"),
     (lambda t: t["units"].update(count="many") or t, "units.count should be a whole number"),
     (lambda t: t["filters"]["items"][3].update(p99="high") or t, "filter 3: p99"),
+    (lambda t: t["filters"]["items"][3].update(id=7) or t, "filter 3: its id is 7"),
+    (lambda t: t["filters"]["items"][3]["top"].append(["ab", 2]) or t, "filter 3: top should hold"),
+    (lambda t: t["filters"]["items"][3].update(labels=[["x"]]) or t, "filter 3: labels should hold"),
+    (lambda t: t["units"]["properties"]["word start"]["top"].append([10_000, 0.5]) or t,
+     "top should hold \\[unit below"),
 ])
 def test_a_malformed_table_is_refused_when_loaded_naming_what_it_lacks(tmp_path, edit, problem):
     """A hand-edited or truncated table is refused with the file and the fix, never read
