@@ -121,13 +121,18 @@ def direct_activations(bundle, bank: dict, ids: np.ndarray) -> np.ndarray:
     return out
 
 
+def sample_texts(table, corpus, split: str) -> list[str]:
+    """The blocks of ``split`` the table was built on, as its ``samples`` record them."""
+    sample = table.data["samples"][split]
+    text = corpus.split(split)
+    return [text[s:s + sample["block_chars"]] for s in sample["starts"]]
+
+
 @pytest.mark.parametrize("variant", ["cnn-pre", "hybrid"])
 def test_listed_top_ngrams_give_each_filter_its_highest_activations(variant, shakespeare):
     bundle = cnngru.load(variant, device="cpu")
     table = load_table(SHIPPED / variant)
-    sample = table.data["samples"]["train"]
-    train = shakespeare.split("train")
-    blocks = [train[s:s + sample["block_chars"]] for s in sample["starts"]]
+    blocks = sample_texts(table, shakespeare, "train")
     for bank in table.data["filters"]["banks"]:
         k = bank["window"]
         acts = [direct_activations(bundle, bank, np.asarray(bundle.vocab.encode(b)))
@@ -156,9 +161,7 @@ def test_each_filters_p99_and_labels_follow_from_its_validation_activations(vari
     whole windows; a label is a property that at least 70% of its 100 highest have."""
     bundle = cnngru.load(variant, device="cpu")
     table = load_table(SHIPPED / variant)
-    sample = table.data["samples"]["validation"]
-    validation = shakespeare.split("validation")
-    texts = [validation[s:s + sample["block_chars"]] for s in sample["starts"]]
+    texts = sample_texts(table, shakespeare, "validation")
     for bank in table.data["filters"]["banks"]:
         k = bank["window"]
         acts = np.concatenate([direct_activations(bundle, bank, np.asarray(bundle.vocab.encode(t)))
@@ -182,9 +185,7 @@ def test_each_filters_p99_and_labels_follow_from_its_validation_activations(vari
 def test_reported_unit_correlations_are_right(variant, shakespeare):
     bundle = cnngru.load(variant, device="cpu")
     table = load_table(SHIPPED / variant)
-    sample = table.data["samples"]["validation"]
-    validation = shakespeare.split("validation")
-    texts = [validation[s:s + sample["block_chars"]] for s in sample["starts"]]
+    texts = sample_texts(table, shakespeare, "validation")
     outputs = []
     with torch.inference_mode():
         for text in texts:  # the model's own outputs, each block read with the state carried
