@@ -36,7 +36,7 @@ def scale_answer(table: dict) -> str:
             if v == "helps":
                 helped.append((strategy, s["params"]))
             parts.append(f"{v} at {fmt_count(s['params'])} ({d['mean']:+.3f} BPC, 95% CI "
-                         f"{d['lo']:+.3f} to {d['hi']:+.3f})")
+                         f"{signed(d['lo'])} to {signed(d['hi'])})")
         design = next(r for r in scales[-1]["rows"] if r["name"] == strategy)["design"]
         lines.append(f"- `{strategy}` ({design}): " + "; ".join(parts) + ".")
     for s in scales:
@@ -113,9 +113,16 @@ def fmt_count(n: float) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
 
 
-def _interval(lo: float, hi: float, signed: bool = False) -> str:
-    f = "{:+.3f}" if signed else "{:.3f}"
-    return f"({f.format(lo)}, {f.format(hi)})"
+def signed(v: float) -> str:
+    """A difference's bound with its sign: one more digit where three would show a bound that
+    misses zero by a hair as ±0.000 (the verdict reads the unrounded one)."""
+    return f"{v:+.4f}" if v != 0 and round(v, 3) == 0 else f"{v:+.3f}"
+
+
+def _interval(lo: float, hi: float, differences: bool = False) -> str:
+    if differences:
+        return f"({signed(lo)}, {signed(hi)})"
+    return f"({lo:.3f}, {hi:.3f})"
 
 
 def study_markdown(table: dict) -> str:

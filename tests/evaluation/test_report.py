@@ -49,6 +49,13 @@ def test_each_strategy_gets_a_verdict_at_each_scale():
     assert partial.startswith("**Yes, in places so far:** `cnn-post` at 100k")
 
 
+def test_a_bound_that_misses_zero_by_a_hair_shows_it_with_a_fourth_digit():
+    text = scale_answer(table(scale(100_000, TIE, BETTER, (0.019, -0.00025, 0.034))))
+    assert "ties at 100k (+0.019 BPC, 95% CI -0.0003 to +0.034)" in text
+    md = study_markdown({**table(scale(100_000, TIE, BETTER, (0.019, -0.00025, 0.034))), "answer": "x"})
+    assert "+0.019&nbsp;(-0.0003, +0.034)" in md and "(+0.000" not in md
+
+
 def test_no_strategy_helping_at_any_scale_of_a_finished_study_is_a_plain_no():
     text = scale_answer(table(scale(100_000, TIE, WORSE, TIE), scale(300_000, TIE, TIE, TIE)))
     assert text.startswith("**No, not at these scales:**") and "Not finished yet" not in text
