@@ -27,6 +27,7 @@ Each run is a ``TrainConfig``; it is done when ``run_records`` holds its record.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,7 +149,9 @@ class Study:
         b = self.budget
         batch = cpu_recipe(self.budget.scale(params).full_chars).batch_size
         steps = max(1, chars // (batch * b.seq_len))
-        overrides = candidates(row.variant)[row.design] if row.design else {}
+        # as JSON holds them (lists, not tuples): a run resumed from its snapshot compares the
+        # config read back from JSON with this one
+        overrides = json.loads(json.dumps(candidates(row.variant)[row.design])) if row.design else {}
         return TrainConfig(variant=row.variant, design=row.design, model=overrides,
                            corpus=self.corpus, params=params, batch_size=batch, seq_len=b.seq_len,
                            max_chars=chars, lr=lr, warmup_steps=warmup_for(steps), seed=seed,

@@ -1,5 +1,6 @@
 """The study's decisions on hand-made records: a validation BPC per run from a made-up law."""
 
+import json
 import math
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from cnngru.evaluation.stability import FLOOR, NoStableRate
 from cnngru.evaluation.study import CPU, Row, Study
 from cnngru.models import CANDIDATES, VARIANTS
+from cnngru.training.config import TrainConfig, recipe
 
 
 def law(best_lr=1e-2, design_gap=None, chars_floor=2.0):
@@ -38,7 +40,9 @@ def test_a_fresh_study_needs_every_candidate_on_the_shared_grid_first():
     assert decided["selection"] is None
     assert {(c.variant, c.design) for c in needed} == {(s, d) for s in VARIANTS for d in CANDIDATES[s]}
     assert {c.lr for c in needed} == set(CPU.grid) and {c.params for c in needed} == {300_000}
-    assert all(c.batch_size == 128 and c.model == CANDIDATES[c.variant][c.design] for c in needed)
+    as_json = lambda d: json.loads(json.dumps(d))  # noqa: E731
+    assert all(c.batch_size == 128 and c.model == as_json(CANDIDATES[c.variant][c.design])
+               for c in needed)
 
 
 def test_the_shared_grid_grows_for_every_candidate_when_one_best_rate_is_at_an_end():
@@ -338,3 +342,14 @@ def test_a_plan_assumes_an_unrecorded_middle_rate_wins_and_an_unrecorded_end_los
                      for lr in CPU.grid}}
     scores = study._assumed(table)["row"]
     assert scores[1e-2] == -math.inf and scores[2e-2] == math.inf and math.isfinite(scores[5e-3])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_study_run_reads_back_from_json_as_the_same_recipe(variant):
+    """A stopped run resumes only if the config its snapshot holds (JSON) equals the one the
+    study asks for: a tuple in a design's settings would come back a list and block it."""
+    study = Study(CPU, "shakespeare", None)
+    for design in CANDIDATES[variant]:
+        config = study.config(Row(variant, design), 300_000, 2e-2, CPU.scale(300_000).sweep_chars, 2)
+        again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+        assert recipe(again) == recipe(config), design
