@@ -263,17 +263,18 @@ def curves_figure(curves: dict[str, list], title: str = "Training curves") -> Fi
     """Validation bits-per-character against training characters, one line per model."""
     if not curves:
         return note_figure("No training curves in the results file.")
+    arrays = {name: np.asarray(points, dtype=float).reshape(-1, 2)
+              for name, points in curves.items()}
     data = []
-    for k, (name, points) in enumerate(curves.items()):
-        pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    for k, (name, pts) in enumerate(arrays.items()):
         data.append(dict(type="scatter", x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), mode="lines",
                          name=name,
                          line=dict(color=OKABE_ITO[k % len(OKABE_ITO)], width=2,
                                    dash=["solid", "dash", "dot", "dashdot"][k // 4 % 4]),
                          hovertemplate=name + ": %{y:.3f} BPC at %{x:,.0f} chars<extra></extra>"))
-    zoom = finish_range(curves.values())
-    above = zoom is not None and any(np.nanmax(np.asarray(c, dtype=float).reshape(-1, 2)[:, 1],
-                                               initial=-np.inf) > zoom[1] for c in curves.values())
+    zoom = finish_range(arrays.values())
+    above = zoom is not None and any(np.nanmax(p[:, 1], initial=-np.inf) > zoom[1]
+                                     for p in arrays.values())
     note = " (the fall at the start is above the top: double-click to see it)" if above else ""
     layout = dict(xaxis=dict(title=dict(text="training characters" + note)),
                   yaxis=dict(title=dict(text="validation bits per character"), range=zoom))

@@ -263,7 +263,8 @@ class Study:
         Returns the runs still missing and ``{"seeds": {strategy: {design: [val of each seed]
         or None}}, "seed_numbers", "selected"}``: a val is None while its run is not recorded
         and infinite if it was unstable; a candidate unstable at every rate of the grid gets
-        None (no seeds are trained for it). ``selected`` is, per strategy, the design whose
+        None (no seeds are trained for it). ``means``: per strategy, each design's mean once its
+        seeds are all in and stable. ``selected`` is, per strategy, the design whose
         seeds have the best mean, once all are in, among those with no unstable seed (None
         before, or if every design had one)."""
         b = self.budget
@@ -282,14 +283,16 @@ class Study:
                 vals = [self.val(c) for c in runs]
                 missing += [c for c, v in zip(runs, vals, strict=True) if v is None]
                 seeds[strategy][design] = [scores[lr], *vals]
-        selected = {}
+        selected, means = {}, {}
         for strategy, designs in seeds.items():
             checked = [v for v in designs.values() if v is not None]
-            means = {d: sum(v) / len(v) for d, v in designs.items()
-                     if v is not None and all(x is not None and x < math.inf for x in v)}
+            stable = {d: v for d, v in designs.items()
+                      if v is not None and all(x is not None and x < math.inf for x in v)}
+            means[strategy] = m = {d: sum(v) / len(v) for d, v in stable.items()}
             done = all(x is not None for v in checked for x in v)
-            selected[strategy] = min(means, key=means.get) if done and means else None
-        return missing, {"seeds": seeds, "seed_numbers": [0, *others], "selected": selected}
+            selected[strategy] = min(m, key=m.get) if done and m else None
+        return missing, {"seeds": seeds, "seed_numbers": [0, *others], "means": means,
+                         "selected": selected}
 
     def rows(self, params: int, selected: dict[str, str]) -> list[Row]:
         rows = [Row(s, selected[s]) for s in VARIANTS]

@@ -147,8 +147,7 @@ def candidate_entries(selection: dict | None, check: dict | None = None) -> dict
                 entry["seeds_val_bpc"] = [finite(v) for v in vals]
                 entry["seeds_unstable"] = [k for k, v in zip(check["seed_numbers"], vals,
                                                               strict=True) if v == math.inf]
-                done = None not in entry["seeds_val_bpc"]
-                entry["mean_val_bpc"] = float(np.mean(entry["seeds_val_bpc"])) if done else None
+                entry["mean_val_bpc"] = check["means"][strategy].get(d)
                 entry["best_mean"] = d == check["selected"][strategy]
             out[strategy].append(entry)
     return out
