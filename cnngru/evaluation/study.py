@@ -151,7 +151,8 @@ class Study:
         steps = max(1, chars // (batch * b.seq_len))
         # as JSON holds them (lists, not tuples): a run resumed from its snapshot compares the
         # config read back from JSON with this one
-        overrides = json.loads(json.dumps(candidates(row.variant)[row.design])) if row.design else {}
+        design = candidates(row.variant)[row.design] if row.design else {}
+        overrides = json.loads(json.dumps(design))
         return TrainConfig(variant=row.variant, design=row.design, model=overrides,
                            corpus=self.corpus, params=params, batch_size=batch, seq_len=b.seq_len,
                            max_chars=chars, lr=lr, warmup_steps=warmup_for(steps), seed=seed,
