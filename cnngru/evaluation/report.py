@@ -6,6 +6,8 @@ demo's Results tab and the tests all read the same sentences and numbers.
 
 from __future__ import annotations
 
+import math
+
 from ..models import VARIANTS
 from .stability import RISE
 from .study import REFERENCE
@@ -153,21 +155,17 @@ def study_markdown(table: dict) -> str:
     out += finished_runs_table(table["scales"] + table.get("unfinished_scales", []))
     if table.get("candidates"):
         out += ["", f"### Candidate designs (validation BPC at {fmt_count(table['selection_params'])} "
-                "parameters, best rate of one shared grid)", "",
-                "| strategy | design | validation BPC | at rate | selected | other seeds "
-                "| mean of the seeds |", "|---|---|---|---|---|---|---|"]
+                "parameters)", "",
+                "| strategy | design | seed 0, best rate of one shared grid | at rate "
+                "| other seeds, same rate | mean of the seeds | selected |",
+                "|---|---|---|---|---|---|---|"]
         for strategy, entries in table["candidates"].items():
             for e in entries:
                 others, mean = seeds_cells(e)
                 val = "unstable" if e["val_bpc"] is None else f"{e['val_bpc']:.3f}"
-                out.append(f"| {strategy} | {e['design']} | {val} | {e['lr']:g} "
-                           f"| {'**yes**' if e['selected'] else ''} | {others} | {mean} |")
-        margins = selection_margins(table["candidates"])
-        if check := selection_check(table["candidates"]):
-            margins += " The check below puts each candidate's other seeds beside it."
-        out.append("\n" + margins)
-        if check:
-            out.append("\n" + check)
+                out.append(f"| {strategy} | {e['design']} | {val} | {e['lr']:g} | {others} "
+                           f"| {mean} | {'**yes**' if e['selected'] else ''} |")
+        out.append("\n" + selection_paragraph(table["candidates"]))
     if table.get("sweep"):
         out += ["", "### Learning rates (validation BPC at the sweep budget)", "",
                 "| params | row | rate: validation BPC | chosen |", "|---:|---|---|---|"]
@@ -301,8 +299,8 @@ def shipped_table(rows: list[dict]) -> list[str]:
 
 def seeds_cells(entry: dict) -> tuple[str, str]:
     """A candidate's other seeds at its best rate, and the mean of all its seeds (bold where it
-    is its strategy's best): "—" where it has none (before the check, or unstable at every
-    rate), "not yet" while seeds are missing."""
+    is selected): "—" where it has none (unstable at every rate), "not yet" while seeds are
+    missing."""
     seeds = entry.get("seeds_val_bpc")
     if seeds is None:
         return "—", "—"
@@ -313,56 +311,53 @@ def seeds_cells(entry: dict) -> tuple[str, str]:
     mean = entry.get("mean_val_bpc")
     if mean is None:
         return ",&nbsp;".join(shown), "unstable" if entry["seeds_unstable"] else "not&nbsp;yet"
-    return ",&nbsp;".join(shown), f"**{mean:.3f}**" if entry["best_mean"] else f"{mean:.3f}"
+    return ",&nbsp;".join(shown), f"**{mean:.3f}**" if entry["selected"] else f"{mean:.3f}"
 
 
-def check_complete(entries: list[dict]) -> bool:
-    """Whether every seed of a strategy's checked candidates is in (stable or not)."""
-    return all(v is not None or k in e["seeds_unstable"] for e in entries if "seeds_val_bpc" in e
-               for k, v in zip(e["seed_numbers"], e["seeds_val_bpc"], strict=True))
+def seed_spread(candidates: dict[str, list[dict]]) -> float | None:
+    """The standard deviation of one run's validation BPC from training randomness, pooled over
+    every candidate whose seeds are all in (None with fewer than two such)."""
+    groups = [e["seeds_val_bpc"] for es in candidates.values() for e in es
+              if e.get("mean_val_bpc") is not None]
+    if len(groups) < 2:
+        return None
+    squares = sum((v - sum(g) / len(g)) ** 2 for g in groups for v in g)
+    return math.sqrt(squares / sum(len(g) - 1 for g in groups))
 
 
-def selection_check(candidates: dict[str, list[dict]]) -> str:
-    """Whether each strategy's selection, made on seed 0, stands on the mean of its seeds."""
-    checked = {s: es for s, es in candidates.items() if any("seeds_val_bpc" in e for e in es)}
-    if not checked:
-        return ""
-    numbers = next(e["seed_numbers"] for es in checked.values() for e in es if "seed_numbers" in e)
-    best = {s: next((e for e in es if e.get("best_mean")), None) for s, es in checked.items()}
-    waiting = [s for s, es in checked.items() if not check_complete(es)]
-    shaky = [s for s in checked if s not in waiting and best[s] is None]
-    stands = [s for s, e in best.items() if e is not None and e["selected"]]
-    moves = {s: e["design"] for s, e in best.items() if e is not None and not e["selected"]}
-    others = ("seeds " if len(numbers) > 2 else "seed ") + " and ".join(map(str, numbers[1:]))
-    out = (f"The check: each candidate's {others} at its best rate decide nothing (seed 0's "
-           "score is biased low, as the rate was picked on it); the selection stays seed 0's. "
-           f"On the mean of the {len(numbers)} seeds, ")
-    said = []
-    if stands:
-        said.append("it stands for " + ", ".join(stands))
-    if moves:
-        said.append("it would go to " + ", ".join(f"{d} for {s}" for s, d in moves.items()))
-    if shaky:
-        said.append("for " + ", ".join(shaky) + " every candidate had an unstable seed")
-    if waiting:
-        said.append("for " + ", ".join(waiting) + " the seeds are not all in yet")
-    return out + "; ".join(said) + "."
-
-
-def selection_margins(candidates: dict[str, list[dict]]) -> str:
-    """How far each strategy's selected design led its runner-up, and which leads one seed
-    cannot tell from training randomness (under ``TIE_MARGIN``)."""
-    margins = {}
+def selection_paragraph(candidates: dict[str, list[dict]]) -> str:
+    """How the designs were selected, each strategy's lead, and which leads the seeds' own
+    spread cannot tell from training randomness."""
+    numbers = next(e["seed_numbers"] for es in candidates.values() for e in es
+                   if "seed_numbers" in e)
+    n = len(numbers)
+    others = ("seeds " if n > 2 else "seed ") + " and ".join(map(str, numbers[1:]))
+    out = [f"Seed 0 trains each candidate at every rate of the grid; {others} then train at "
+           f"its best rate; each strategy keeps the design whose {n} seeds have the best mean "
+           "(seed 0 alone is biased low, its rate picked on it)."]
+    leads = {}
     for strategy, entries in candidates.items():
-        scores = sorted(e["val_bpc"] for e in entries if e["val_bpc"] is not None)
-        if len(scores) > 1:
-            margins[strategy] = scores[1] - scores[0]
-    if not margins:
-        return ""
-    lead = ", ".join(f"{s} {m:.3f}" for s, m in margins.items())
-    ties = [s for s, m in margins.items() if m < TIE_MARGIN]
-    verdict = (f"The selection saw one seed of each candidate, so a lead under {TIE_MARGIN} BPC "
-               "is within training randomness: for " + ", ".join(ties) + " the selection is a "
-               "tie that the seed decided." if ties else
-               f"Every lead exceeds {TIE_MARGIN} BPC, the one-seed tie margin.")
-    return f"Lead of the selected design over the runner-up (validation BPC): {lead}. {verdict}"
+        means = sorted(e["mean_val_bpc"] for e in entries if e.get("mean_val_bpc") is not None)
+        if any(e["selected"] for e in entries) and len(means) > 1:
+            leads[strategy] = means[1] - means[0]
+    spread = seed_spread(candidates)
+    if leads:
+        out.append("Lead of the selected design's mean over the runner-up's (validation BPC): "
+                   + ", ".join(f"{s} {m:.3f}" for s, m in leads.items()) + ".")
+    if leads and spread is not None:
+        margin = 1.96 * spread * math.sqrt(2 / n)
+        ties = [s for s, m in leads.items() if m < margin]
+        out.append(f"One run's spread from training randomness, pooled over the candidates, is "
+                   f"{spread:.3f} BPC, so a difference of two {n}-seed means under {margin:.3f} "
+                   "is within it (95%): " + (f"for {', '.join(ties)} the selection is a tie "
+                   "that the seeds decided." if ties else "every lead exceeds that."))
+    moved = {s: next(e["design"] for e in es if e["seed0_best"])
+             for s, es in candidates.items() if any(e["selected"] and not e["seed0_best"] for e in es)}
+    if moved:
+        out.append("Seed 0 alone would have picked "
+                   + ", ".join(f"{d} for {s}" for s, d in moved.items()) + ".")
+    waiting = [s for s, es in candidates.items() if not any(e["selected"] for e in es)]
+    if waiting:
+        out.append(f"For {', '.join(waiting)} the seeds are not all in yet: no design is "
+                   "selected, and every scale waits for it.")
+    return " ".join(out)

@@ -3,11 +3,10 @@
 Every decision is a pure function of the records of finished runs, so the study can stop at any
 point and go on later, on another machine, and a plan of what remains can be printed:
 
-  1. selection   every candidate design of every strategy at ``selection_params``, on one
-                 learning-rate grid shared by all of them, grown until each candidate's best rate
-                 has a worse neighbour on each side; each strategy keeps its best design;
-                 then every candidate's other seeds at its best rate, which decide nothing: they
-                 show whether the selection, made on seed 0, would stand on the seeds' mean;
+  1. selection   every candidate design of every strategy at ``selection_params``, seed 0, on
+                 one learning-rate grid shared by all of them, grown until each candidate's best
+                 rate has a worse neighbour on each side; then every candidate's other seeds at
+                 that rate; each strategy keeps the design whose seeds have the best mean;
   2. sweeps      at every scale, each row (the selected designs, and the transformer at the
                  reference scale) gets its own grid, grown the same way, at the sweep budget;
   3. budget      the GRU at its rate, at B, 2B, 4B ... until doubling improves validation BPC
@@ -235,7 +234,19 @@ class Study:
         return out
 
     def selection(self, assume: bool = False) -> tuple[list[TrainConfig], dict | None]:
-        """Stage 1: every candidate on the shared grid at the selection scale."""
+        """Stage 1: every candidate with seed 0 on the shared grid at the selection scale, then
+        its other seeds at its best rate there; each strategy keeps the design whose seeds have
+        the best mean. (Leads between candidates are often within one seed's noise, and seed
+        0's best score is biased low, as its rate was picked on it.)
+
+        Returns the runs still missing and, once the grid is complete, ``{"grid", "scores":
+        {strategy: {design: {lr: seed 0's val}}}, "leader": {strategy: seed 0's best design},
+        "seeds": {strategy: {design: [val of each seed] or None}}, "seed_numbers", "means",
+        "selected"}``. A seed's val is None while its run is not recorded and infinite if it
+        was unstable; a candidate unstable at every rate of the grid gets None (no seeds are
+        trained for it). ``means``: per strategy, each design's mean once its seeds are all in
+        and stable. ``selected``: per strategy, the design with the best mean once every
+        candidate's seeds are in (None before; with ``assume``, seed 0's leader stands in)."""
         b = self.budget
         scale = b.scale(b.selection_params)
 
@@ -249,51 +260,38 @@ class Study:
             return missing, None
         grid = sorted(next(iter(scores.values())))  # shared: every candidate's
         by_strategy = {s: {d: scores[(s, d)] for d in candidates(s)} for s in VARIANTS}
-        selected = {s: min(designs, key=lambda d: min(designs[d].values()))
-                    for s, designs in by_strategy.items()}
-        for s, d in selected.items():
+        leader = {s: min(designs, key=lambda d: min(designs[d].values()))
+                  for s, designs in by_strategy.items()}
+        for s, d in leader.items():
             if min(by_strategy[s][d].values()) == math.inf:  # (a plan's guesses are -inf)
                 raise NoStableRate(f"{s}: every candidate was unstable at every rate of the grid")
-        return missing, {"grid": grid, "scores": by_strategy, "selected": selected}
-
-    def selection_check(self, selection: dict) -> tuple[list[TrainConfig], dict]:
-        """Stage 1's check: every candidate's other seeds at its best rate on the shared grid.
-        Leads between candidates are often within one seed's noise, so this measures whether
-        the selection would stand on the mean over the seeds; it changes no decision.
-
-        Returns the runs still missing and ``{"seeds": {strategy: {design: [val of each seed]
-        or None}}, "seed_numbers", "selected"}``: a val is None while its run is not recorded
-        and infinite if it was unstable; a candidate unstable at every rate of the grid gets
-        None (no seeds are trained for it). ``means``: per strategy, each design's mean once its
-        seeds are all in and stable. ``selected`` is, per strategy, the design whose
-        seeds have the best mean, once all are in, among those with no unstable seed (None
-        before, or if every design had one)."""
-        b = self.budget
-        scale = b.scale(b.selection_params)
-        others = [k for k in b.seeds if k != 0]  # the selection ran seed 0
-        missing, seeds = [], {}
-        for strategy, designs in selection["scores"].items():
+        others = [k for k in b.seeds if k != 0]
+        seeds, means, selected = {}, {}, {}
+        for strategy, designs in by_strategy.items():
             seeds[strategy] = {}
-            for design, scores in designs.items():
-                lr = best_rate(scores)
-                if scores[lr] == math.inf:  # unstable at every rate: out of the running already
+            for design, grid_scores in designs.items():
+                lr = best_rate(grid_scores)
+                if grid_scores[lr] == math.inf:  # unstable at every rate: out of the running
                     seeds[strategy][design] = None
                     continue
                 runs = [self.config(Row(strategy, design), scale.params, lr, scale.sweep_chars, k)
                         for k in others]
                 vals = [self.val(c) for c in runs]
                 missing += [c for c, v in zip(runs, vals, strict=True) if v is None]
-                seeds[strategy][design] = [scores[lr], *vals]
-        selected, means = {}, {}
-        for strategy, designs in seeds.items():
-            checked = [v for v in designs.values() if v is not None]
-            stable = {d: v for d, v in designs.items()
+                seeds[strategy][design] = [grid_scores[lr], *vals]
+            checked = [v for v in seeds[strategy].values() if v is not None]
+            stable = {d: v for d, v in seeds[strategy].items()
                       if v is not None and all(x is not None and x < math.inf for x in v)}
             means[strategy] = m = {d: sum(v) / len(v) for d, v in stable.items()}
-            done = all(x is not None for v in checked for x in v)
-            selected[strategy] = min(m, key=m.get) if done and m else None
-        return missing, {"seeds": seeds, "seed_numbers": [0, *others], "means": means,
-                         "selected": selected}
+            if not all(x is not None for v in checked for x in v):
+                selected[strategy] = leader[strategy] if assume else None
+            elif not m:
+                raise NoStableRate(f"{strategy}: every candidate had an unstable seed at its "
+                                   "best rate")
+            else:
+                selected[strategy] = min(m, key=m.get)
+        return missing, {"grid": grid, "scores": by_strategy, "leader": leader, "seeds": seeds,
+                         "seed_numbers": [0, *others], "means": means, "selected": selected}
 
     def rows(self, params: int, selected: dict[str, str]) -> list[Row]:
         rows = [Row(s, selected[s]) for s in VARIANTS]
@@ -508,11 +506,8 @@ class Study:
             return needed, decided
         needed += missing
         decided["selection"] = selection
-        if selection is None:
-            return needed, decided
-        missing, decided["selection_check"] = self.selection_check(selection)
-        needed += missing  # first: whether the designs chosen hold is best known before the
-        #                    long runs of every scale are spent on them
+        if selection is None or None in selection["selected"].values():
+            return needed, decided  # every scale's rows wait for the designs
         for scale in self.budget.scales:
             here = decided["scales"][scale.params] = {}
             try:

@@ -3,9 +3,9 @@ written whatever stage the study has reached (an unfinished scale says so), and 
 once a scale is finished.
 
 ``results.json`` holds:
-    candidates  per strategy: every design's validation BPC per rate on the shared grid, and the
-                selected one; then each design's seeds at its best rate, their mean and
-                ``best_mean`` (a check: the selection stays seed 0's)
+    candidates  per strategy: every design's validation BPC per rate on the shared grid (seed 0)
+                and whether it led there; each design's seeds at its best rate and their mean;
+                the selected one (the best mean)
     sweep       per scale and row: the grid, each rate's validation BPC, the chosen rate
     convergence per scale: the GRU's validation BPC at B, 2B, ... and the budget B chosen
     full_budget_rates  per scale and row: seed 0's validation BPC at B for each rate tried
@@ -126,12 +126,12 @@ def finite(v: float | None) -> float | None:
     return v if v is not None and math.isfinite(v) else None
 
 
-def candidate_entries(selection: dict | None, check: dict | None = None) -> dict:
-    """Each strategy's candidates: seed 0's grid (None: unstable) and best rate; with
-    ``check``, every seed's validation BPC at that rate (``seeds_val_bpc``, None where not
-    recorded yet or unstable, and the unstable ones in ``seeds_unstable``; no seeds at all for
-    a candidate unstable at every rate), their mean once all are in and stable, and whether
-    it is its strategy's best mean."""
+def candidate_entries(selection: dict | None) -> dict:
+    """Each strategy's candidates: seed 0's grid (None: unstable) and best rate; every seed's
+    validation BPC at that rate (``seeds_val_bpc``, None where not recorded yet or unstable,
+    and the unstable ones in ``seeds_unstable``; no seeds at all for a candidate unstable at
+    every rate); their mean once all are in and stable; whether seed 0 alone led
+    (``seed0_best``) and whether it is selected (its strategy's best mean)."""
     if selection is None:
         return {}
     out = {}
@@ -140,15 +140,16 @@ def candidate_entries(selection: dict | None, check: dict | None = None) -> dict
         for d, scores in designs.items():
             entry = {"design": d, "val_bpc": finite(min(scores.values())), "lr": best_rate(scores),
                      "grid": {f"{lr:g}": finite(v) for lr, v in sorted(scores.items())},
+                     "seed0_best": d == selection["leader"][strategy],
                      "selected": d == selection["selected"][strategy]}
-            vals = check["seeds"][strategy][d] if check else None
+            vals = selection["seeds"][strategy][d]
             if vals is not None:
-                entry["seed_numbers"] = check["seed_numbers"]
+                numbers = selection["seed_numbers"]
+                entry["seed_numbers"] = numbers
                 entry["seeds_val_bpc"] = [finite(v) for v in vals]
-                entry["seeds_unstable"] = [k for k, v in zip(check["seed_numbers"], vals,
-                                                              strict=True) if v == math.inf]
-                entry["mean_val_bpc"] = check["means"][strategy].get(d)
-                entry["best_mean"] = d == check["selected"][strategy]
+                entry["seeds_unstable"] = [k for k, v in zip(numbers, vals, strict=True)
+                                           if v == math.inf]
+                entry["mean_val_bpc"] = selection["means"][strategy].get(d)
             out[strategy].append(entry)
     return out
 
@@ -198,7 +199,7 @@ def results_of(reproduction) -> dict:
                                                              here["ladder"]["unstable"]]}
                    for p, here in decided["scales"].items() if "ladder" in here}
     table = {
-        "candidates": candidate_entries(decided["selection"], decided.get("selection_check")),
+        "candidates": candidate_entries(decided["selection"]),
         "selection_failed": decided.get("failed"),
         "selection_params": b.selection_params,
         "sweep": sweep_entries(decided),

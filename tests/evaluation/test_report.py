@@ -1,5 +1,7 @@
 """cnngru.evaluation.report on hand-made study tables: the verdicts, the answer, the tables."""
 
+import math
+
 import pytest
 
 from cnngru.evaluation.report import scale_answer, study_markdown, verdict
@@ -92,15 +94,24 @@ def test_the_main_table_has_one_line_per_row_and_no_cell_breaks_inside_a_number(
     assert "Intervals: a hierarchical paired bootstrap" in md and t["answer"] in md
 
 
-def test_selection_margins_name_the_leads_one_seed_cannot_tell_apart():
-    from cnngru.evaluation.report import selection_margins
+def test_the_selection_paragraph_names_the_leads_the_seeds_own_spread_cannot_tell_apart():
+    from cnngru.evaluation.report import seed_spread, selection_paragraph
 
-    candidates = {"gru": [{"val_bpc": 2.30}, {"val_bpc": 2.40}],
-                  "hybrid": [{"val_bpc": 2.31}, {"val_bpc": 2.33}, {"val_bpc": 2.50}]}
-    text = selection_margins(candidates)
-    assert "gru 0.100, hybrid 0.020" in text
-    assert "for hybrid the selection is a tie" in text
-    assert "Every lead" in selection_margins({"gru": [{"val_bpc": 2.3}, {"val_bpc": 2.4}]})
+    candidates = {"gru": [candidate("one", [2.30, 2.32, 2.28], selected=True, seed0_best=True),
+                          candidate("two", [2.40, 2.42, 2.38])],
+                  "hybrid": [candidate("a", [2.31, 2.33, 2.35], selected=True),
+                             candidate("b", [2.30, 2.36, 2.36], seed0_best=True)]}
+    spread = seed_spread(candidates)  # deviations: ±0.02 in three groups, (-0.04, +0.02 x2)
+    assert spread == pytest.approx(math.sqrt((3 * 0.0008 + 0.0024) / 8))
+    text = selection_paragraph(candidates)
+    assert "gru 0.100, hybrid 0.010" in text
+    margin = 1.96 * spread * math.sqrt(2 / 3)
+    assert f"under {margin:.3f}" in text and "for hybrid the selection is a tie" in text
+    assert "Seed 0 alone would have picked b for hybrid." in text
+    apart = {s: [{**e, "seeds_val_bpc": [v - 0.5 * e["selected"] for v in e["seeds_val_bpc"]],
+                  "mean_val_bpc": e["mean_val_bpc"] - 0.5 * e["selected"]} for e in es]
+             for s, es in candidates.items()}
+    assert "every lead exceeds that" in selection_paragraph(apart)
 
 
 def test_unstable_runs_and_the_ladders_rate_are_listed_and_an_unstable_rank_is_named():
@@ -229,32 +240,35 @@ def test_no_seed_run_finished_means_no_seed_runs_table():
     assert "Seed runs" not in study_markdown(t)
 
 
-def candidate(design, seeds, selected=False, best_mean=False, unstable=()):
-    done = None not in seeds
+def candidate(design, seeds, selected=False, seed0_best=False, unstable=()):
+    done = None not in seeds and not unstable
     return {"design": design, "val_bpc": seeds[0], "lr": 0.01, "selected": selected,
-            "seed_numbers": [0, 1, 2], "seeds_val_bpc": seeds, "seeds_unstable": list(unstable),
-            "mean_val_bpc": sum(seeds) / len(seeds) if done else None, "best_mean": best_mean}
+            "seed0_best": seed0_best, "seed_numbers": [0, 1, 2], "seeds_val_bpc": seeds,
+            "seeds_unstable": list(unstable),
+            "mean_val_bpc": sum(seeds) / len(seeds) if done else None}
 
 
-def test_the_candidates_table_shows_each_designs_other_seeds_and_whether_the_selection_stands():
+def test_the_candidates_table_shows_each_designs_seeds_and_the_selection_on_their_mean():
     t = {**table(), "answer": "x", "selection_params": 300_000, "candidates": {
-        "gru": [candidate("one-layer", [2.36, 2.41, 2.42], selected=True),
-                candidate("two-layers", [2.38, 2.37, 2.36], best_mean=True)],
-        "cnn-post": [candidate("rf15", [2.25, 2.26, 2.27], selected=True, best_mean=True),
+        "gru": [candidate("one-layer", [2.36, 2.41, 2.42], seed0_best=True),
+                candidate("two-layers", [2.38, 2.37, 2.36], selected=True)],
+        "cnn-post": [candidate("rf15", [2.25, 2.26, 2.27], selected=True, seed0_best=True),
                      candidate("rf63", [2.26, 2.28, 2.29])],
-        "hybrid": [candidate("window32", [2.33, None, None], selected=True),
+        "hybrid": [candidate("window32", [2.33, None, None], seed0_best=True),
                    candidate("memory256", [2.36, None, None], unstable=[1])],
-        "cnn-pre": [candidate("depthwise4", [2.39, None, 2.40], selected=True, unstable=[1]),
-                    candidate("ngram", [2.41, 2.42, None], unstable=[2]),
-                    {"design": "wide", "val_bpc": None, "lr": 0.01, "selected": False}]}}
+        "cnn-pre": [candidate("depthwise4", [2.39, None, 2.40], seed0_best=True, unstable=[1]),
+                    candidate("ngram", [2.41, 2.42, 2.43], selected=True),
+                    {"design": "wide", "val_bpc": None, "lr": 0.01, "selected": False,
+                     "seed0_best": False}]}}
     md = study_markdown(t)
-    assert "| gru | one-layer | 2.360 | 0.01 | **yes** | 2.410,&nbsp;2.420 | 2.397 |" in md
-    assert "| gru | two-layers | 2.380 | 0.01 |  | 2.370,&nbsp;2.360 | **2.370** |" in md
-    assert "| hybrid | window32 | 2.330 | 0.01 | **yes** | not&nbsp;yet | not&nbsp;yet |" in md
-    assert "| hybrid | memory256 | 2.360 | 0.01 |  | unstable,&nbsp;not&nbsp;yet | unstable |" in md
-    assert "| cnn-pre | wide | unstable | 0.01 |  | — | — |" in md  # no seeds trained for it
-    check = next(line for line in md.splitlines() if line.startswith("The check:"))
-    assert "seeds 1 and 2" in check and "it stands for cnn-post" in check
-    assert "it would go to two-layers for gru" in check and "for hybrid the seeds are not all in" in check
-    assert "for cnn-pre every candidate had an unstable seed" in check
-    assert "The check below puts each candidate's other seeds beside it." in md
+    assert "| gru | one-layer | 2.360 | 0.01 | 2.410,&nbsp;2.420 | 2.397 |  |" in md
+    assert "| gru | two-layers | 2.380 | 0.01 | 2.370,&nbsp;2.360 | **2.370** | **yes** |" in md
+    assert "| hybrid | window32 | 2.330 | 0.01 | not&nbsp;yet | not&nbsp;yet |  |" in md
+    assert "| hybrid | memory256 | 2.360 | 0.01 | unstable,&nbsp;not&nbsp;yet | unstable |  |" in md
+    assert "| cnn-pre | depthwise4 | 2.390 | 0.01 | unstable,&nbsp;2.400 | unstable |  |" in md
+    assert "| cnn-pre | wide | unstable | 0.01 | — | — |  |" in md  # no seeds trained for it
+    said = next(line for line in md.splitlines() if line.startswith("Seed 0 trains each"))
+    assert "seeds 1 and 2 then train at its best rate" in said
+    assert "Seed 0 alone would have picked one-layer for gru, depthwise4 for cnn-pre." in said
+    assert said.endswith("For hybrid the seeds are not all in yet: no design is selected, and "
+                         "every scale waits for it.")
