@@ -326,10 +326,13 @@ class Reproduction:
         """Runs, characters left (less what runs stopped part-way have trained) and hours per
         scale, and in all (``throughputs``: characters/s by design and size, cached)."""
         lines, total = [], 0.0
-        by_scale: dict[int, list] = {}
+        b = self.budget
+        selecting = b.scale(b.selection_params)  # its sweep-length runs: the selection's
+        by_scale: dict[tuple[int, bool], list] = {}
         for c in configs:
-            by_scale.setdefault(c.params, []).append(c)
-        for params, runs in sorted(by_scale.items()):
+            stage = c.params == selecting.params and c.max_chars == selecting.sweep_chars
+            by_scale.setdefault((c.params, not stage), []).append(c)
+        for (params, scale), runs in sorted(by_scale.items()):
             seconds, chars = 0.0, 0
             for c in runs:
                 key = (c.variant, c.design, c.params)
@@ -340,7 +343,8 @@ class Reproduction:
                 chars += left
             seconds /= self.jobs
             total += seconds
-            lines.append(f"  {params // 1000:>5}k parameters: {len(runs):>3} runs, "
+            what = "parameters:" if scale else "selection:"
+            lines.append(f"  {params // 1000:>5}k {what:<11} {len(runs):>3} runs, "
                          f"{chars / 1e6:,.0f}M characters, about {seconds / 3600:.1f} h")
         lines.append(f"  in all about {total / 3600:.1f} h here with {self.jobs} job(s) "
                      f"on {os.cpu_count()} cores, with nothing else running")

@@ -280,3 +280,21 @@ def test_the_plan_takes_a_designs_median_throughput_over_its_records_by_this_cod
         record = {**ours, "code": code, "train": {"chars_per_s": rate}}
         (where.records / f"{name}.json").write_text(json.dumps(record))
     assert reproduction._chars_per_s(config) == 9_000
+
+
+def test_the_plan_counts_the_selections_runs_apart_from_its_scales(tmp_path):
+    from cnngru.evaluation.reproduce import Reproduction, Where
+
+    where = Where.of(True, tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints")
+    reproduction = Reproduction(SMOKE, where, "shakespeare", "cpu", jobs=1)
+    configs = reproduction.study.walk(assume=True)[0]
+    lines = reproduction._estimate(configs, {(c.variant, c.design, c.params): 1_000.0
+                                             for c in configs})
+    selecting = SMOKE.scale(SMOKE.selection_params)
+    picked = [c for c in configs if (c.params, c.max_chars) == (selecting.params,
+                                                                 selecting.sweep_chars)]
+    assert len(picked) == sum(len(CANDIDATES[s]) for s in VARIANTS) * (len(SMOKE.grid) + 2)
+    counts = {line.split(":")[0].strip(): int(line.split(":")[1].split("runs")[0])
+              for line in lines if "runs," in line}
+    assert counts[f"{selecting.params // 1000}k selection"] == len(picked)
+    assert sum(counts.values()) == len(configs)
