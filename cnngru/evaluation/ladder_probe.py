@@ -35,7 +35,7 @@ def probe_runs(study: Study, params: int, max_chars: int, lr: float | None = Non
     """The GRU's runs ``study``'s ladder at ``params`` may still wait on: its sweep over the
     starting grid and one rate below it, then every rung (up to ``max_chars``) at ``lr``, by
     default the best rate the study's sweep has recorded."""
-    _, decided = study.walk()
+    _, decided = study.walk(assume=True)  # the GRU's row, even while other designs are pending
     gru = decided["scales"][params]["rows"][0]
     budget = study.budget
     scale = budget.scale(params)

@@ -319,7 +319,7 @@ def seed_spread(candidates: dict[str, list[dict]]) -> float | None:
     every candidate whose seeds are all in (None with fewer than two such)."""
     groups = [e["seeds_val_bpc"] for es in candidates.values() for e in es
               if e.get("mean_val_bpc") is not None]
-    if len(groups) < 2:
+    if len(groups) < 2 or len(groups[0]) < 2:
         return None
     squares = sum((v - sum(g) / len(g)) ** 2 for g in groups for v in g)
     return math.sqrt(squares / sum(len(g) - 1 for g in groups))
@@ -356,8 +356,15 @@ def selection_paragraph(candidates: dict[str, list[dict]]) -> str:
     if moved:
         out.append("Seed 0 alone would have picked "
                    + ", ".join(f"{d} for {s}" for s, d in moved.items()) + ".")
-    waiting = [s for s, es in candidates.items() if not any(e["selected"] for e in es)]
+    undecided = [s for s, es in candidates.items() if not any(e["selected"] for e in es)]
+    waiting = [s for s in undecided if any(v is None and k not in e["seeds_unstable"]
+                                           for e in candidates[s] if "seeds_val_bpc" in e
+                                           for k, v in zip(e["seed_numbers"], e["seeds_val_bpc"],
+                                                           strict=True))]
     if waiting:
         out.append(f"For {', '.join(waiting)} the seeds are not all in yet: no design is "
                    "selected, and every scale waits for it.")
+    if stuck := [s for s in undecided if s not in waiting]:
+        out.append(f"For {', '.join(stuck)} every candidate had an unstable seed: no design is "
+                   "selected, and the study waits for a person to look.")
     return " ".join(out)

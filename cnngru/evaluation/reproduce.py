@@ -332,7 +332,7 @@ class Reproduction:
         for c in configs:
             stage = c.params == selecting.params and c.max_chars == selecting.sweep_chars
             by_scale.setdefault((c.params, not stage), []).append(c)
-        for (params, scale), runs in sorted(by_scale.items()):
+        for (params, scale), runs in sorted(by_scale.items(), key=lambda k: k[0][::-1]):
             seconds, chars = 0.0, 0
             for c in runs:
                 key = (c.variant, c.design, c.params)

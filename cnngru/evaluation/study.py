@@ -246,7 +246,8 @@ class Study:
         was unstable; a candidate unstable at every rate of the grid gets None (no seeds are
         trained for it). ``means``: per strategy, each design's mean once its seeds are all in
         and stable. ``selected``: per strategy, the design with the best mean once every
-        candidate's seeds are in (None before; with ``assume``, seed 0's leader stands in)."""
+        candidate's seeds are in (None before, and where every candidate had an unstable seed,
+        which ``failed`` then says; with ``assume``, ``_stand_in`` guesses)."""
         b = self.budget
         scale = b.scale(b.selection_params)
 
@@ -266,7 +267,7 @@ class Study:
             if min(by_strategy[s][d].values()) == math.inf:  # (a plan's guesses are -inf)
                 raise NoStableRate(f"{s}: every candidate was unstable at every rate of the grid")
         others = [k for k in b.seeds if k != 0]
-        seeds, means, selected = {}, {}, {}
+        seeds, means, selected, failed = {}, {}, {}, []
         for strategy, designs in by_strategy.items():
             seeds[strategy] = {}
             for design, grid_scores in designs.items():
@@ -284,14 +285,24 @@ class Study:
                       if v is not None and all(x is not None and x < math.inf for x in v)}
             means[strategy] = m = {d: sum(v) / len(v) for d, v in stable.items()}
             if not all(x is not None for v in checked for x in v):
-                selected[strategy] = leader[strategy] if assume else None
-            elif not m:
-                raise NoStableRate(f"{strategy}: every candidate had an unstable seed at its "
-                                   "best rate")
+                selected[strategy] = self._stand_in(designs, seeds[strategy]) if assume else None
+            elif not m:  # a person must look at the candidates: no scale starts
+                failed.append(f"{strategy}: every candidate had an unstable seed at its best rate")
+                selected[strategy] = None
             else:
                 selected[strategy] = min(m, key=m.get)
-        return missing, {"grid": grid, "scores": by_strategy, "leader": leader, "seeds": seeds,
-                         "seed_numbers": [0, *others], "means": means, "selected": selected}
+        out = {"grid": grid, "scores": by_strategy, "leader": leader, "seeds": seeds,
+               "seed_numbers": [0, *others], "means": means, "selected": selected}
+        if failed:
+            out["failed"] = "; ".join(failed)
+        return missing, out
+
+    @staticmethod
+    def _stand_in(scores: dict[str, dict[float, float]], seeds: dict[str, list | None]) -> str:
+        """A plan's guess while a strategy's seeds are missing: seed 0's best among the designs
+        with no unstable seed so far (else seed 0's best)."""
+        hopeful = [d for d, v in seeds.items() if v is not None and math.inf not in v] or list(scores)
+        return min(hopeful, key=lambda d: min(scores[d].values()))
 
     def rows(self, params: int, selected: dict[str, str]) -> list[Row]:
         rows = [Row(s, selected[s]) for s in VARIANTS]
@@ -506,6 +517,8 @@ class Study:
             return needed, decided
         needed += missing
         decided["selection"] = selection
+        if selection is not None and "failed" in selection:
+            decided["failed"] = selection["failed"]
         if selection is None or None in selection["selected"].values():
             return needed, decided  # every scale's rows wait for the designs
         for scale in self.budget.scales:

@@ -272,3 +272,8 @@ def test_the_candidates_table_shows_each_designs_seeds_and_the_selection_on_thei
     assert "Seed 0 alone would have picked one-layer for gru, depthwise4 for cnn-pre." in said
     assert said.endswith("For hybrid the seeds are not all in yet: no design is selected, and "
                          "every scale waits for it.")
+    t["candidates"]["hybrid"] = [candidate("window32", [2.33, None, 2.34], unstable=[1]),
+                                 candidate("memory256", [2.36, 2.35, None], unstable=[2])]
+    said = next(line for line in study_markdown(t).splitlines() if line.startswith("Seed 0 trains"))
+    assert said.endswith("For hybrid every candidate had an unstable seed: no design is "
+                         "selected, and the study waits for a person to look.")

@@ -74,7 +74,7 @@ def test_every_candidates_other_seeds_come_before_any_scale():
     assert set(decided["selection"]["selected"].values()) == {None}
     assert decided["scales"] == {}
     planned, decided = study.walk(assume=True)  # a plan: seed 0's leaders stand in
-    assert set(decided["selection"]["selected"].values()) == set(decided["selection"]["leader"].values())
+    assert decided["selection"]["selected"] == decided["selection"]["leader"]
     assert any(c.params != CPU.selection_params for c in planned)
 
 
@@ -113,8 +113,25 @@ def test_a_candidate_with_an_unstable_seed_loses_and_a_strategy_whose_every_desi
     assert decided["selection"]["seeds"]["gru"]["one-layer"][1] == math.inf
     everyone = {("gru", d) for d in CANDIDATES["gru"]}
     needed, decided = Study(CPU, "shakespeare", records(everyone)).walk()
-    assert needed == [] and decided["selection"] is None
-    assert "gru: every candidate had an unstable seed" in decided["failed"]
+    assert needed == [] and decided["scales"] == {}
+    assert decided["selection"]["selected"]["gru"] is None  # the candidates stay to be looked at
+    assert decided["failed"] == "gru: every candidate had an unstable seed at its best rate"
+
+
+def test_a_plan_stands_in_seed_0s_best_design_that_has_no_unstable_seed_yet():
+    unstable = {"val_bpc": 9.0, "unstable": {"chars": 1, "val_bpc": None, "best_val_bpc": None}}
+    gaps = law(design_gap={"one-layer": -0.1, "two-layers": -0.05})
+
+    def record(c):
+        if c.seed == 2:
+            return None  # not trained yet
+        if c.seed == 1 and c.design == "one-layer":
+            return unstable
+        return {"val_bpc": gaps(c)}
+    _, decided = Study(CPU, "shakespeare", record).walk(assume=True)
+    assert decided["selection"]["leader"]["gru"] == "one-layer"
+    assert decided["selection"]["selected"]["gru"] == "two-layers"
+    assert all(here["rows"][0] == Row("gru", "two-layers") for here in decided["scales"].values())
 
 
 def test_the_ladder_stops_at_the_first_rung_within_the_tolerance():
