@@ -97,13 +97,14 @@ class ScaleDecisions(TypedDict, total=False):
 
     rows: list[Row]  # the compared rows: each strategy's selected design (+ the reference)
     ladder_runs: list[TrainConfig]  # needed runs the ladder waits on: the GRU's sweep, its rungs
-    sweeps: dict[Row, dict[float, float]]  # stage 2: each row's grid, rate -> validation BPC
+    sweeps: dict[Row, dict[float, float]]  # stage 2: each swept row's grid, rate -> val BPC
     lrs: dict[Row, float]  # each row's best rate at the sweep budget
     ladder: dict  # stage 3 so far: {"chars": B or None, "rungs": [[chars, val]], "converged",
     #                                "lr": the ladder's rate, "unstable": its unstable rungs}
     budget: dict  # the same dict as "ladder", set only once B is known
     rates: dict[Row, dict]  # stage 4: {"tried": {lr: val at B}, "lr": kept or None, "seeds_lr"}
-    seeds: dict[Row, list[TrainConfig]]  # stage 5: every seed's run at B, at "seeds_lr"
+    seeds: dict[Row, list[TrainConfig]]  # stage 5: each row's seed runs at B, at "seeds_lr",
+    #                                      for the rows whose rate is chosen so far
     ranking: list[TrainConfig]  # reference scale: the GRU's sweep rate and neighbours at B
     unstable: list[TrainConfig]  # every unstable run met at this scale (stages 3 to 5)
     failed: str  # why this scale stopped (no stable rate): a person must look
@@ -410,10 +411,10 @@ class Study:
     def at_full_budget(self, params: int, rows: list[Row], lrs: dict[Row, float],
                        grids: dict[Row, list[float]], chars: int, assume: bool = False
                        ) -> tuple[list[TrainConfig], dict[Row, dict],
-                                  dict[Row, list[TrainConfig]] | None, list[TrainConfig]]:
-        """Stages 4 and 5 at one scale: the runs needed, each row's rate search, the seeds
-        (None until every row has its rate: a row's seeds start as soon as its own is chosen)
-        and the unstable runs met."""
+                                  dict[Row, list[TrainConfig]], list[TrainConfig]]:
+        """Stages 4 and 5 at one scale: the runs needed, each row's rate search, the seeds of
+        every row whose rate is chosen (a row's seeds start as soon as its own is) and the
+        unstable runs met."""
         needed, rates = [], {}
         for row in rows:
             missing, rates[row] = self.full_budget_rate(params, row, lrs[row], chars, grids[row],
@@ -427,7 +428,7 @@ class Study:
         shaky = [self.config(row, params, lr, chars) for row, r in rates.items()
                  for lr, val in r["tried"].items() if val == math.inf]  # inf: unstable
         unstable = shaky + [c for c in unstable if c not in shaky]
-        return needed, rates, seeds if len(chosen) == len(rows) else None, unstable
+        return needed, rates, seeds, unstable
 
     def seed_runs(self, params: int, rows: list[Row], lrs: dict[Row, float], chars: int,
                   grids: dict[Row, list[float]]
@@ -466,23 +467,26 @@ class Study:
         """Stages 2 to 5 at one scale: the runs needed next, and what was decided in ``here``
         (``here["ladder_runs"]``: those of them the ladder waits on, the GRU's sweep and rungs).
 
-        The ladder needs the GRU's sweep alone (each row's grid grows on its own), so it climbs
-        while the other rows' sweeps run; the rates at B wait for every row's."""
+        Each row's grid grows on its own, and a row goes on to B as soon as its own sweep and
+        the GRU's ladder are done: the ladder needs the GRU's sweep alone, and no row waits
+        for another's. ``here["seeds"]`` holds the rows whose seeds are known so far."""
         needed = []
         here["rows"] = rows = self.rows(params, selected)
         gru = next(row for row in rows if row.variant == BASELINE)
-        missing, scores = self.sweeps(params, rows, assume)
-        here["ladder_runs"], gru_sweep = self.sweeps(params, [gru], assume)
-        needed += missing + here["ladder_runs"]
-        if gru_sweep is None:
+        scores = {}
+        for row in rows:
+            missing, swept = self.sweeps(params, [row], assume)
+            needed += missing
+            if row == gru:
+                here["ladder_runs"] = list(missing)
+            scores.update(swept or {})
+        if gru not in scores:
             return needed
-        missing, budget = self.full_budget(params, gru, best_rate(gru_sweep[gru]), assume,
-                                           sorted(gru_sweep[gru]))
+        missing, budget = self.full_budget(params, gru, best_rate(scores[gru]), assume,
+                                           sorted(scores[gru]))
         needed += missing
         here["ladder_runs"] += missing
         here["ladder"], here["unstable"] = budget, list(budget["unstable"])
-        if scores is None:
-            return needed
         here["sweeps"] = scores
         here["lrs"] = lrs = {row: best_rate(s) for row, s in scores.items()}
         grids = {row: sorted(s) for row, s in scores.items()}
@@ -494,12 +498,13 @@ class Study:
         shaky = [lower_rate(c.lr, grids[gru]) for c in budget["unstable"]
                  if c.max_chars <= budget["chars"]]
         missing, here["rates"], seeds, unstable = self.at_full_budget(
-            params, rows, {**lrs, gru: min([lrs[gru], *shaky])}, grids, budget["chars"], assume)
+            params, list(scores), {**lrs, gru: min([lrs[gru], *shaky])}, grids, budget["chars"],
+            assume)
         needed += missing
         here["unstable"] += [c for c in unstable if c not in here["unstable"]]
-        if seeds is None:
-            return needed
         here["seeds"] = seeds
+        if len(seeds) < len(rows):
+            return needed
         if params == self.budget.reference_params:
             here["ranking"] = self.ranking_runs(gru, scores[gru], budget["chars"])
             needed += here["ranking"]

@@ -71,9 +71,9 @@ def describe_scale(study, params: int, decided: dict) -> dict:
                                "val_bpc": r["val_bpc"], "test_bpc": r["test_bpc"], "run": r["name"]}
                               for row, rs in records.items()
                               for c, r in zip(seeds[row], rs, strict=True) if r is not None]
-    if any(r is None for rs in records.values() for r in rs):
+    if len(records) < len(here["rows"]) or any(r is None for rs in records.values() for r in rs):
         entry["seeds_done"] = len(entry["finished_runs"])
-        entry["seeds_total"] = sum(len(rs) for rs in records.values())
+        entry["seeds_total"] = len(here["rows"]) * len(study.budget.seeds)
         return entry
     base = next(row for row in records if row.variant == BASELINE)
     counts = chunk_counts(records[base][0]["test_chars"])

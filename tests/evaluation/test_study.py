@@ -199,19 +199,34 @@ def test_a_sweeps_choice_that_stays_best_costs_one_run_at_its_lower_neighbour():
             assert sorted(rates["tried"]) == [5e-3, 1e-2] and rates["lr"] == 1e-2, row
 
 
-def test_a_rows_seeds_wait_for_its_rate_and_the_scale_for_every_rows():
+def test_a_rows_seeds_wait_for_its_rate_and_no_other_rows():
     """Until seed 0 at the lower neighbour is recorded, cnn-pre has no rate: its other seeds are
-    not asked for, and the scale has no seeds to report."""
+    not asked for, and the scale reports the seeds of the other rows only."""
     full = CPU.scale(100_000).full_chars
     gap = lambda c: (c.variant == "cnn-pre" and c.params == 100_000 and c.lr == 5e-3  # noqa: E731
                      and c.max_chars >= full)
     needed, decided = Study(CPU, "shakespeare", Records(law(), done=lambda c: not gap(c))).walk()
     here = decided["scales"][100_000]
     rates = {row.variant: r for row, r in here["rates"].items()}
-    assert "seeds" not in here and rates["cnn-pre"]["lr"] is None and rates["gru"]["lr"] == 1e-2
+    assert rates["cnn-pre"]["lr"] is None and rates["gru"]["lr"] == 1e-2
+    assert {row.variant for row in here["seeds"]} == {"gru", "cnn-post", "hybrid"}
     at_100k = [c for c in needed if c.params == 100_000]
     assert any(c.variant == "cnn-pre" and c.lr == 5e-3 and c.seed == 0 for c in at_100k)
     assert not any(c.variant == "cnn-pre" and c.seed > 0 for c in at_100k)
+
+
+def test_a_row_still_sweeping_holds_up_no_other_row_at_its_scale():
+    """cnn-pre's sweep at 100k lacks a rate: the other rows go on to their rates at B and their
+    seeds, and only cnn-pre's sweep is asked for of cnn-pre."""
+    sweep = CPU.scale(100_000).sweep_chars
+    gap = lambda c: (c.variant == "cnn-pre" and c.params == 100_000  # noqa: E731
+                     and c.max_chars == sweep and c.lr == 1e-2)
+    needed, decided = Study(CPU, "shakespeare", Records(law(), done=lambda c: not gap(c))).walk()
+    here = decided["scales"][100_000]
+    assert {row.variant for row in here["sweeps"]} == {"gru", "cnn-post", "hybrid"}
+    assert {row.variant for row in here["seeds"]} == {"gru", "cnn-post", "hybrid"}
+    assert [c for c in needed if c.params == 100_000] == [
+        Study(CPU, "shakespeare", None).config(here["rows"][1], 100_000, 1e-2, sweep)]
 
 
 def test_the_walk_names_the_runs_each_ladder_waits_on():
@@ -255,7 +270,7 @@ def test_a_plan_to_the_top_climbs_every_unfinished_ladder_to_its_last_rung():
 
 def test_a_ladder_climbs_while_the_other_rows_sweeps_run():
     """The ladder needs only the GRU's sweep: with it done and no other row's, the first rung is
-    asked for, and the rates at B wait for every row's sweep."""
+    asked for, and no rate at B before B is known."""
     def done(c):
         return c.params == CPU.selection_params or c.variant == "gru" and (
             c.max_chars <= CPU.scale(c.params).sweep_chars)
@@ -263,7 +278,8 @@ def test_a_ladder_climbs_while_the_other_rows_sweeps_run():
     here = decided["scales"][100_000]
     first = CPU.scale(100_000).full_chars
     assert [c.max_chars for c in here["ladder_runs"]] == [first]
-    assert here["ladder_runs"][0] in needed and "sweeps" not in here and "rates" not in here
+    assert here["ladder_runs"][0] in needed and "rates" not in here
+    assert [row.variant for row in here["sweeps"]] == ["gru"]
     assert {c.variant for c in needed if c.params == 100_000 and c.max_chars < first} == set(
         VARIANTS) - {"gru"}
 

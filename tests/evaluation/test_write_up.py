@@ -88,3 +88,15 @@ def test_an_unstable_candidate_is_written_as_json_can_hold_it():
     assert window32["val_bpc"] is None and set(window32["grid"].values()) == {None}
     assert "seeds_val_bpc" not in window32
     json.dumps(entries, allow_nan=False)
+
+
+def test_a_scale_with_a_row_still_sweeping_shows_the_other_rows_seed_runs_and_is_unfinished():
+    sweep = CPU.scale(100_000).sweep_chars
+    full = FullRecords(law())
+    study = Study(CPU, "shakespeare", lambda c: None if (
+        c.variant == "cnn-pre" and c.params == 100_000 and c.max_chars == sweep and c.lr == 1e-2
+    ) else full(c))
+    _, decided = study.walk()
+    entry = describe_scale(study, 100_000, decided)
+    assert not entry["complete"] and (entry["seeds_done"], entry["seeds_total"]) == (9, 12)
+    assert {r["row"] for r in entry["finished_runs"]} == {"gru", "cnn-post", "hybrid"}
