@@ -23,22 +23,21 @@ def scale_answer(table: dict) -> str:
     """The question answered in words, for each strategy at each finished scale."""
     scales = sorted(table["scales"], key=lambda s: s["params"])
     unfinished = [s["params"] for s in table.get("unfinished_scales", [])]
+    partial = rows_so_far(table)
     if not scales:
         to_go = table.get("runs_to_go", table.get("runs_remaining", "?"))
         return ("**Not answered yet:** no scale of the study is finished (at least "
                 f"{to_go} runs to go, {table.get('runs_remaining', '?')} of them known now; "
-                "`cnngru reproduce --plan` lists what remains).")
+                "`cnngru reproduce --plan` lists what remains)." + partial)
     lines, helped = [], []
     for strategy in VARIANTS[1:]:
         parts = []
         for s in scales:
             row = next(r for r in s["rows"] if r["name"] == strategy)
             d = row["delta_vs_gru"]
-            v = verdict(d)
-            if v == "helps":
+            if verdict(d) == "helps":
                 helped.append((strategy, s["params"]))
-            parts.append(f"{v} at {fmt_count(s['params'])} ({d['mean']:+.3f} BPC, 95% CI "
-                         f"{signed(d['lo'])} to {signed(d['hi'])})")
+            parts.append(verdict_phrase(d, s["params"]))
         design = next(r for r in scales[-1]["rows"] if r["name"] == strategy)["design"]
         lines.append(f"- `{strategy}` ({design}): " + "; ".join(parts) + ".")
     for s in scales:
@@ -66,7 +65,23 @@ def scale_answer(table: dict) -> str:
     if unfinished:
         note += (" Not finished yet: the " + ", ".join(fmt_count(p) for p in unfinished)
                  + " scale(s); the answer there is still open.")
-    return head + "\n\n" + "\n".join(lines) + note
+    return head + "\n\n" + "\n".join(lines) + note + partial
+
+
+def verdict_phrase(d: dict, params: int) -> str:
+    return (f"{verdict(d)} at {fmt_count(params)} ({d['mean']:+.3f} BPC, 95% CI "
+            f"{signed(d['lo'])} to {signed(d['hi'])})")
+
+
+def rows_so_far(table: dict) -> str:
+    """The strategies compared so far at scales not finished (their other rows still train)."""
+    parts = [f"`{r['name']}` ({r['design']}) {verdict_phrase(r['delta_vs_gru'], s['params'])}"
+             for s in sorted(table.get("unfinished_scales", []), key=lambda s: s["params"])
+             for r in s.get("rows_so_far", []) if r["name"] in VARIANTS[1:]]
+    if not parts:
+        return ""
+    return ("\n\nSo far, at scales not finished (rows with all their seeds, each against the "
+            "GRU's): " + "; ".join(parts) + ".")
 
 
 def last_doubling(ladder: dict) -> float | None:
@@ -134,17 +149,9 @@ def study_markdown(table: dict) -> str:
         out += [f"*The selection of designs stopped: {table['selection_failed']}; it needs a look.*", ""]
     if table["scales"]:
         out += ["### Test BPC at each scale", "",
-                "| strategy | design | params | rate | test BPC (95% CI) | vs gru (95% CI) |",
-                "|---|---|---:|---:|---|---|"]
-    for s in sorted(table["scales"], key=lambda s: s["params"]):
-        for r in s["rows"]:
-            d = r.get("delta_vs_gru")
-            vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
-            rate = f"{r['lr']:g}" if "lr" in r else "—"  # the seeds' rate: unstable rates moved down
-            out.append(f"| {r['name']} | {r['design'] or '—'} | {fmt_count(r['params'])} | {rate} "
-                       f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} |")
-    if table["scales"]:
-        out += ["", method_paragraph(table["method"], table["scales"])]
+                *comparison_table([r for s in sorted(table["scales"], key=lambda s: s["params"])
+                                   for r in s["rows"]]),
+                "", method_paragraph(table["method"], table["scales"])]
     for s in table.get("unfinished_scales", []):
         done = [f"{s['seeds_done']} of {s['seeds_total']} seed runs done"] if "seeds_done" in s else []
         if s.get("runs_to_go"):
@@ -152,6 +159,9 @@ def study_markdown(table: dict) -> str:
         done = f" ({'; '.join(done)})" if done else ""
         why = f" It stopped: {s['failed']}; it needs a look." if s.get("failed") else ""
         out.append(f"\n*The {fmt_count(s['params'])} scale is not finished{done}.{why}*")
+        if s.get("rows_so_far"):
+            out += ["", "The rows with all their seeds so far, compared as at a finished scale "
+                    "(the scale's answer waits for the rest):", "", *comparison_table(s["rows_so_far"])]
     out += finished_runs_table(table["scales"] + table.get("unfinished_scales", []))
     if table.get("candidates"):
         out += ["", f"### Candidate designs (validation BPC at {fmt_count(table['selection_params'])} "
@@ -276,8 +286,8 @@ def finished_runs_table(scales: list[dict]) -> list[str]:
         out[-1] += " A finished scale's rows in the main table are the means of these runs."
     if not all(complete for _, complete, _ in runs):
         out[-1] += (" At a scale not finished, a row's mean, its interval and its difference from "
-                    "`gru` come when every row has all its seeds: a partial row would be compared "
-                    "on other seeds than the GRU's.")
+                    "`gru` come once it and the GRU have all their seeds: a row part-way would be "
+                    "compared on other seeds than the GRU's.")
     return out
 
 
@@ -294,6 +304,19 @@ def shipped_table(rows: list[dict]) -> list[str]:
         out.append(f"| {r['name']} | {fmt_count(r['params'])} | {fmt_count(r['train_chars'])} "
                    f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} | {speed} "
                    f"| {words} |")
+    return out
+
+
+def comparison_table(rows: list[dict]) -> list[str]:
+    """The main table's lines: each row's test BPC over its seeds and its difference from gru."""
+    out = ["| strategy | design | params | rate | test BPC (95% CI) | vs gru (95% CI) |",
+           "|---|---|---:|---:|---|---|"]
+    for r in rows:
+        d = r.get("delta_vs_gru")
+        vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
+        rate = f"{r['lr']:g}" if "lr" in r else "—"  # the seeds' rate: unstable rates moved down
+        out.append(f"| {r['name']} | {r['design'] or '—'} | {fmt_count(r['params'])} | {rate} "
+                   f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} |")
     return out
 
 

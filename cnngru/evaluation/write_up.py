@@ -14,8 +14,9 @@ once a scale is finished.
     scales      per finished scale: each row's mean test BPC over seeds, the seeds, and its
                 difference from ``gru`` with a hierarchical paired bootstrap interval,
                 and each seed run's figures (``finished_runs``)
-    unfinished_scales  per scale not finished: how many seed runs are done and to go, and each
-                finished seed run's figures (``finished_runs``)
+    unfinished_scales  per scale not finished: how many seed runs are done and to go, each
+                finished seed run's figures (``finished_runs``) and, once the GRU has all its
+                seeds, the rows that have all theirs, compared as above (``rows_so_far``)
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
     rows        the reference scale's rows (the shipped models), which the demo reads
     curves      validation curves: seed 0 of each row at the largest finished scale, else the
@@ -71,11 +72,23 @@ def describe_scale(study, params: int, decided: dict) -> dict:
                                "val_bpc": r["val_bpc"], "test_bpc": r["test_bpc"], "run": r["name"]}
                               for row, rs in records.items()
                               for c, r in zip(seeds[row], rs, strict=True) if r is not None]
-    if len(records) < len(here["rows"]) or any(r is None for rs in records.values() for r in rs):
+    done = {row: rs for row, rs in records.items() if all(r is not None for r in rs)}
+    base = next((row for row in done if row.variant == BASELINE), None)
+    if len(done) < len(here["rows"]):
         entry["seeds_done"] = len(entry["finished_runs"])
         entry["seeds_total"] = len(here["rows"]) * len(study.budget.seeds)
+        if base is not None and len(done) > 1:  # rows paired with all the GRU's seeds
+            entry["rows_so_far"] = compared_rows(done, base)
         return entry
-    base = next(row for row in records if row.variant == BASELINE)
+    entry.update(complete=True, rows=compared_rows(records, base),
+                 test_chars=int(chunk_counts(records[base][0]["test_chars"]).sum()))
+    return entry
+
+
+def compared_rows(records: dict, base) -> list[dict]:
+    """Each row's mean test BPC over its seeds with an interval, and its difference from
+    ``base`` (the GRU) with a hierarchical paired interval: ``records`` holds every seed's
+    record of every row given."""
     counts = chunk_counts(records[base][0]["test_chars"])
     sums = {row: np.array([r["test_chunk_nats"] for r in rs]) for row, rs in records.items()}
     rows = []
@@ -93,8 +106,7 @@ def describe_scale(study, params: int, decided: dict) -> dict:
             d, dlo, dhi = hierarchical_paired_difference(sums[row], sums[base], counts)
             out["delta_vs_gru"] = {"mean": d, "lo": dlo, "hi": dhi}
         rows.append(out)
-    entry.update(complete=True, rows=rows, test_chars=int(counts.sum()))
-    return entry
+    return rows
 
 
 def sweep_entries(decided: dict) -> list[dict]:

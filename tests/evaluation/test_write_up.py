@@ -100,3 +100,8 @@ def test_a_scale_with_a_row_still_sweeping_shows_the_other_rows_seed_runs_and_is
     entry = describe_scale(study, 100_000, decided)
     assert not entry["complete"] and (entry["seeds_done"], entry["seeds_total"]) == (9, 12)
     assert {r["row"] for r in entry["finished_runs"]} == {"gru", "cnn-post", "hybrid"}
+    so_far = {r["name"]: r for r in entry["rows_so_far"]}  # paired with all the GRU's seeds
+    assert list(so_far) == ["gru", "cnn-post", "hybrid"] and "delta_vs_gru" not in so_far["gru"]
+    finished = describe_scale(Study(CPU, "shakespeare", full), 100_000,
+                              Study(CPU, "shakespeare", full).walk()[1])
+    assert [r for r in finished["rows"] if r["name"] != "cnn-pre"] == entry["rows_so_far"]
