@@ -36,6 +36,9 @@ def probe_runs(study: Study, params: int, max_chars: int, lr: float | None = Non
     starting grid and one rate below it, then every rung (up to ``max_chars``) at ``lr``, by
     default the best rate the study's sweep has recorded."""
     _, decided = study.walk(assume=True)  # the GRU's row, even while other designs are pending
+    if params not in decided["scales"]:
+        raise SystemExit(f"The study has no {params:,}-parameter scale to probe: "
+                         f"{decided.get('failed') or 'its designs are not selected'}.")
     gru = decided["scales"][params]["rows"][0]
     budget = study.budget
     scale = budget.scale(params)

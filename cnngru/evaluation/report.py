@@ -24,11 +24,19 @@ def scale_answer(table: dict) -> str:
     scales = sorted(table["scales"], key=lambda s: s["params"])
     unfinished = [s["params"] for s in table.get("unfinished_scales", [])]
     partial = rows_so_far(table)
+    compared = [s["params"] for s in scales] + [
+        s["params"] for s in table.get("unfinished_scales", []) if s.get("rows_so_far")]
+    note = ("\n\nA difference \"helps\" or \"hurts\" only when its 95% interval, which "
+            f"includes training randomness ({len(table['method']['seeds'])} seeds), excludes zero; "
+            "otherwise it ties.")
+    if caveat := budget_caveat(table, sorted(compared)):
+        note += " " + caveat
     if not scales:
         to_go = table.get("runs_to_go", table.get("runs_remaining", "?"))
         return ("**Not answered yet:** no scale of the study is finished (at least "
                 f"{to_go} runs to go, {table.get('runs_remaining', '?')} of them known now; "
-                "`cnngru reproduce --plan` lists what remains)." + partial)
+                "`cnngru reproduce --plan` lists what remains)."
+                + (partial + note if partial else ""))
     lines, helped = [], []
     for strategy in VARIANTS[1:]:
         parts = []
@@ -57,15 +65,10 @@ def scale_answer(table: dict) -> str:
         which = "the scales finished so far" if unfinished else "these scales"
         head = (f"**No, not at {which}:** no CNN strategy, in its strongest "
                 f"design, beats the GRU baseline on the unseen test plays at {where} parameters.")
-    note = ("\n\nA difference \"helps\" or \"hurts\" only when its 95% interval, which "
-            f"includes training randomness ({len(table['method']['seeds'])} seeds), excludes zero; "
-            "otherwise it ties.")
-    if caveat := budget_caveat(table, [s["params"] for s in scales]):
-        note += " " + caveat
     if unfinished:
         note += (" Not finished yet: the " + ", ".join(fmt_count(p) for p in unfinished)
                  + " scale(s); the answer there is still open.")
-    return head + "\n\n" + "\n".join(lines) + note + partial
+    return head + "\n\n" + "\n".join(lines) + partial + note
 
 
 def verdict_phrase(d: dict, params: int) -> str:

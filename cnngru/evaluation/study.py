@@ -473,13 +473,14 @@ class Study:
         needed = []
         here["rows"] = rows = self.rows(params, selected)
         gru = next(row for row in rows if row.variant == BASELINE)
-        scores = {}
+        scores, ladder_runs = {}, []
         for row in rows:
             missing, swept = self.sweeps(params, [row], assume)
             needed += missing
             if row == gru:
-                here["ladder_runs"] = list(missing)
+                ladder_runs = list(missing)
             scores.update(swept or {})
+        here["ladder_runs"] = ladder_runs  # (not set if a row's sweep stopped the scale)
         if gru not in scores:
             return needed
         missing, budget = self.full_budget(params, gru, best_rate(scores[gru]), assume,

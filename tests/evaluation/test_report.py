@@ -243,9 +243,17 @@ def test_an_unfinished_scales_rows_so_far_are_compared_in_the_answer_and_a_table
                                       "rows_so_far": rows})
     text = scale_answer(t)
     assert text.startswith("**Not answered yet:**")
-    assert text.endswith("So far, at scales not finished (rows with all their seeds, each against "
-                         "the GRU's): `cnn-post` (x) helps at 100k (-0.050 BPC, 95% CI -0.070 to "
-                         "-0.030); `hybrid` (x) hurts at 100k (+0.040 BPC, 95% CI +0.020 to +0.060).")
+    assert ("So far, at scales not finished (rows with all their seeds, each against the GRU's): "
+            "`cnn-post` (x) helps at 100k (-0.050 BPC, 95% CI -0.070 to -0.030); `hybrid` (x) "
+            "hurts at 100k (+0.040 BPC, 95% CI +0.020 to +0.060).") in text
+    assert text.index("+0.060).") < text.index("excludes zero; otherwise it ties.")
+    t["convergence"] = {"100000": {"converged": False, "chars": 157_286_400,
+                                   "rungs": [[78_643_200, 2.218], [157_286_400, 2.192]]}}
+    assert scale_answer(t).endswith("The budget did not converge at 100k: the GRU's last doubling "
+                                    "of characters still gained 0.026 validation BPC there (the "
+                                    "convergence rule asks for under 0.01), so that scale compares "
+                                    "the strategies at 157.29M characters, short of convergence.")
+    del t["convergence"]
     md = study_markdown({**t, "answer": text})
     table_at = md.index("*The 100k scale is not finished (9 of 12 seed runs done).*")
     lines = [line for line in md[table_at:md.index("*The 300k scale")].splitlines()
