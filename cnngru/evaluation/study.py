@@ -268,19 +268,10 @@ class Study:
             if min(by_strategy[s][d].values()) == math.inf:  # (a plan's guesses are -inf)
                 raise NoStableRate(f"{s}: every candidate was unstable at every rate of the grid")
         others = [k for k in b.seeds if k != 0]
-        seeds, means, selected, failed = {}, {}, {}, []
+        more, seeds = self._other_seeds(by_strategy, others)
+        missing += more
+        means, selected, failed = {}, {}, []
         for strategy, designs in by_strategy.items():
-            seeds[strategy] = {}
-            for design, grid_scores in designs.items():
-                lr = best_rate(grid_scores)
-                if grid_scores[lr] == math.inf:  # unstable at every rate: out of the running
-                    seeds[strategy][design] = None
-                    continue
-                runs = [self.config(Row(strategy, design), scale.params, lr, scale.sweep_chars, k)
-                        for k in others]
-                vals = [self.val(c) for c in runs]
-                missing += [c for c, v in zip(runs, vals, strict=True) if v is None]
-                seeds[strategy][design] = [grid_scores[lr], *vals]
             checked = [v for v in seeds[strategy].values() if v is not None]
             stable = {d: v for d, v in seeds[strategy].items()
                       if v is not None and all(x is not None and x < math.inf for x in v)}
@@ -297,6 +288,26 @@ class Study:
         if failed:
             out["failed"] = "; ".join(failed)
         return missing, out
+
+    def _other_seeds(self, by_strategy: dict, others: list[int]) -> tuple[list[TrainConfig], dict]:
+        """Each candidate's ``others`` seeds at its seed-0 best rate on the selection's grid:
+        the runs missing, and ``{strategy: {design: [val of seed 0, then of each other]}}``
+        (None for a candidate unstable at every rate: out of the running)."""
+        scale = self.budget.scale(self.budget.selection_params)
+        missing, seeds = [], {}
+        for strategy, designs in by_strategy.items():
+            seeds[strategy] = {}
+            for design, grid_scores in designs.items():
+                lr = best_rate(grid_scores)
+                if grid_scores[lr] == math.inf:
+                    seeds[strategy][design] = None
+                    continue
+                runs = [self.config(Row(strategy, design), scale.params, lr, scale.sweep_chars, k)
+                        for k in others]
+                vals = [self.val(c) for c in runs]
+                missing += [c for c, v in zip(runs, vals, strict=True) if v is None]
+                seeds[strategy][design] = [grid_scores[lr], *vals]
+        return missing, seeds
 
     @staticmethod
     def _stand_in(scores: dict[str, dict[float, float]], seeds: dict[str, list | None]) -> str:
