@@ -484,14 +484,21 @@ class Study:
         needed = []
         here["rows"] = rows = self.rows(params, selected)
         gru = next(row for row in rows if row.variant == BASELINE)
-        scores, ladder_runs = {}, []
+        scores, ladder_runs, stopped = {}, [], None
         for row in rows:
-            missing, swept = self.sweeps(params, [row], assume)
+            try:
+                missing, swept = self.sweeps(params, [row], assume)
+            except NoStableRate as e:  # the scale stops; the other rows' sweeps stay on show
+                stopped = stopped or e
+                continue
             needed += missing
             if row == gru:
                 ladder_runs = list(missing)
             scores.update(swept or {})
-        here["ladder_runs"] = ladder_runs  # (not set if a row's sweep stopped the scale)
+        if stopped:
+            here["sweeps"] = scores
+            raise stopped
+        here["ladder_runs"] = ladder_runs
         if gru not in scores:
             return needed
         missing, budget = self.full_budget(params, gru, best_rate(scores[gru]), assume,

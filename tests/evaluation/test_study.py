@@ -349,6 +349,7 @@ def test_a_grid_unstable_at_every_rate_grows_down_to_the_floor_then_stops_its_sc
     here = decided["scales"][CPU.scales[0].params]
     assert "every rate of its grid down to 0.000625 was unstable" in here["failed"]
     assert "ladder_runs" not in here  # a stopped scale has no ladder runs to promote
+    assert [row.variant for row in here["sweeps"]] == ["gru", "cnn-pre", "hybrid"]  # on show
     assert "failed" not in decided["scales"][CPU.scales[1].params]
     floor = min(CPU.grid) / FLOOR
     partial = Study(CPU, "shakespeare", lambda c: records(c) if c.lr > floor else None)
