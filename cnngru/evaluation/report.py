@@ -6,8 +6,6 @@ demo's Results tab and the tests all read the same sentences and numbers.
 
 from __future__ import annotations
 
-import math
-
 from ..models import VARIANTS
 from .stability import RISE
 from .study import REFERENCE
@@ -170,14 +168,14 @@ def study_markdown(table: dict) -> str:
         out += ["", f"### Candidate designs (validation BPC at {fmt_count(table['selection_params'])} "
                 "parameters)", "",
                 "| strategy | design | seed 0, best rate of one shared grid | at rate "
-                "| other seeds, same rate | mean of the seeds | selected |",
+                "| other seeds, same rate | mean of the seeds | behind the selected (95% CI) |",
                 "|---|---|---|---|---|---|---|"]
         for strategy, entries in table["candidates"].items():
             for e in entries:
                 others, mean = seeds_cells(e)
                 val = "unstable" if e["val_bpc"] is None else f"{e['val_bpc']:.3f}"
                 out.append(f"| {strategy} | {e['design']} | {val} | {e['lr']:g} | {others} "
-                           f"| {mean} | {'**yes**' if e['selected'] else ''} |")
+                           f"| {mean} | {behind_cell(e)} |")
         out.append("\n" + selection_paragraph(table["candidates"]))
     if table.get("sweep"):
         out += ["", "### Learning rates (validation BPC at the sweep budget)", "",
@@ -340,15 +338,13 @@ def seeds_cells(entry: dict) -> tuple[str, str]:
     return ",&nbsp;".join(shown), f"**{mean:.3f}**" if entry["selected"] else f"{mean:.3f}"
 
 
-def seed_spread(candidates: dict[str, list[dict]]) -> float | None:
-    """The standard deviation of one run's validation BPC from training randomness, pooled over
-    every candidate whose seeds are all in (None with fewer than two such)."""
-    groups = [e["seeds_val_bpc"] for es in candidates.values() for e in es
-              if e.get("mean_val_bpc") is not None]
-    if len(groups) < 2 or len(groups[0]) < 2:
-        return None
-    squares = sum((v - sum(g) / len(g)) ** 2 for g in groups for v in g)
-    return math.sqrt(squares / sum(len(g) - 1 for g in groups))
+def behind_cell(entry: dict) -> str:
+    """How far a candidate's mean trails the selected design's, with its interval; the selected
+    design itself says so."""
+    if entry["selected"]:
+        return "**selected**"
+    d = entry.get("vs_selected")
+    return "" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
 
 
 def selection_paragraph(candidates: dict[str, list[dict]]) -> str:
@@ -361,22 +357,21 @@ def selection_paragraph(candidates: dict[str, list[dict]]) -> str:
     out = [f"Seed 0 trains each candidate at every rate of the grid; {others} then train at "
            f"its best rate; each strategy keeps the design whose {n} seeds have the best mean "
            "(seed 0 alone is biased low, its rate picked on it)."]
-    leads = {}
-    for strategy, entries in candidates.items():
-        means = sorted(e["mean_val_bpc"] for e in entries if e.get("mean_val_bpc") is not None)
-        if any(e["selected"] for e in entries) and len(means) > 1:
-            leads[strategy] = means[1] - means[0]
-    spread = seed_spread(candidates)
-    if leads:
-        out.append("Lead of the selected design's mean over the runner-up's (validation BPC): "
-                   + ", ".join(f"{s} {m:.3f}" for s, m in leads.items()) + ".")
-    if leads and spread is not None:
-        margin = 1.96 * spread * math.sqrt(2 / n)
-        ties = [s for s, m in leads.items() if m < margin]
-        out.append(f"One run's spread from training randomness, pooled over the candidates, is "
-                   f"{spread:.3f} BPC, so a difference of two {n}-seed means under {margin:.3f} "
-                   "is within it (95%): " + (f"for {', '.join(ties)} the selection is a tie "
-                   "that the seeds decided." if ties else "every lead exceeds that."))
+    behind = {s: [e for e in es if "vs_selected" in e] for s, es in candidates.items()}
+    if any(behind.values()):
+        out.append("The last column is each other design's mean minus the selected one's, with a "
+                   "95% interval from the two designs' seeds (Welch's t: each design's own "
+                   "spread, degrees of freedom by Welch-Satterthwaite).")
+        clear = [s for s, es in behind.items() if es and all(e["vs_selected"]["lo"] > 0 for e in es)]
+        ties = {s: [e["design"] for e in es if e["vs_selected"]["lo"] <= 0]
+                for s, es in behind.items() if es and s not in clear}
+        if clear:
+            out.append(f"For {', '.join(clear)} the selected design is ahead of every other one "
+                       "beyond training randomness.")
+        if ties:
+            out.append("Within training randomness of the selected design (the interval holds "
+                       "zero; there the seeds' means decided): "
+                       + "; ".join(f"{', '.join(ds)} for {s}" for s, ds in ties.items()) + ".")
     moved = {s: next(e["design"] for e in es if e["seed0_best"])
              for s, es in candidates.items() if any(e["selected"] and not e["seed0_best"] for e in es)}
     if moved:

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..models import VARIANTS
 from ..paths import RESULTS_DIR
-from .intervals import RESAMPLES, hierarchical_bpc, hierarchical_paired_difference
+from .intervals import RESAMPLES, hierarchical_bpc, hierarchical_paired_difference, welch_difference
 from .ladder_probe import write_report
 from .lr_bracket import best_rate
 from .readme_blocks import write_block
@@ -143,7 +143,9 @@ def candidate_entries(selection: dict | None) -> dict:
     validation BPC at that rate (``seeds_val_bpc``, None where not recorded yet or unstable,
     and the unstable ones in ``seeds_unstable``; no seeds at all for a candidate unstable at
     every rate); their mean once all are in and stable; whether seed 0 alone led
-    (``seed0_best``) and whether it is selected (its strategy's best mean)."""
+    (``seed0_best``) and whether it is selected (its strategy's best mean); once one is, each
+    other candidate's mean minus the selected one's, with a 95% interval from both designs'
+    seeds (``vs_selected``)."""
     if selection is None:
         return {}
     out = {}
@@ -163,6 +165,11 @@ def candidate_entries(selection: dict | None) -> dict:
                                            if v == math.inf]
                 entry["mean_val_bpc"] = selection["means"][strategy].get(d)
             out[strategy].append(entry)
+        chosen = next((e for e in out[strategy] if e["selected"]), None)
+        for e in out[strategy]:
+            if chosen and e is not chosen and e.get("mean_val_bpc") is not None:
+                mean, lo, hi = welch_difference(e["seeds_val_bpc"], chosen["seeds_val_bpc"])
+                e["vs_selected"] = {"mean": mean, "lo": lo, "hi": hi}
     return out
 
 

@@ -10,6 +10,8 @@ from cnngru.evaluation.intervals import (
     hierarchical_bpc,
     hierarchical_paired_difference,
     paired_difference,
+    student_t_quantile,
+    welch_difference,
 )
 from cnngru.evaluation.scoring import chunk_sums
 
@@ -140,3 +142,32 @@ def test_hierarchical_bpc_of_constant_chunks_is_exact():
     sums = np.full((3, 10), 2000 * 2.5 * math.log(2))
     point, lo, hi = hierarchical_bpc(sums, counts)
     assert point == pytest.approx(2.5) and lo == pytest.approx(2.5) and hi == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("df, quantile", [(1, 12.706), (2, 4.303), (4, 2.776), (2.5, 3.575),
+                                          (30, 2.042), (1e6, 1.960)])
+def test_the_t_quantile_matches_the_tables_fractional_degrees_of_freedom_included(df, quantile):
+    assert student_t_quantile(0.975, df) == pytest.approx(quantile, abs=1e-3)
+
+
+def test_welch_with_equal_spreads_is_the_pooled_t_interval():
+    """Equal spreads and sizes: Welch's degrees of freedom are n1 + n2 - 2 and its interval the
+    pooled one, worked by hand: means 2.0 and 2.1, each sd 0.1, so se = 0.1 * sqrt(2 / 3)."""
+    point, lo, hi = welch_difference([2.1, 2.2, 2.0], [2.0, 2.1, 1.9])
+    assert point == pytest.approx(0.1)
+    half = 2.776445 * 0.1 * math.sqrt(2 / 3)
+    assert (lo, hi) == pytest.approx((0.1 - half, 0.1 + half), abs=1e-5)
+
+
+def test_one_wild_seed_widens_the_interval_so_that_even_a_large_lead_holds_zero():
+    """Welch follows each group's own spread: a steady design against one with a wild seed gets
+    the wild one's width and few degrees of freedom, so even a large lead is not clear."""
+    steady, wild = [2.34, 2.35, 2.36], [2.36, 2.59, 2.40]
+    point, lo, hi = welch_difference(wild, steady)
+    assert point == pytest.approx(0.10) and lo < 0 < hi
+    _, lo, hi = welch_difference([v + 0.03 for v in steady], steady)
+    assert 0 < lo < hi  # the same steady spread twice: 0.03 is clear
+
+
+def test_groups_without_spread_give_the_difference_exactly():
+    assert welch_difference([2.0, 2.0, 2.0], [1.5, 1.5, 1.5]) == (0.5, 0.5, 0.5)

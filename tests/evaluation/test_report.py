@@ -1,6 +1,5 @@
 """cnngru.evaluation.report on hand-made study tables: the verdicts, the answer, the tables."""
 
-import math
 
 import pytest
 
@@ -94,24 +93,23 @@ def test_the_main_table_has_one_line_per_row_and_no_cell_breaks_inside_a_number(
     assert "Intervals: a hierarchical paired bootstrap" in md and t["answer"] in md
 
 
-def test_the_selection_paragraph_names_the_leads_the_seeds_own_spread_cannot_tell_apart():
-    from cnngru.evaluation.report import seed_spread, selection_paragraph
+def test_the_selection_paragraph_names_the_designs_within_training_randomness_of_the_selected():
+    from cnngru.evaluation.report import selection_paragraph
 
     candidates = {"gru": [candidate("one", [2.30, 2.32, 2.28], selected=True, seed0_best=True),
-                          candidate("two", [2.40, 2.42, 2.38])],
+                          candidate("two", [2.40, 2.42, 2.38], behind=(0.10, 0.05, 0.15))],
                   "hybrid": [candidate("a", [2.31, 2.33, 2.35], selected=True),
-                             candidate("b", [2.30, 2.36, 2.36], seed0_best=True)]}
-    spread = seed_spread(candidates)  # deviations: ±0.02 in three groups, (-0.04, +0.02 x2)
-    assert spread == pytest.approx(math.sqrt((3 * 0.0008 + 0.0024) / 8))
+                             candidate("b", [2.30, 2.36, 2.36], seed0_best=True,
+                                       behind=(0.01, -0.05, 0.07)),
+                             candidate("c", [2.50, 2.52, 2.54], behind=(0.19, 0.14, 0.24))]}
     text = selection_paragraph(candidates)
-    assert "gru 0.100, hybrid 0.010" in text
-    margin = 1.96 * spread * math.sqrt(2 / 3)
-    assert f"under {margin:.3f}" in text and "for hybrid the selection is a tie" in text
+    assert "with a 95% interval from the two designs' seeds (Welch's t" in text
+    assert "For gru the selected design is ahead of every other one beyond training randomness." in text
+    assert "(the interval holds zero; there the seeds' means decided): b for hybrid." in text
     assert "Seed 0 alone would have picked b for hybrid." in text
-    apart = {s: [{**e, "seeds_val_bpc": [v - 0.5 * e["selected"] for v in e["seeds_val_bpc"]],
-                  "mean_val_bpc": e["mean_val_bpc"] - 0.5 * e["selected"]} for e in es]
-             for s, es in candidates.items()}
-    assert "every lead exceeds that" in selection_paragraph(apart)
+    candidates["hybrid"][1]["vs_selected"]["lo"] = 0.001
+    text = selection_paragraph(candidates)
+    assert "For gru, hybrid the selected design is ahead" in text and "holds zero" not in text
 
 
 def test_unstable_runs_and_the_ladders_rate_are_listed_and_an_unstable_rank_is_named():
@@ -271,17 +269,23 @@ def test_no_seed_run_finished_means_no_seed_runs_table():
     assert "Seed runs" not in study_markdown(t)
 
 
-def candidate(design, seeds, selected=False, seed0_best=False, unstable=()):
+def candidate(design, seeds, selected=False, seed0_best=False, unstable=(), behind=None):
+    """A candidate entry as ``write_up.candidate_entries`` makes it; ``behind``: its (mean, lo, hi)
+    behind the selected design."""
     done = None not in seeds and not unstable
-    return {"design": design, "val_bpc": seeds[0], "lr": 0.01, "selected": selected,
-            "seed0_best": seed0_best, "seed_numbers": [0, 1, 2], "seeds_val_bpc": seeds,
-            "seeds_unstable": list(unstable),
-            "mean_val_bpc": sum(seeds) / len(seeds) if done else None}
+    entry = {"design": design, "val_bpc": seeds[0], "lr": 0.01, "selected": selected,
+             "seed0_best": seed0_best, "seed_numbers": [0, 1, 2], "seeds_val_bpc": seeds,
+             "seeds_unstable": list(unstable),
+             "mean_val_bpc": sum(seeds) / len(seeds) if done else None}
+    if behind:
+        entry["vs_selected"] = delta(*behind)
+    return entry
 
 
 def test_the_candidates_table_shows_each_designs_seeds_and_the_selection_on_their_mean():
     t = {**table(), "answer": "x", "selection_params": 300_000, "candidates": {
-        "gru": [candidate("one-layer", [2.36, 2.41, 2.42], seed0_best=True),
+        "gru": [candidate("one-layer", [2.36, 2.41, 2.42], seed0_best=True,
+                          behind=(0.027, -0.031, 0.085)),
                 candidate("two-layers", [2.38, 2.37, 2.36], selected=True)],
         "cnn-post": [candidate("rf15", [2.25, 2.26, 2.27], selected=True, seed0_best=True),
                      candidate("rf63", [2.26, 2.28, 2.29])],
@@ -292,8 +296,10 @@ def test_the_candidates_table_shows_each_designs_seeds_and_the_selection_on_thei
                     {"design": "wide", "val_bpc": None, "lr": 0.01, "selected": False,
                      "seed0_best": False}]}}
     md = study_markdown(t)
-    assert "| gru | one-layer | 2.360 | 0.01 | 2.410,&nbsp;2.420 | 2.397 |  |" in md
-    assert "| gru | two-layers | 2.380 | 0.01 | 2.370,&nbsp;2.360 | **2.370** | **yes** |" in md
+    assert ("| gru | one-layer | 2.360 | 0.01 | 2.410,&nbsp;2.420 | 2.397 "
+            "| +0.027&nbsp;(-0.031, +0.085) |") in md
+    assert "| gru | two-layers | 2.380 | 0.01 | 2.370,&nbsp;2.360 | **2.370** | **selected** |" in md
+    assert "| cnn-post | rf63 | 2.260 | 0.01 | 2.280,&nbsp;2.290 | 2.277 |  |" in md  # no interval
     assert "| hybrid | window32 | 2.330 | 0.01 | not&nbsp;yet | not&nbsp;yet |  |" in md
     assert "| hybrid | memory256 | 2.360 | 0.01 | unstable,&nbsp;not&nbsp;yet | unstable |  |" in md
     assert "| cnn-pre | depthwise4 | 2.390 | 0.01 | unstable,&nbsp;2.400 | unstable |  |" in md

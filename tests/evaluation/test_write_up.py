@@ -6,6 +6,7 @@ import math
 import pytest
 from test_study import law  # the study tests' made-up law of validation BPC
 
+from cnngru.evaluation.intervals import welch_difference
 from cnngru.evaluation.study import CPU, Study
 from cnngru.evaluation.write_up import candidate_entries, describe_scale
 
@@ -73,6 +74,10 @@ def test_each_candidate_carries_its_seeds_and_their_mean_and_the_best_mean_is_se
     assert one["seed0_best"] and not one["selected"]
     assert two["selected"] and not two["seed0_best"]
     assert sum(e["selected"] for e in entries) == 1
+    assert "vs_selected" not in two  # the others are measured against it
+    mean, lo, hi = welch_difference(one["seeds_val_bpc"], two["seeds_val_bpc"])
+    assert one["vs_selected"] == {"mean": mean, "lo": lo, "hi": hi}
+    assert mean == pytest.approx(one["mean_val_bpc"] - two["mean_val_bpc"]) and lo < mean < hi
 
 
 def test_an_unstable_candidate_is_written_as_json_can_hold_it():
