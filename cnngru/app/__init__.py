@@ -56,6 +56,7 @@ CSS = """
 #output textarea, [id^="compare-"] textarea { font-family: ui-monospace, Menlo, monospace; }
 #results-table table, #results-details table { display: block; overflow-x: auto; }
 #results-table td, #results-table th, #results-details td, #results-details th { white-space: nowrap; }
+#results-scaling:not(:has(img)) { display: none; }  /* no empty box before a scale is finished */
 """
 
 __all__ = ["build_demo", "launch", "server_address", "THEME", "CSS"]

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from browser_setup import choose, chromium, open_demo, served, skip_without_chromium  # noqa: E402
+from browser_setup import ROOT, choose, chromium, open_demo, served, skip_without_chromium  # noqa: E402
 
 pytestmark = pytest.mark.slow
 VARIANTS = ("gru", "cnn-pre", "cnn-post", "hybrid")
@@ -167,6 +167,21 @@ def test_the_results_tab_keeps_every_table_cell_on_one_line_at_1400_and_600_pixe
             })""")
         assert len(cells) > 100
         assert [text for text, lines in cells if lines > 1] == [], width
+
+
+def test_the_results_tab_shows_the_scaling_figure_and_no_empty_box_before_there_is_one(page):
+    """results/scaling.png comes once a scale of the study is finished; until then an empty
+    image box would look broken. The box hides while it holds no image, and shows with one."""
+    page.get_by_role("tab", name="Results").click()
+    page.wait_for_selector("#results-table table")
+    figure = page.locator("#results-scaling")
+    if (ROOT / "results" / "scaling.png").is_file():
+        figure.locator("img").wait_for()
+        assert figure.is_visible()
+    else:
+        assert not figure.is_visible()
+        figure.evaluate("box => box.appendChild(document.createElement('img'))")
+        assert figure.is_visible()
 
 
 def test_an_empty_prompt_gets_a_clear_message_in_the_page(page):
