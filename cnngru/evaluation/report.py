@@ -177,6 +177,8 @@ def study_markdown(table: dict) -> str:
                 out.append(f"| {strategy} | {e['design']} | {val} | {e['lr']:g} | {others} "
                            f"| {mean} | {behind_cell(e)} |")
         out.append("\n" + selection_paragraph(table["candidates"]))
+    if table.get("checked_designs"):
+        out += checked_designs_section(table["checked_designs"])
     if table.get("sweep"):
         out += ["", "### Learning rates (validation BPC at the sweep budget)", "",
                 "| params | row | rate: validation BPC | chosen |", "|---:|---|---|---|"]
@@ -318,6 +320,40 @@ def comparison_table(rows: list[dict]) -> list[str]:
         rate = f"{r['lr']:g}" if "lr" in r else "—"  # the seeds' rate: unstable rates moved down
         out.append(f"| {r['name']} | {r['design'] or '—'} | {fmt_count(r['params'])} | {rate} "
                    f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} |")
+    return out
+
+
+def checked_designs_section(checks: list[dict]) -> list[str]:
+    """Each checked design that lost the selection, at the full budget beside the selected one:
+    whether the selection's short budget decided against it."""
+    out = ["", "### Designs that lost the selection, at the full budget (seed 0)", "",
+           "| strategy | design | params | characters | rate | validation BPC | test BPC |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    said = []
+    for c in checks:
+        for design, val, test, mark in (
+                (c["design"], c["val_bpc"], c["test_bpc"], ""),
+                (c["selected_design"], c["selected_val_bpc"], c["selected_test_bpc"], " (selected)")):
+            figures = ("unstable", "—") if mark == "" and c["unstable"] else (
+                ("not&nbsp;yet",) * 2 if val is None else (f"{val:.3f}", f"{test:.3f}"))
+            out.append(f"| {c['strategy']} | {design}{mark} | {fmt_count(c['params'])} "
+                       f"| {fmt_count(c['chars'])} | {c['lr']:g} | {figures[0]} | {figures[1]} |")
+        if c["unstable"]:
+            said.append(f"{c['design']} turned unstable")
+        elif c["val_bpc"] is not None and c["selected_val_bpc"] is not None:
+            gap = c["val_bpc"] - c["selected_val_bpc"]
+            said.append(f"{c['design']} is {'behind' if gap > 0 else 'ahead of'} "
+                        f"{c['selected_design']} by {abs(gap):.3f} validation BPC"
+                        + ("" if gap > 0 else ": the selection's short budget decided against "
+                           "it, and its case needs its seeds at the full budget"))
+    ratio = checks[0]["chars"] / checks[0]["selection_chars"]
+    out.append(f"\nThe selection trains each candidate on {fmt_count(checks[0]['selection_chars'])} "
+               f"characters, {ratio:.0f} times fewer than the full budget, so a design whose case "
+               "rests on long training (a long attention memory, say) could lose it only for "
+               "that. Each such design trains once more at the full budget and the rate the "
+               "selected design kept, beside the selected design's run at that rate (one seed "
+               "each: the candidates' own seeds above show how far a seed can move a figure). "
+               + ("At the full budget, " + "; ".join(said) + "." if said else "Not run yet."))
     return out
 
 

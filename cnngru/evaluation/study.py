@@ -15,7 +15,10 @@ point and go on later, on another machine, and a plan of what remains can be pri
                  going down while the lower one does better (B is at least twice a sweep's
                  length, 32 times at 100k and 300k, and a longer run can want a lower rate);
   5. seeds       every row, every seed, at B and its rate; at the reference scale the GRU also
-                 runs its neighbouring rates at B, to check the sweep's ranking there.
+                 runs its neighbouring rates at B, to check the sweep's ranking there; at the
+                 selection scale each of ``checked_designs`` that lost the selection trains
+                 once at B and its strategy's rate, to check that the selection's short budget
+                 did not decide against it.
 
 A rate chosen from short sweep runs can be too high for the long ones: a run of stages 3 to 5 that
 turns unstable (``stability``) counts as infinitely bad in stage 4 and moves its row (the whole
@@ -56,6 +59,10 @@ class StudyBudget:
     reference_params: int  # where the transformer runs and the sweep's ranking is checked
     grid: tuple[float, ...]  # the learning rates every sweep starts from
     seeds: tuple[int, ...] = (0, 1, 2)
+    # candidates trained once more, if they lose the selection, at the selection scale's full
+    # budget beside the selected design: (strategy, design) pairs whose case may rest on long
+    # training, which the selection's sweep budget does not give
+    checked_designs: tuple[tuple[str, str], ...] = ()
     seq_len: int = 128
     eval_every: int = 50  # steps between validations (the curves)
     eval_chars: int = 100_000  # characters per periodic validation (the records use all)
@@ -80,12 +87,14 @@ STEP = 128 * 128
 CPU = StudyBudget(
     scales=(Scale(100_000, 300 * STEP, 600 * STEP), Scale(300_000, 300 * STEP, 600 * STEP),
             Scale(1_000_000, 600 * STEP, 1200 * STEP)),
-    selection_params=300_000, reference_params=1_000_000, grid=(5e-3, 1e-2, 2e-2))
+    selection_params=300_000, reference_params=1_000_000, grid=(5e-3, 1e-2, 2e-2),
+    checked_designs=(("hybrid", "cnn-memory256"),))  # attention pays after long training?
 SMOKE_STEP = 8 * 32
 SMOKE = StudyBudget(
     scales=(Scale(40_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP), Scale(60_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP),
             Scale(90_000, 4 * SMOKE_STEP, 6 * SMOKE_STEP)),
     selection_params=60_000, reference_params=90_000, grid=(5e-3, 1e-2), seq_len=32,
+    checked_designs=(("hybrid", "cnn-memory256"),),
     eval_every=3, eval_chars=4_000, rungs=2,
     refiner=dict(params=100_000, max_chars=8 * 16 * 64, batch_size=16, seq_len=64, lr=2e-3,
                  eval_every=4, eval_chars=4096), refiner_heldout_chars=4_000)
@@ -106,6 +115,8 @@ class ScaleDecisions(TypedDict, total=False):
     seeds: dict[Row, list[TrainConfig]]  # stage 5: each row's seed runs at B, at "seeds_lr",
     #                                      for the rows whose rate is chosen so far
     ranking: list[TrainConfig]  # reference scale: the GRU's sweep rate and neighbours at B
+    checks: dict[Row, TrainConfig]  # selection scale: each checked design that lost, at B and
+    #                                 its strategy's kept rate, seed 0
     unstable: list[TrainConfig]  # every unstable run met at this scale (stages 3 to 5)
     failed: str  # why this scale stopped (no stable rate): a person must look
 
@@ -472,6 +483,17 @@ class Study:
         return [self.config(gru, self.budget.reference_params, lr, chars)
                 for lr in grid[max(0, i - 1): i + 2]]
 
+    def check_runs(self, params: int, selected: dict[str, str], rates: dict[Row, dict],
+                   chars: int) -> dict[Row, TrainConfig]:
+        """Each of ``checked_designs`` that lost the selection, seed 0 at the full budget and
+        the rate its strategy's selected design kept there (once that is decided)."""
+        out = {}
+        for strategy, design in self.budget.checked_designs:
+            kept = rates.get(Row(strategy, selected[strategy]), {}).get("lr")
+            if design != selected[strategy] and kept is not None:
+                out[Row(strategy, design)] = self.config(Row(strategy, design), params, kept, chars)
+        return out
+
     # ---- the whole walk -----------------------------------------------------------------------
     def scale_runs(self, params: int, selected: dict[str, str], here: ScaleDecisions,
                    assume: bool = False) -> list[TrainConfig]:
@@ -522,6 +544,9 @@ class Study:
         needed += missing
         here["unstable"] += [c for c in unstable if c not in here["unstable"]]
         here["seeds"] = seeds
+        if params == self.budget.selection_params:
+            here["checks"] = self.check_runs(params, selected, here["rates"], budget["chars"])
+            needed += list(here["checks"].values())
         if len(seeds) < len(rows):
             return needed
         if params == self.budget.reference_params:

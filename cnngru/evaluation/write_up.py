@@ -42,7 +42,7 @@ from .report import fmt_count, scale_answer, study_markdown
 from .scaling_figure import plot_scaling
 from .scoring import CHUNK, chunk_sums
 from .stability import climb, is_unstable
-from .study import BASELINE
+from .study import BASELINE, Row
 
 SCALING_ALT = "test BPC against parameters per strategy, and the difference from the GRU with its interval"
 
@@ -189,6 +189,31 @@ def ranking_entry(study, decided: dict) -> dict | None:
             "same_order": by(sweep) == by(full)}
 
 
+def check_entries(study, decided: dict) -> list[dict]:
+    """Each checked design that lost the selection, at the full budget, beside the selected
+    design's seed 0 at the same rate and budget (its rate search's run): validation and test
+    BPC, None while a run is not recorded (and the checked one's None too if it was unstable)."""
+    here = decided["scales"].get(study.budget.selection_params, {})
+    selected = decided["selection"]["selected"] if decided.get("selection") else {}
+    out = []
+    for row, config in (here.get("checks") or {}).items():
+        mine = study.record_of(config)
+        theirs = study.record_of(study.config(Row(row.variant, selected[row.variant]),
+                                              config.params, config.lr, config.max_chars))
+        stable = mine is not None and not is_unstable(mine)
+        out.append({"strategy": row.variant, "design": row.design, "params": config.params,
+                    "lr": config.lr, "chars": config.max_chars,
+                    "selection_chars": study.budget.scale(config.params).sweep_chars,
+                    "val_bpc": mine["val_bpc"] if stable else None,
+                    "test_bpc": mine["test_bpc"] if stable else None,
+                    "unstable": mine is not None and not stable,
+                    "run": mine["name"] if mine else None,
+                    "selected_design": selected[row.variant],
+                    "selected_val_bpc": theirs["val_bpc"] if theirs else None,
+                    "selected_test_bpc": theirs["test_bpc"] if theirs else None})
+    return out
+
+
 def unstable_entries(records) -> list[dict]:
     """Every recorded run stopped (or finished) unstable, wherever the study has got to (a
     ladder that grew can leave runs at the old budget outside its decisions): where each one's
@@ -227,6 +252,7 @@ def results_of(reproduction) -> dict:
         "scales": [s for s in scales if s["complete"]],
         "unfinished_scales": [s for s in scales if not s["complete"]],
         "ranking": ranking_entry(study, decided),
+        "checked_designs": check_entries(study, decided),
         "unstable": unstable_entries(reproduction.records),
         "runs_remaining": len(remaining),
         "runs_to_go": len(at_least),

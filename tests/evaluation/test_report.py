@@ -314,3 +314,38 @@ def test_the_candidates_table_shows_each_designs_seeds_and_the_selection_on_thei
     said = next(line for line in study_markdown(t).splitlines() if line.startswith("Seed 0 trains"))
     assert said.endswith("For hybrid every candidate had an unstable seed: no design is "
                          "selected, and the study waits for a person to look.")
+
+
+def check(design="cnn-memory256", val=None, test=None, selected_val=None, selected_test=None,
+          unstable=False):
+    """A checked design's entry as ``write_up.check_entries`` makes it, at 300k."""
+    return {"strategy": "hybrid", "design": design, "params": 300_000, "lr": 0.01,
+            "chars": 157_286_400, "selection_chars": 4_915_200, "val_bpc": val, "test_bpc": test,
+            "unstable": unstable, "run": None, "selected_design": "cnn-window32",
+            "selected_val_bpc": selected_val, "selected_test_bpc": selected_test}
+
+
+def test_a_checked_design_is_shown_beside_the_selected_one_at_the_full_budget():
+    t = {**table(), "answer": "x", "checked_designs": [check(val=2.05, test=2.10,
+                                                             selected_val=2.02, selected_test=2.08)]}
+    md = study_markdown(t)
+    assert "### Designs that lost the selection, at the full budget (seed 0)" in md
+    assert "| hybrid | cnn-memory256 | 300k | 157.29M | 0.01 | 2.050 | 2.100 |" in md
+    assert "| hybrid | cnn-window32 (selected) | 300k | 157.29M | 0.01 | 2.020 | 2.080 |" in md
+    said = next(line for line in md.splitlines() if line.startswith("The selection trains"))
+    assert "on 4.92M characters, 32 times fewer than the full budget" in said
+    assert said.endswith("At the full budget, cnn-memory256 is behind cnn-window32 by 0.030 "
+                         "validation BPC.")
+    t["checked_designs"] = [check(val=2.00, test=2.05, selected_val=2.02, selected_test=2.08)]
+    assert ("cnn-memory256 is ahead of cnn-window32 by 0.020 validation BPC: the selection's "
+            "short budget decided against it, and its case needs its seeds at the full budget."
+            ) in study_markdown(t)
+    t["checked_designs"] = [check(unstable=True, selected_val=2.02, selected_test=2.08)]
+    md = study_markdown(t)
+    assert "| hybrid | cnn-memory256 | 300k | 157.29M | 0.01 | unstable | — |" in md
+    assert "At the full budget, cnn-memory256 turned unstable." in md
+    t["checked_designs"] = [check(selected_val=2.02, selected_test=2.08)]
+    md = study_markdown(t)
+    assert "| hybrid | cnn-memory256 | 300k | 157.29M | 0.01 | not&nbsp;yet | not&nbsp;yet |" in md
+    assert md.split("The selection trains")[1].split("\n")[0].endswith("Not run yet.")
+    assert "Designs that lost the selection" not in study_markdown({**t, "checked_designs": []})

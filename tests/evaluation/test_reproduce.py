@@ -298,3 +298,20 @@ def test_the_plan_counts_the_selections_runs_apart_from_its_scales(tmp_path):
               for line in lines if "runs," in line}
     assert counts[f"{selecting.params // 1000}k selection"] == len(picked)
     assert sum(counts.values()) == len(configs)
+
+
+def test_a_checked_design_that_lost_the_selection_trains_once_at_the_full_budget(smoke):
+    root, _, _, _, results = smoke
+    selected = next(e["design"] for e in results["candidates"]["hybrid"] if e["selected"])
+    checks = results["checked_designs"]
+    if selected == "cnn-memory256":  # it won: nothing to check
+        assert checks == []
+        return
+    [entry] = checks
+    assert (entry["design"], entry["params"]) == ("cnn-memory256", SMOKE.selection_params)
+    assert entry["chars"] == results["convergence"][str(SMOKE.selection_params)]["chars"]
+    record = json.loads((root / "results" / "runs" / f"{entry['run']}.json").read_text())
+    assert (record["config"]["design"], record["config"]["seed"]) == ("cnn-memory256", 0)
+    assert record["config"]["lr"] == entry["lr"] and entry["selected_val_bpc"] is not None
+    md = (root / "results" / "results.md").read_text()
+    assert "### Designs that lost the selection, at the full budget (seed 0)" in md

@@ -169,6 +169,34 @@ def test_a_finished_study_needs_nothing_and_the_reference_scale_has_the_transfor
         assert all(c.max_chars == here["budget"]["chars"] for cs in here["seeds"].values() for c in cs)
 
 
+def test_a_checked_design_that_lost_trains_once_at_the_selection_scales_full_budget():
+    """cnn-memory256 loses the selection at the sweep budget. Once the selected hybrid keeps its
+    rate at B at the selection scale, seed 0 of cnn-memory256 trains there at that rate and B,
+    and at no other scale; before that it is not asked for, and a winner is never checked."""
+    val = law(design_gap={"cnn-memory256": 0.05})
+    needed, decided = Study(CPU, "shakespeare", Records(val)).walk()
+    assert needed == []
+    here = decided["scales"][CPU.selection_params]
+    hybrid = next(row for row in here["rows"] if row.variant == "hybrid")
+    [(row, check)] = here["checks"].items()
+    assert row == Row("hybrid", "cnn-memory256") != hybrid
+    assert (check.lr, check.max_chars, check.seed) == (here["rates"][hybrid]["lr"],
+                                                      here["budget"]["chars"], 0)
+    assert all("checks" not in h for p, h in decided["scales"].items() if p != CPU.selection_params)
+    needed, _ = Study(CPU, "shakespeare", Records(val, done=lambda c: c != check)).walk()
+    assert needed == [check]
+    full = CPU.scale(CPU.selection_params).full_chars
+    undecided = lambda c: (c.design == hybrid.design and c.params == CPU.selection_params  # noqa: E731
+                           and c.max_chars >= full and c.lr == 5e-3 and c.seed == 0)
+    needed, decided = Study(CPU, "shakespeare", Records(val, done=lambda c: not undecided(c))).walk()
+    assert decided["scales"][CPU.selection_params]["checks"] == {}
+    assert not any(c.design == "cnn-memory256" and c.max_chars >= full for c in needed)
+    winner = law(design_gap={"cnn-window32": 0.05, "cnn-window256": 0.05})
+    _, decided = Study(CPU, "shakespeare", Records(winner)).walk()
+    assert decided["selection"]["selected"]["hybrid"] == "cnn-memory256"
+    assert decided["scales"][CPU.selection_params]["checks"] == {}
+
+
 def test_a_plan_counts_the_later_stages_before_the_earlier_ones_finish():
     fresh = Study(CPU, "shakespeare", Records(law(), done=lambda c: False))
     assumed, _ = fresh.walk(assume=True)

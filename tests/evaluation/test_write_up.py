@@ -110,3 +110,25 @@ def test_a_scale_with_a_row_still_sweeping_shows_the_other_rows_seed_runs_and_is
     finished = describe_scale(Study(CPU, "shakespeare", full), 100_000,
                               Study(CPU, "shakespeare", full).walk()[1])
     assert [r for r in finished["rows"] if r["name"] != "cnn-pre"] == entry["rows_so_far"]
+
+
+def test_a_checked_design_is_written_beside_the_selected_designs_run_at_its_rate_and_budget():
+    from cnngru.evaluation.write_up import check_entries
+
+    base = law()
+    gap = lambda c: 0.05 if c.design == "cnn-memory256" else 0.0  # noqa: E731
+    study = Study(CPU, "shakespeare", FullRecords(lambda c: base(c) + gap(c)))
+    _, decided = study.walk()
+    [entry] = check_entries(study, decided)
+    here = decided["scales"][CPU.selection_params]
+    [config] = here["checks"].values()
+    mine = study.record_of(config)
+    assert entry["design"] == "cnn-memory256" and entry["selected_design"] == "cnn-window32"
+    assert (entry["lr"], entry["chars"]) == (config.lr, here["budget"]["chars"])
+    assert (entry["val_bpc"], entry["test_bpc"], entry["unstable"]) == (
+        mine["val_bpc"], mine["test_bpc"], False)
+    assert entry["val_bpc"] - entry["selected_val_bpc"] == pytest.approx(0.05)
+    json.dumps(entry, allow_nan=False)
+    unrecorded = Study(CPU, "shakespeare", lambda c: None if c == config else study.record_of(c))
+    [entry] = check_entries(unrecorded, unrecorded.walk()[1])
+    assert entry["val_bpc"] is None and not entry["unstable"] and entry["selected_val_bpc"]
