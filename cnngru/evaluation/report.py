@@ -325,36 +325,49 @@ def comparison_table(rows: list[dict]) -> list[str]:
 
 def checked_designs_section(checks: list[dict]) -> list[str]:
     """Each checked design that lost the selection, at the full budget beside the selected one:
-    whether the selection's short budget decided against it."""
+    whether the selection's short budget may have decided against it."""
     out = ["", "### Designs that lost the selection, at the full budget (seed 0)", "",
            "| strategy | design | params | characters | rate | validation BPC | test BPC |",
            "|---|---|---:|---:|---:|---:|---:|"]
     said = []
     for c in checks:
-        for design, val, test, mark in (
-                (c["design"], c["val_bpc"], c["test_bpc"], ""),
-                (c["selected_design"], c["selected_val_bpc"], c["selected_test_bpc"], " (selected)")):
-            figures = ("unstable", "—") if mark == "" and c["unstable"] else (
-                ("not&nbsp;yet",) * 2 if val is None else (f"{val:.3f}", f"{test:.3f}"))
-            out.append(f"| {c['strategy']} | {design}{mark} | {fmt_count(c['params'])} "
-                       f"| {fmt_count(c['chars'])} | {c['lr']:g} | {figures[0]} | {figures[1]} |")
-        if c["unstable"]:
-            said.append(f"{c['design']} turned unstable")
-        elif c["val_bpc"] is not None and c["selected_val_bpc"] is not None:
-            gap = c["val_bpc"] - c["selected_val_bpc"]
-            said.append(f"{c['design']} is {'behind' if gap > 0 else 'ahead of'} "
-                        f"{c['selected_design']} by {abs(gap):.3f} validation BPC"
-                        + ("" if gap > 0 else ": the selection's short budget decided against "
-                           "it, and its case needs its seeds at the full budget"))
+        for design, val, test, unstable in (
+                (c["design"], c["val_bpc"], c["test_bpc"], c["unstable"]),
+                (f"{c['selected_design']} (selected)", c["selected_val_bpc"],
+                 c["selected_test_bpc"], False)):
+            if unstable:
+                figures = "unstable | —"
+            elif val is None:
+                figures = "not&nbsp;yet | not&nbsp;yet"
+            else:
+                figures = f"{val:.3f} | {test:.3f}"
+            out.append(f"| {c['strategy']} | {design} | {fmt_count(c['params'])} "
+                       f"| {fmt_count(c['chars'])} | {c['lr']:g} | {figures} |")
+        said += [checked_verdict(c)] if c["unstable"] or c["val_bpc"] is not None else []
     ratio = checks[0]["chars"] / checks[0]["selection_chars"]
     out.append(f"\nThe selection trains each candidate on {fmt_count(checks[0]['selection_chars'])} "
-               f"characters, {ratio:.0f} times fewer than the full budget, so a design whose case "
-               "rests on long training (a long attention memory, say) could lose it only for "
-               "that. Each such design trains once more at the full budget and the rate the "
-               "selected design kept, beside the selected design's run at that rate (one seed "
-               "each: the candidates' own seeds above show how far a seed can move a figure). "
+               f"characters, {ratio:g} times fewer than the full budget, so a design whose case "
+               "rests on long training (a long attention memory, say) could lose the selection "
+               "for that reason alone. Each such design trains once more at the full budget and "
+               "the rate the selected design kept there, beside the selected design's run at "
+               "that rate (one seed each: the candidates' own seeds above show how far a seed "
+               "can move a figure). "
                + ("At the full budget, " + "; ".join(said) + "." if said else "Not run yet."))
     return out
+
+
+def checked_verdict(c: dict) -> str:
+    """What one checked design's run at the full budget says, hedged as one seed must be."""
+    if c["unstable"]:
+        return (f"{c['design']} turned unstable at rate {c['lr']:g} (the selected design's; no "
+                "lower rate is tried)")
+    gap, selected = c["val_bpc"] - c["selected_val_bpc"], c["selected_design"]
+    if round(gap, 3) > 0:
+        return f"{c['design']} is behind {selected} by {gap:.3f} validation BPC"
+    where = (f"level with {selected}" if round(gap, 3) == 0
+             else f"ahead of {selected} by {-gap:.3f} validation BPC")
+    return (f"{c['design']} is {where} on one seed: the short budget may have decided against "
+            "it, and its seeds at the full budget would tell")
 
 
 def seeds_cells(entry: dict) -> tuple[str, str]:
@@ -384,8 +397,8 @@ def behind_cell(entry: dict) -> str:
 
 
 def selection_paragraph(candidates: dict[str, list[dict]]) -> str:
-    """How the designs were selected, each strategy's lead, and which leads the seeds' own
-    spread cannot tell from training randomness."""
+    """How the designs were selected, and which of the designs that lost are behind the
+    selected one beyond training randomness and which within it."""
     numbers = next(e["seed_numbers"] for es in candidates.values() for e in es
                    if "seed_numbers" in e)
     n = len(numbers)
@@ -397,16 +410,21 @@ def selection_paragraph(candidates: dict[str, list[dict]]) -> str:
     if any(behind.values()):
         out.append("The last column is each other design's mean minus the selected one's, with a "
                    "95% interval from the two designs' seeds (Welch's t: each design's own "
-                   "spread, degrees of freedom by Welch-Satterthwaite).")
-        clear = [s for s, es in behind.items() if es and all(e["vs_selected"]["lo"] > 0 for e in es)]
-        ties = {s: [e["design"] for e in es if e["vs_selected"]["lo"] <= 0]
-                for s, es in behind.items() if es and s not in clear}
+                   "spread, degrees of freedom by Welch-Satterthwaite; a little generous to the "
+                   "selected design, the lowest of several noisy means).")
+        clear, ties = [], {}
+        for s, es in behind.items():
+            if within := [e["design"] for e in es if e["vs_selected"]["lo"] <= 0]:
+                ties[s] = within
+            elif es:  # designs with an unstable seed have no mean, and no interval
+                unstable = any(not e["selected"] and "vs_selected" not in e for e in candidates[s])
+                clear.append(f"{s} (of the designs whose seeds were all stable)" if unstable else s)
         if clear:
             out.append(f"For {', '.join(clear)} the selected design is ahead of every other one "
                        "beyond training randomness.")
         if ties:
             out.append("Within training randomness of the selected design (the interval holds "
-                       "zero; there the seeds' means decided): "
+                       "zero: training randomness could reverse the means that decided): "
                        + "; ".join(f"{', '.join(ds)} for {s}" for s, ds in ties.items()) + ".")
     moved = {s: next(e["design"] for e in es if e["seed0_best"])
              for s, es in candidates.items() if any(e["selected"] and not e["seed0_best"] for e in es)}

@@ -486,7 +486,9 @@ class Study:
     def check_runs(self, params: int, selected: dict[str, str], rates: dict[Row, dict],
                    chars: int) -> dict[Row, TrainConfig]:
         """Each of ``checked_designs`` that lost the selection, seed 0 at the full budget and
-        the rate its strategy's selected design kept there (once that is decided)."""
+        the rate its strategy's selected design kept there (once that is decided). The kept
+        rate, not the seeds' (lower where a seed was unstable): it never changes once decided,
+        and the selected design's seed 0 has a stable run at it to compare with."""
         out = {}
         for strategy, design in self.budget.checked_designs:
             kept = rates.get(Row(strategy, selected[strategy]), {}).get("lr")

@@ -5,7 +5,8 @@ once a scale is finished.
 ``results.json`` holds:
     candidates  per strategy: every design's validation BPC per rate on the shared grid (seed 0)
                 and whether it led there; each design's seeds at its best rate and their mean;
-                the selected one (the best mean)
+                the selected one (the best mean), and each other one's mean minus the selected
+                one's with a Welch 95% interval (``vs_selected``)
     sweep       per scale and row: the grid, each rate's validation BPC, the chosen rate
     convergence per scale: the GRU's validation BPC at B, 2B, ... and the budget B chosen
     full_budget_rates  per scale and row: seed 0's validation BPC at B for each rate tried
@@ -18,6 +19,8 @@ once a scale is finished.
                 finished seed run's figures (``finished_runs``) and, once the GRU has all its
                 seeds, the rows that have all theirs, compared as above (``rows_so_far``)
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
+    checked_designs  each checked design that lost the selection, seed 0 at the selection
+                scale's full budget, beside the selected design's run at the same rate
     rows        the reference scale's rows (the shipped models), which the demo reads
     curves      validation curves: seed 0 of each row at the largest finished scale, else the
                 shipped models' (``curves_from`` says which)
@@ -167,7 +170,8 @@ def candidate_entries(selection: dict | None) -> dict:
             out[strategy].append(entry)
         chosen = next((e for e in out[strategy] if e["selected"]), None)
         for e in out[strategy]:
-            if chosen and e is not chosen and e.get("mean_val_bpc") is not None:
+            if (chosen and e is not chosen and e.get("mean_val_bpc") is not None
+                    and len(e["seeds_val_bpc"]) > 1):  # a spread needs two seeds
                 mean, lo, hi = welch_difference(e["seeds_val_bpc"], chosen["seeds_val_bpc"])
                 e["vs_selected"] = {"mean": mean, "lo": lo, "hi": hi}
     return out
@@ -201,6 +205,7 @@ def check_entries(study, decided: dict) -> list[dict]:
         theirs = study.record_of(study.config(Row(row.variant, selected[row.variant]),
                                               config.params, config.lr, config.max_chars))
         stable = mine is not None and not is_unstable(mine)
+        theirs = theirs if theirs is not None and not is_unstable(theirs) else None
         out.append({"strategy": row.variant, "design": row.design, "params": config.params,
                     "lr": config.lr, "chars": config.max_chars,
                     "selection_chars": study.budget.scale(config.params).sweep_chars,
@@ -235,10 +240,11 @@ def results_of(reproduction) -> dict:
     remaining, decided = study.walk()
     b = study.budget
     scales = [describe_scale(study, s.params, decided) for s in b.scales]
-    at_least = study.walk(assume=True)[0]  # every run still to train, as far as known (the plan's)
-    for s in scales:
+    at_least, assumed = study.walk(assume=True)  # every run still to train, as far as known
+    checks = [c for here in assumed["scales"].values() for c in here.get("checks", {}).values()]
+    for s in scales:  # a scale's answer waits for its rows' runs, not for a check
         if not s["complete"]:
-            s["runs_to_go"] = sum(c.params == s["params"] for c in at_least)
+            s["runs_to_go"] = sum(c.params == s["params"] and c not in checks for c in at_least)
     convergence = {str(p): {**here["ladder"], "unstable": [study.record_of(c)["name"] for c in
                                                              here["ladder"]["unstable"]]}
                    for p, here in decided["scales"].items() if "ladder" in here}

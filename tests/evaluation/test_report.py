@@ -105,11 +105,14 @@ def test_the_selection_paragraph_names_the_designs_within_training_randomness_of
     text = selection_paragraph(candidates)
     assert "with a 95% interval from the two designs' seeds (Welch's t" in text
     assert "For gru the selected design is ahead of every other one beyond training randomness." in text
-    assert "(the interval holds zero; there the seeds' means decided): b for hybrid." in text
+    assert "could reverse the means that decided): b for hybrid." in text
     assert "Seed 0 alone would have picked b for hybrid." in text
     candidates["hybrid"][1]["vs_selected"]["lo"] = 0.001
     text = selection_paragraph(candidates)
     assert "For gru, hybrid the selected design is ahead" in text and "holds zero" not in text
+    candidates["gru"].append(candidate("three", [2.30, 2.31, 2.29], unstable=[2]))  # no interval
+    assert ("For gru (of the designs whose seeds were all stable), hybrid the selected design is "
+            "ahead") in selection_paragraph(candidates)
 
 
 def test_unstable_runs_and_the_ladders_rate_are_listed_and_an_unstable_rank_is_named():
@@ -337,13 +340,16 @@ def test_a_checked_design_is_shown_beside_the_selected_one_at_the_full_budget():
     assert said.endswith("At the full budget, cnn-memory256 is behind cnn-window32 by 0.030 "
                          "validation BPC.")
     t["checked_designs"] = [check(val=2.00, test=2.05, selected_val=2.02, selected_test=2.08)]
-    assert ("cnn-memory256 is ahead of cnn-window32 by 0.020 validation BPC: the selection's "
-            "short budget decided against it, and its case needs its seeds at the full budget."
-            ) in study_markdown(t)
+    assert ("cnn-memory256 is ahead of cnn-window32 by 0.020 validation BPC on one seed: the "
+            "short budget may have decided against it, and its seeds at the full budget would "
+            "tell.") in study_markdown(t)
+    t["checked_designs"] = [check(val=2.0202, test=2.05, selected_val=2.02, selected_test=2.08)]
+    assert "cnn-memory256 is level with cnn-window32 on one seed" in study_markdown(t)
     t["checked_designs"] = [check(unstable=True, selected_val=2.02, selected_test=2.08)]
     md = study_markdown(t)
     assert "| hybrid | cnn-memory256 | 300k | 157.29M | 0.01 | unstable | — |" in md
-    assert "At the full budget, cnn-memory256 turned unstable." in md
+    assert ("At the full budget, cnn-memory256 turned unstable at rate 0.01 (the selected "
+            "design's; no lower rate is tried).") in md
     t["checked_designs"] = [check(selected_val=2.02, selected_test=2.08)]
     md = study_markdown(t)
     assert "| hybrid | cnn-memory256 | 300k | 157.29M | 0.01 | not&nbsp;yet | not&nbsp;yet |" in md

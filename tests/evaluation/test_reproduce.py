@@ -304,9 +304,9 @@ def test_a_checked_design_that_lost_the_selection_trains_once_at_the_full_budget
     root, _, _, _, results = smoke
     selected = next(e["design"] for e in results["candidates"]["hybrid"] if e["selected"])
     checks = results["checked_designs"]
-    if selected == "cnn-memory256":  # it won: nothing to check
+    if selected == "cnn-memory256":
         assert checks == []
-        return
+        pytest.skip("cnn-memory256 won the smoke's selection: there is nothing to check")
     [entry] = checks
     assert (entry["design"], entry["params"]) == ("cnn-memory256", SMOKE.selection_params)
     assert entry["chars"] == results["convergence"][str(SMOKE.selection_params)]["chars"]

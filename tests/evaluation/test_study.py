@@ -191,6 +191,12 @@ def test_a_checked_design_that_lost_trains_once_at_the_selection_scales_full_bud
     needed, decided = Study(CPU, "shakespeare", Records(val, done=lambda c: not undecided(c))).walk()
     assert decided["scales"][CPU.selection_params]["checks"] == {}
     assert not any(c.design == "cnn-memory256" and c.max_chars >= full for c in needed)
+    fresh = Study(CPU, "shakespeare", Records(val, done=lambda c: False))
+    assumed, decided = fresh.walk(assume=True)  # a plan counts the check once, at B
+    here = decided["scales"][CPU.selection_params]
+    [planned] = here["checks"].values()
+    assert planned in assumed and (planned.design, planned.seed) == ("cnn-memory256", 0)
+    assert planned.max_chars == here["budget"]["chars"]
     winner = law(design_gap={"cnn-window32": 0.05, "cnn-window256": 0.05})
     _, decided = Study(CPU, "shakespeare", Records(winner)).walk()
     assert decided["selection"]["selected"]["hybrid"] == "cnn-memory256"
@@ -201,7 +207,7 @@ def test_a_plan_counts_the_later_stages_before_the_earlier_ones_finish():
     fresh = Study(CPU, "shakespeare", Records(law(), done=lambda c: False))
     assumed, _ = fresh.walk(assume=True)
     first, _ = fresh.walk()
-    assert len(assumed) > 2 * len(first)  # 36 selection runs first; 107 in all
+    assert len(assumed) > 2 * len(first)  # 36 selection runs first; 144 in all
     assert {c.params for c in assumed} == {s.params for s in CPU.scales}
 
 

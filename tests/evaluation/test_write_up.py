@@ -132,3 +132,9 @@ def test_a_checked_design_is_written_beside_the_selected_designs_run_at_its_rate
     unrecorded = Study(CPU, "shakespeare", lambda c: None if c == config else study.record_of(c))
     [entry] = check_entries(unrecorded, unrecorded.walk()[1])
     assert entry["val_bpc"] is None and not entry["unstable"] and entry["selected_val_bpc"]
+    climbed = {"chars": 1, "val_bpc": None, "best_val_bpc": None}
+    shaky = Study(CPU, "shakespeare", lambda c: {**study.record_of(c), "unstable": climbed}
+                  if c == config else study.record_of(c))
+    [entry] = check_entries(shaky, shaky.walk()[1])
+    assert entry["unstable"] and entry["val_bpc"] is None and entry["run"] == mine["name"]
+    json.dumps(entry, allow_nan=False)
