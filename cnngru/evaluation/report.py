@@ -143,6 +143,11 @@ def _interval(lo: float, hi: float, differences: bool = False) -> str:
     return f"({lo:.3f}, {hi:.3f})"
 
 
+def _difference(d: dict) -> str:
+    """A difference with its interval, as every table cell shows one."""
+    return f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
+
+
 def study_markdown(table: dict) -> str:
     """results.md: the answer, the main table per scale, then the details a referee checks."""
     out = ["### The answer", "", table["answer"], ""]
@@ -301,7 +306,7 @@ def shipped_table(rows: list[dict]) -> list[str]:
     for r in rows:
         d = r.get("delta_vs_gru") or ({"mean": r["diff_vs_gru"], "lo": r["diff_ci"][0],
                                        "hi": r["diff_ci"][1]} if r.get("diff_vs_gru") is not None else None)
-        vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
+        vs = "—" if d is None else _difference(d)
         speed = f"{r['gen_chars_per_s']:,.0f}" if r.get("gen_chars_per_s") else "—"
         words = f"{r['real_word_rate']:.1%}" if r.get("real_word_rate") is not None else "—"
         out.append(f"| {r['name']} | {fmt_count(r['params'])} | {fmt_count(r['train_chars'])} "
@@ -316,7 +321,7 @@ def comparison_table(rows: list[dict]) -> list[str]:
            "|---|---|---:|---:|---|---|"]
     for r in rows:
         d = r.get("delta_vs_gru")
-        vs = "—" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
+        vs = "—" if d is None else _difference(d)
         rate = f"{r['lr']:g}" if "lr" in r else "—"  # the seeds' rate: unstable rates moved down
         out.append(f"| {r['name']} | {r['design'] or '—'} | {fmt_count(r['params'])} | {rate} "
                    f"| {r['test_bpc']:.3f}&nbsp;{_interval(*r['test_bpc_ci'])} | {vs} |")
@@ -393,7 +398,7 @@ def behind_cell(entry: dict) -> str:
     if entry["selected"]:
         return "**selected**"
     d = entry.get("vs_selected")
-    return "" if d is None else f"{d['mean']:+.3f}&nbsp;{_interval(d['lo'], d['hi'], True)}"
+    return "" if d is None else _difference(d)
 
 
 def selection_paragraph(candidates: dict[str, list[dict]]) -> str:
