@@ -110,3 +110,17 @@ def test_until_a_scale_is_finished_the_curves_are_the_shipped_models_own_logs():
     if not RESULTS["scales"]:  # what the Results tab draws now
         assert RESULTS["curves_from"] == "the shipped models"
         assert RESULTS["curves"] == {v: curves[v] for v in RESULTS["curves"]}
+
+
+def test_readme_shows_the_scale_probe_as_its_records_compare_it():
+    from cnngru.corpus import load_corpus
+    from cnngru.evaluation.run_records import Records, code_version, data_version
+    from cnngru.evaluation.scale_probe import report
+    from cnngru.evaluation.study import CPU
+
+    code, data = code_version(), data_version(load_corpus("shakespeare"))
+    md = (ROOT / "results" / "scale-probe.md").read_text().strip("\n")
+    table = report(CPU, "shakespeare", 1_000_000, Records(ROOT / "results" / "runs", code, data, "fp32"),
+                   Records(ROOT / "results" / "ladder-probe", code, data, "bf16"))
+    assert read_block("scale-probe") == md == table
+    assert "every run in bf16 on a GPU" in md and "| hybrid | cnn-window32 |" in md

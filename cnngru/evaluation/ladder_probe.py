@@ -51,9 +51,10 @@ def probe_runs(study: Study, params: int, max_chars: int, lr: float | None = Non
 
 
 def report(folder: Path, fp32: Path = RESULTS_DIR / "runs") -> str:
-    """The probe's finished runs as a table, beside the study's fp32 record of the same run where
+    """The probe's runs of the GRU (seed 0: its sweep and ladder) as a table, beside the study's fp32 record of the same run where
     there is one, and each rung's gain over the rung below it."""
-    rows = sorted((json.loads(p.read_text()) for p in folder.glob("*.json")),
+    records = (json.loads(p.read_text()) for p in folder.glob("*.json"))
+    rows = sorted((r for r in records if r["config"]["variant"] == "gru" and r["config"]["seed"] == 0),
                   key=lambda r: (r["config"]["params"], r["config"]["lr"], r["config"]["max_chars"]))
     out = ["| parameters | rate | characters | validation BPC (bf16) | gain over half the "
            "characters | study's fp32 run | test BPC (bf16) | characters/s |",

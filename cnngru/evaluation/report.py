@@ -239,19 +239,23 @@ def study_markdown(table: dict) -> str:
             out.append(f"| {fmt_count(u['params'])} | {u['row']} | {u['design'] or '—'} "
                        f"| {u['lr']:g} | {fmt_count(u['planned_chars'])} | {u['seed']} | {rose} "
                        f"| {best} | {fmt_count(u['chars'])} | {trained} |")
-    r = table.get("ranking")
-    if r:
-        same = "the same" if r["same_order"] else "**not** the same"
-        out += ["", f"The GRU's rates {', '.join(f'{x:g}' for x in r['rates'])} rank {same} at "
-                "the sweep budget (" + ", ".join(f"{v:.3f}" for v in r["sweep_val_bpc"])
-                + ") and at the full budget (" + ", ".join(
-                    "unstable" if v is None else f"{v:.3f}" for v in r["full_val_bpc"]) + ")."]
+    if table.get("ranking"):
+        out += ["", ranking_sentence(table["ranking"])]
     if table.get("rows") and table.get("rows_from"):
         out += ["", "### The shipped models", "", f"From {table['rows_from']}.", ""]
         out += shipped_table(table["rows"])
         if table.get("rows_answer"):
             out += ["", "That study's answer: " + table["rows_answer"]]
     return "\n".join(out) + "\n"
+
+
+def ranking_sentence(r: dict) -> str:
+    """Whether the GRU's rates rank alike at the sweep budget and at the full one."""
+    same = "the same" if r["same_order"] else "**not** the same"
+    return (f"The GRU's rates {', '.join(f'{x:g}' for x in r['rates'])} rank {same} at the sweep "
+            "budget (" + ", ".join(f"{v:.3f}" for v in r["sweep_val_bpc"]) + ") and at the full "
+            "budget (" + ", ".join("unstable" if v is None else f"{v:.3f}"
+                                  for v in r["full_val_bpc"]) + ").")
 
 
 def method_paragraph(m: dict, scales: list[dict]) -> str:

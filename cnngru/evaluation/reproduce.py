@@ -19,7 +19,7 @@ import platform
 import shutil
 import statistics
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -174,6 +174,34 @@ def run_line(record: dict) -> str:
     return f"  {record['name']}: val {record['val_bpc']:.4f}, test {record['test_bpc']:.4f} {took}"
 
 
+def train_side_by_side(next_runs: Callable[[Collection[str]], list[TrainConfig]],
+                       name: Callable[[TrainConfig], str], work: Callable[[TrainConfig], tuple],
+                       jobs: int, done: Callable[[dict], None]) -> int:
+    """Train ``train_and_record(*work(config))`` for each run ``next_runs(in_flight)`` asks for,
+    ``jobs`` at a time, asking again as each finishes (a finished run can decide the next ones),
+    until it asks for none; ``done`` gets each record. Returns how many were trained."""
+    trained = 0
+    if jobs == 1:
+        while needed := next_runs(()):
+            done(train_and_record(*work(needed[0])))
+            trained += 1
+        return trained
+    in_flight = {}
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        while True:
+            for config in next_runs(in_flight):
+                if len(in_flight) < jobs and name(config) not in in_flight:
+                    in_flight[name(config)] = pool.submit(train_and_record, *work(config))
+            if not in_flight:
+                return trained
+            finished, _ = wait(in_flight.values(), return_when=FIRST_COMPLETED)
+            for key, future in list(in_flight.items()):
+                if future in finished:
+                    del in_flight[key]
+                    done(future.result())
+                    trained += 1
+
+
 class Reproduction:
     def __init__(self, budget: StudyBudget, where: Where, corpus: str, device: str, jobs: int,
                  log=print):
@@ -237,27 +265,8 @@ class Reproduction:
         many were trained. Runs stashed by an earlier sitting resume from where they stopped."""
         for name in self.unstash():
             self.log(f"  {name}: resumes from results/in-progress")
-        trained = 0
-        if self.jobs == 1:
-            while needed := self.next_runs():
-                self._done(train_and_record(*self._work(needed[0])))
-                trained += 1
-            return trained
-        in_flight = {}
-        with ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn")) as pool:
-            while True:
-                for config in self.next_runs(in_flight):
-                    name = self.records.name(config)
-                    if len(in_flight) < self.jobs and name not in in_flight:
-                        in_flight[name] = pool.submit(train_and_record, *self._work(config))
-                if not in_flight:
-                    return trained
-                finished, _ = wait(in_flight.values(), return_when=FIRST_COMPLETED)
-                for name, future in list(in_flight.items()):
-                    if future in finished:
-                        del in_flight[name]
-                        self._done(future.result())
-                        trained += 1
+        return train_side_by_side(self.next_runs, self.records.name,
+                                  self._work, self.jobs, self._done)
 
     def next_runs(self, in_flight: Collection[str] = ()) -> list[TrainConfig]:
         """The runs the study needs, in the order to start them beside ``in_flight`` (names).

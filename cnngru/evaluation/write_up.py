@@ -378,4 +378,7 @@ def write_up(reproduction) -> dict:
     if folder.resolve() == RESULTS_DIR.resolve():
         write_block("results", readme_links(md))
     write_report(folder)  # the GPU probe's table beside the fp32 runs it predicts
+    from .scale_probe import write_report as write_scale_probe  # (it reads this module's tables)
+
+    write_scale_probe(folder, budget=reproduction.budget, corpus=reproduction.corpus)
     return table

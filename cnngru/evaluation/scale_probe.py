@@ -1,0 +1,151 @@
+"""``python -m cnngru.evaluation.scale_probe``: one whole scale of the study, in bf16, on a GPU.
+
+On the CPU the 1M scale's runs take days. On a GPU the study's walk at one scale (each row's
+sweep, the GRU's ladder, each row's rate at B, every seed, the ranking check) trains in minutes,
+many runs side by side, each starting as soon as the runs it depends on have finished. The
+designs are the study's selection (its fp32 records); every run at the probed scale is the
+probe's own, in bf16, so no row mixes precisions. The runs go beside the ladder probe's
+(``results/ladder-probe``: the same runs the GRU's ladder needs are shared), never into the
+study's answer, and a plan takes them as predictions of the fp32 runs still to train.
+
+    python -m cnngru.evaluation.scale_probe --params 1000000 --jobs 12
+    python -m cnngru.evaluation.scale_probe --write  # results/scale-probe.md, the README's block
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Collection
+from dataclasses import replace
+from pathlib import Path
+
+from ..paths import RESULTS_DIR
+from ..training import TrainConfig
+from .readme_blocks import write_block
+from .report import comparison_table, fmt_count, ranking_sentence, verdict_phrase
+from .reproduce import run_line, train_side_by_side
+from .run_records import Records, code_version, data_version, precision_of
+from .study import BASELINE, CPU, Study, StudyBudget
+from .write_up import describe_scale, full_budget_rate_entries, ranking_entry
+
+PROBE_DIR = RESULTS_DIR / "ladder-probe"
+
+
+def probed_study(budget: StudyBudget, corpus: str, params: int, fp32: Records, probe: Records
+                 ) -> Study:
+    """The study as it stands once every run at ``params`` ends as the probe's run did.
+
+    The probe's runs stand in as predictions (so a rung it trained above where the ladder's
+    climb stops is not counted, as in a plan), the fp32 records decide everything else (the
+    selection of designs); the study's fp32 runs at ``params`` are not read, so that no row
+    mixes them with the probe's."""
+    return Study(budget, corpus, lambda c: None if c.params == params else fp32.read(c),
+                 predicted=lambda c: probe.read(c) if c.params == params else None)
+
+
+def runs_to_probe(study: Study, params: int, probe: Records) -> tuple[list[TrainConfig], dict]:
+    """The runs at ``params`` the walk needs next that the probe has not trained, and what the
+    walk decided."""
+    needed, decided = study.walk()
+    return [c for c in needed if c.params == params and probe.read(c) is None], decided
+
+
+def probe_scale(budget: StudyBudget, corpus: str, params: int, fp32: Records, probe: Records,
+                device: str, jobs: int, runs: Path, log=print) -> int:
+    """Train every run the walk at ``params`` needs, ``jobs`` at a time; returns how many."""
+    if params not in {s.params for s in budget.scales}:
+        raise SystemExit(f"The study has no {params:,}-parameter scale.")
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+
+    def next_runs(in_flight: Collection[str]) -> list[TrainConfig]:
+        needed, decided = runs_to_probe(probed_study(budget, corpus, params, fp32, probe),
+                                        params, probe)
+        if not needed and not in_flight and params not in decided["scales"]:
+            raise SystemExit(f"The study's designs are not selected yet: "
+                             f"{decided.get('failed') or 'its selection runs are not all in'}.")
+        return needed
+
+    def work(config: TrainConfig) -> tuple:
+        return (replace(config, device=device), runs / probe.name(config), probe, budget.test_chars,
+                threads, False)
+
+    return train_side_by_side(next_runs, probe.name, work, jobs, lambda r: log(run_line(r)))
+
+
+def report(budget: StudyBudget, corpus: str, params: int, fp32: Records, probe: Records) -> str:
+    """The probed scale as the study's results would show it: the rows compared (once the GRU
+    and a row have all their seeds), each strategy's verdict, the rates kept at B."""
+    _, decided = probed_study(budget, corpus, params, fp32, probe).walk()
+    reading = Study(budget, corpus, lambda c: probe.read(c) if c.params == params else fp32.read(c))
+    entry = describe_scale(reading, params, decided)
+    here = decided["scales"].get(params, {})
+    rows = entry.get("rows") or entry.get("rows_so_far") or []
+    seeds = (f"all {len(entry['finished_runs'])} seed runs" if entry["complete"] else
+             f"{entry.get('seeds_done', 0)} of {entry.get('seeds_total', '?')} seed runs")
+    b = here.get("budget", {}).get("chars")
+    out = [f"The {fmt_count(params)} scale, every run in bf16 on a GPU ({seeds}; "
+           f"B = {fmt_count(b) if b else 'not known yet'}"
+           f"{'' if here.get('budget', {}).get('converged') else ', not converged'}). "
+           "A preview: the study's answer takes fp32 runs only."]
+    if "failed" in here:
+        out.append(f"It stopped: {here['failed']}.")
+    if rows:
+        out += ["", *comparison_table(rows), ""]
+        out += [f"- `{r['name']}` ({r['design'] or '—'}) {verdict_phrase(r['delta_vs_gru'], params)}"
+                for r in rows if r["name"] != BASELINE]
+    rates = [e for e in full_budget_rate_entries(decided) if e["params"] == params]
+    if rates:
+        kept = {e["row"]: "not yet" if e["chosen"] is None else f"{e['chosen']:g}" for e in rates}
+        out += ["", "Rates: " + "; ".join(f"{e['row']} {e['sweep_choice']:g} at the sweep, "
+                                          f"{kept[e['row']]} at B" for e in rates) + "."]
+    if ranking := ranking_entry(reading, decided):
+        out += ["", ranking_sentence(ranking)]
+    return "\n".join(out)
+
+
+def write_report(results: Path = RESULTS_DIR, params: int = 1_000_000, corpus: str = "shakespeare",
+                 budget: StudyBudget = CPU) -> str | None:
+    """``results/scale-probe.md`` (and the README's block, for ``results/``) from the probe's
+    records and the study's; ``reproduce --write-only`` calls it as records arrive."""
+    from ..corpus import load_corpus
+
+    folder = results / "ladder-probe"
+    if not any(folder.glob(f"*-{params // 1000}k-*.json")):
+        return None
+    code, data = code_version(), data_version(load_corpus(corpus))
+    table = report(budget, corpus, params, Records(results / "runs", code, data, "fp32"),
+                   Records(folder, code, data, "bf16"))
+    (results / "scale-probe.md").write_text(table + "\n")
+    if results.resolve() == RESULTS_DIR.resolve():
+        write_block("scale-probe", table)
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ..corpus import load_corpus
+
+    p = argparse.ArgumentParser(prog="python -m cnngru.evaluation.scale_probe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params", type=int, default=1_000_000)
+    p.add_argument("--jobs", type=int, default=12, help="runs trained side by side")
+    p.add_argument("--records", type=Path, default=PROBE_DIR, help="where the probe's records go")
+    p.add_argument("--runs", type=Path, default=Path("runs/probe"), help="checkpoints meanwhile")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--write", action="store_true", help="write results/scale-probe.md and the "
+                   "README's block from results/ladder-probe and stop")
+    args = p.parse_args(argv)
+    if args.write:
+        print(write_report(params=args.params))
+        return
+    corpus = "shakespeare"
+    code, data = code_version(), data_version(load_corpus(corpus))
+    fp32 = Records(RESULTS_DIR / "runs", code, data, "fp32")
+    probe = Records(args.records, code, data, precision_of(args.device))
+    trained = probe_scale(CPU, corpus, args.params, fp32, probe, args.device, args.jobs, args.runs)
+    print(f"{trained} runs trained; the scale:\n"
+          + report(CPU, corpus, args.params, fp32, probe), flush=True)
+
+
+if __name__ == "__main__":
+    main()

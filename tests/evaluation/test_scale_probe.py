@@ -1,0 +1,87 @@
+"""The scale probe on hand-made records: it trains a whole scale of its own (never leaning on the
+study's fp32 runs there), the selection decides its designs, and its table reads its runs."""
+
+import math
+from types import SimpleNamespace
+
+from test_study import Records, law  # the study tests' hand-made records
+from test_write_up import FullRecords
+
+from cnngru.evaluation.scale_probe import probed_study, report, runs_to_probe
+from cnngru.evaluation.study import CPU
+
+PARAMS = 1_000_000
+FIRST = CPU.scale(PARAMS).full_chars
+
+
+def reader(record_of):
+    """What the probe reads of a ``Records``: ``read``."""
+    return SimpleNamespace(read=record_of)
+
+
+def study_with(fp32, probe):
+    return probed_study(CPU, "shakespeare", PARAMS, reader(fp32), reader(probe))
+
+
+def test_the_probe_trains_its_own_sweeps_though_the_study_has_them_and_leaves_other_scales():
+    fp32 = Records(law())  # the whole study recorded in fp32
+    probe = Records(law(), done=lambda c: False)  # the probe: nothing yet
+    needed, decided = runs_to_probe(study_with(fp32, probe), PARAMS, reader(probe))
+    assert needed and {c.params for c in needed} == {PARAMS}
+    assert {c.max_chars for c in needed} == {CPU.scale(PARAMS).sweep_chars}  # every row's sweep
+    assert {c.variant for c in needed} == {"gru", "cnn-pre", "cnn-post", "hybrid", "transformer"}
+    assert "budget" not in decided["scales"][PARAMS]  # no fp32 rung decides B here
+
+
+def test_the_probes_own_runs_decide_the_next_ones_and_are_never_asked_for_again():
+    fp32 = Records(law())
+
+    def probed(c):  # the sweeps and the ladder, in the probe
+        return c.variant == "gru" or c.max_chars < FIRST
+    probe = Records(law(), done=probed)
+    needed, decided = runs_to_probe(study_with(fp32, probe), PARAMS, reader(probe))
+    here = decided["scales"][PARAMS]
+    assert here["budget"]["chars"] is not None
+    assert needed and not any(probed(c) for c in needed)
+    assert {c.max_chars for c in needed} == {here["budget"]["chars"]}  # rates at B, seeds
+    done, _ = runs_to_probe(study_with(fp32, Records(law())), PARAMS, reader(Records(law())))
+    assert done == []  # a probe holding every run of the scale asks for nothing
+
+
+def test_an_unstable_rung_the_probe_trained_above_where_the_ladder_stops_does_not_move_it():
+    """The ladder probe trains every rung at once: one far above B that went unstable must not
+    send the probed scale's ladder to a lower rate (it counts as a prediction, as in a plan)."""
+    def val(config):  # converged between the second and third rungs
+        if config.max_chars >= FIRST:
+            halvings = math.log2(config.max_chars / FIRST)
+            return 2.0 - 0.05 * min(halvings, 1) - 0.001 * max(halvings - 1, 0)
+        return law(best_lr=5e-3)(config)
+
+    class Probe(Records):
+        def __call__(self, config):
+            if config.variant == "gru" and config.max_chars == 16 * FIRST:
+                return {"val_bpc": None, "unstable": {"chars": 4 * FIRST}}
+            return super().__call__(config)
+    _, decided = runs_to_probe(study_with(Records(val), Probe(val)), PARAMS, reader(Probe(val)))
+    ladder = decided["scales"][PARAMS]["budget"]
+    assert ladder["lr"] == 5e-3 and ladder["unstable"] == [] and ladder["chars"] == 2 * FIRST
+
+
+def test_the_table_compares_the_probes_runs_and_says_it_is_a_preview():
+    fp32 = FullRecords(law())
+    probe = FullRecords(law(design_gap={"depthwise4-ngram": -0.05}))  # cnn-pre better in bf16
+
+    class Selected(FullRecords):  # the study's selection picks depthwise4-ngram for cnn-pre
+        def __call__(self, config):
+            record = super().__call__(config)
+            if config.params == CPU.selection_params and config.design == "depthwise4-ngram":
+                record.update(val_bpc=record["val_bpc"] - 1)
+            return record
+    table = report(CPU, "shakespeare", PARAMS, reader(Selected(law())), reader(probe))
+    assert "every run in bf16 on a GPU (all 15 seed runs" in table
+    assert "A preview: the study's answer takes fp32 runs only." in table
+    assert "| cnn-pre | depthwise4-ngram |" in table
+    assert "- `cnn-pre` (depthwise4-ngram) helps at 1.00M (-0.050 BPC" in table
+    assert "- `cnn-post`" in table and "ties at 1.00M" in table
+    assert "Rates: gru 0.01 at the sweep, 0.01 at B;" in table
+    assert "The GRU's rates 0.005, 0.01, 0.02 rank the same" in table
