@@ -123,4 +123,4 @@ def test_readme_shows_the_scale_probe_as_its_records_compare_it():
     table = report(CPU, "shakespeare", 1_000_000, Records(ROOT / "results" / "runs", code, data, "fp32"),
                    Records(ROOT / "results" / "ladder-probe", code, data, "bf16"))
     assert read_block("scale-probe") == md == table
-    assert "every run in bf16 on a GPU" in md and "| hybrid | cnn-window32 |" in md
+    assert "every run the probe's, in bf16" in md and "| hybrid | cnn-window32 |" in md

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..paths import RESULTS_DIR
 from ..training.config import TrainConfig
-from .readme_blocks import write_block
+from .readme_blocks import write_result
 from .reproduce import run_line, train_and_record
 from .run_records import Records, code_version, data_version, precision_of
 from .study import CPU, Study
@@ -86,9 +86,7 @@ def write_report(results: Path = RESULTS_DIR) -> str | None:
     if not folder.is_dir():
         return None
     table = report(folder, results / "runs")
-    (results / "ladder-probe.md").write_text(table + "\n")
-    if results.resolve() == RESULTS_DIR.resolve():
-        write_block("ladder-probe", table)
+    write_result(results, "ladder-probe", table)
     return table
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..paths import RESULTS_DIR
 from ..training import TrainConfig
-from .readme_blocks import write_block
+from .readme_blocks import write_result
 from .report import comparison_table, fmt_count, ranking_sentence, verdict_phrase
 from .reproduce import run_line, train_side_by_side
 from .run_records import Records, code_version, data_version, precision_of
@@ -84,7 +84,7 @@ def report(budget: StudyBudget, corpus: str, params: int, fp32: Records, probe: 
     seeds = (f"all {len(entry['finished_runs'])} seed runs" if entry["complete"] else
              f"{entry.get('seeds_done', 0)} of {entry.get('seeds_total', '?')} seed runs")
     b = here.get("budget", {}).get("chars")
-    out = [f"The {fmt_count(params)} scale, every run in bf16 on a GPU ({seeds}; "
+    out = [f"The {fmt_count(params)} scale, every run the probe's, in {probe.precision} ({seeds}; "
            f"B = {fmt_count(b) if b else 'not known yet'}"
            f"{'' if here.get('budget', {}).get('converged') else ', not converged'}). "
            "A preview: the study's answer takes fp32 runs only."]
@@ -92,8 +92,8 @@ def report(budget: StudyBudget, corpus: str, params: int, fp32: Records, probe: 
         out.append(f"It stopped: {here['failed']}.")
     if rows:
         out += ["", *comparison_table(rows), ""]
-        out += [f"- `{r['name']}` ({r['design'] or '—'}) {verdict_phrase(r['delta_vs_gru'], params)}"
-                for r in rows if r["name"] != BASELINE]
+        out += [f"- `{r['name']}`{f' ({d})' if (d := r['design']) else ''} "
+                f"{verdict_phrase(r['delta_vs_gru'], params)}" for r in rows if r["name"] != BASELINE]
     rates = [e for e in full_budget_rate_entries(decided) if e["params"] == params]
     if rates:
         kept = {e["row"]: "not yet" if e["chosen"] is None else f"{e['chosen']:g}" for e in rates}
@@ -116,9 +116,7 @@ def write_report(results: Path = RESULTS_DIR, params: int = 1_000_000, corpus: s
     code, data = code_version(), data_version(load_corpus(corpus))
     table = report(budget, corpus, params, Records(results / "runs", code, data, "fp32"),
                    Records(folder, code, data, "bf16"))
-    (results / "scale-probe.md").write_text(table + "\n")
-    if results.resolve() == RESULTS_DIR.resolve():
-        write_block("scale-probe", table)
+    write_result(results, "scale-probe", table)
     return table
 
 

@@ -315,3 +315,31 @@ def test_a_checked_design_that_lost_the_selection_trains_once_at_the_full_budget
     assert record["config"]["lr"] == entry["lr"] and entry["selected_val_bpc"] is not None
     md = (root / "results" / "results.md").read_text()
     assert "### Designs that lost the selection, at the full budget (seed 0)" in md
+
+
+def test_the_scale_probe_retraces_one_scale_of_the_study_in_its_own_records(smoke, tmp_path):
+    """On the smoke study's selection, the scale probe trains the reference scale again in its
+    own folder (here on the CPU, so in the study's precision) and reaches the same rows."""
+    from cnngru.corpus import load_corpus
+    from cnngru.evaluation.run_records import Records, code_version, data_version
+    from cnngru.evaluation.scale_probe import probe_scale, report, runs_to_probe, probed_study
+
+    root, _, _, _, results = smoke
+    corpus = results["method"]["corpus"]  # the smoke's excerpt of the plays
+    code, data = code_version(), data_version(load_corpus(corpus))
+    fp32 = Records(root / "results" / "runs", code, data, "fp32")
+    probe = Records(tmp_path / "probe", code, data, "fp32")
+    params = SMOKE.reference_params
+    lines = []
+    trained = probe_scale(SMOKE, corpus, params, fp32, probe, "cpu", 1, tmp_path / "runs",
+                          log=lines.append)
+    study_runs = list((root / "results" / "runs").glob(f"*-{params // 1000}k-*.json"))
+    # the same walk on the same records, trained the same way: every run of the scale again
+    assert trained == len(lines) == len(list((tmp_path / "probe").glob("*.json"))) == len(study_runs)
+    assert runs_to_probe(probed_study(SMOKE, corpus, params, fp32, probe), params, probe)[0] == []
+    table = report(SMOKE, corpus, params, fp32, probe)
+    assert f"(all {4 * 3 + 3} seed runs" in table
+    ours = next(s for s in results["scales"] if s["params"] == params)["rows"]
+    for row in ours:  # a CPU run is repeatable: the probe's means are the study's
+        assert f"| {row['name']} | {row['design'] or '—'} |" in table
+        assert f"| {row['test_bpc']:.3f}&nbsp;" in table

@@ -14,9 +14,9 @@ PARAMS = 1_000_000
 FIRST = CPU.scale(PARAMS).full_chars
 
 
-def reader(record_of):
-    """What the probe reads of a ``Records``: ``read``."""
-    return SimpleNamespace(read=record_of)
+def reader(record_of, precision="bf16"):
+    """What the probe reads of a ``Records``: ``read``, and the precision the table names."""
+    return SimpleNamespace(read=record_of, precision=precision)
 
 
 def study_with(fp32, probe):
@@ -68,7 +68,6 @@ def test_an_unstable_rung_the_probe_trained_above_where_the_ladder_stops_does_no
 
 
 def test_the_table_compares_the_probes_runs_and_says_it_is_a_preview():
-    fp32 = FullRecords(law())
     probe = FullRecords(law(design_gap={"depthwise4-ngram": -0.05}))  # cnn-pre better in bf16
 
     class Selected(FullRecords):  # the study's selection picks depthwise4-ngram for cnn-pre
@@ -78,7 +77,7 @@ def test_the_table_compares_the_probes_runs_and_says_it_is_a_preview():
                 record.update(val_bpc=record["val_bpc"] - 1)
             return record
     table = report(CPU, "shakespeare", PARAMS, reader(Selected(law())), reader(probe))
-    assert "every run in bf16 on a GPU (all 15 seed runs" in table
+    assert "every run the probe's, in bf16 (all 15 seed runs" in table
     assert "A preview: the study's answer takes fp32 runs only." in table
     assert "| cnn-pre | depthwise4-ngram |" in table
     assert "- `cnn-pre` (depthwise4-ngram) helps at 1.00M (-0.050 BPC" in table
