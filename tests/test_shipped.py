@@ -112,15 +112,10 @@ def test_until_a_scale_is_finished_the_curves_are_the_shipped_models_own_logs():
         assert RESULTS["curves"] == {v: curves[v] for v in RESULTS["curves"]}
 
 
-def test_readme_shows_the_scale_probe_as_its_records_compare_it():
-    from cnngru.corpus import load_corpus
-    from cnngru.evaluation.run_records import Records, code_version, data_version
-    from cnngru.evaluation.scale_probe import report
-    from cnngru.evaluation.study import CPU
-
-    code, data = code_version(), data_version(load_corpus("shakespeare"))
-    md = (ROOT / "results" / "scale-probe.md").read_text().strip("\n")
-    table = report(CPU, "shakespeare", 1_000_000, Records(ROOT / "results" / "runs", code, data, "fp32"),
-                   Records(ROOT / "results" / "ladder-probe", code, data, "bf16"))
-    assert read_block("scale-probe") == md == table
-    assert "every run the probe's, in bf16" in md and "| hybrid | cnn-window32 |" in md
+def test_a_scale_the_probe_trained_is_previewed_beside_the_answer_never_in_it():
+    previews = RESULTS["scale_previews"]
+    assert [p["params"] for p in previews] == [1_000_000] and previews[0]["precision"] == "bf16"
+    runs = [r["run"] for p in previews for r in p["finished_runs"]]
+    assert runs and all("-bf16-" in name for name in runs)
+    assert all(name not in json.dumps(RESULTS["scales"] + RESULTS["unfinished_scales"]) for name in runs)
+    assert "### A preview of the 1.00M scale, every run in bf16" in (ROOT / "results" / "results.md").read_text()

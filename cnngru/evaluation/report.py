@@ -168,6 +168,8 @@ def study_markdown(table: dict) -> str:
         if s.get("rows_so_far"):
             out += ["", "The rows with all their seeds so far, compared as at a finished scale "
                     "(the scale's answer waits for the rest):", "", *comparison_table(s["rows_so_far"])]
+    for preview in table.get("scale_previews", []):
+        out += scale_preview_section(preview)
     out += finished_runs_table(table["scales"] + table.get("unfinished_scales", []))
     if table.get("candidates"):
         out += ["", f"### Candidate designs (validation BPC at {fmt_count(table['selection_params'])} "
@@ -247,6 +249,37 @@ def study_markdown(table: dict) -> str:
         if table.get("rows_answer"):
             out += ["", "That study's answer: " + table["rows_answer"]]
     return "\n".join(out) + "\n"
+
+
+def scale_preview_section(p: dict) -> list[str]:
+    """A scale the scale probe trained apart, in its own precision: rows compared as at a scale
+    of the study, each strategy's verdict, the rates kept at B; beside the answer, never in it."""
+    rows = p.get("rows") or p.get("rows_so_far") or []
+    seeds = (f"all {len(p['finished_runs'])} seed runs" if p["complete"] else
+             f"{p.get('seeds_done', 0)} of {p.get('seeds_total', '?')} seed runs so far")
+    b = p.get("train_chars")
+    budget = (f"B = {fmt_count(b)}{'' if p.get('converged') else ', not converged'}" if b
+              else "B not known yet")
+    where = f" on {rows[0]['device']}" if rows else ""
+    out = ["", f"### A preview of the {fmt_count(p['params'])} scale, every run in {p['precision']}",
+           "", f"The scale probe (`python -m cnngru.evaluation.scale_probe`) trained this scale's "
+           f"runs apart from the study's, all in {p['precision']}{where} ({seeds}; {budget}), on "
+           "the designs the study selected. They are no part of the answer above, which takes the "
+           "study's fp32 runs only, and no row mixes the two."]
+    if p.get("failed"):
+        out.append(f"\nIt stopped: {p['failed']}; it needs a look.")
+    if rows:
+        out += ["", *comparison_table(rows), ""]
+        out += [f"- `{r['name']}`{f' ({d})' if (d := r['design']) else ''} "
+                f"{verdict_phrase(r['delta_vs_gru'], p['params'])}"
+                for r in rows if "delta_vs_gru" in r]
+    if p.get("rates"):
+        kept = {e["row"]: "not yet" if e["chosen"] is None else f"{e['chosen']:g}" for e in p["rates"]}
+        out += ["", "Rates: " + "; ".join(f"{e['row']} {e['sweep_choice']:g} at the sweep, "
+                                          f"{kept[e['row']]} at B" for e in p["rates"]) + "."]
+    if p.get("ranking"):
+        out += ["", ranking_sentence(p["ranking"])]
+    return out
 
 
 def ranking_sentence(r: dict) -> str:

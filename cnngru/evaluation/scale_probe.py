@@ -9,7 +9,6 @@ probe's own, in bf16, so no row mixes precisions. The runs go beside the ladder 
 study's answer, and a plan takes them as predictions of the fp32 runs still to train.
 
     python -m cnngru.evaluation.scale_probe --params 1000000 --jobs 12
-    python -m cnngru.evaluation.scale_probe --write  # results/scale-probe.md, the README's block
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ from pathlib import Path
 
 from ..paths import RESULTS_DIR
 from ..training import TrainConfig
-from .readme_blocks import write_result
-from .report import comparison_table, fmt_count, ranking_sentence, verdict_phrase
+from .report import scale_preview_section
 from .reproduce import run_line, train_side_by_side
 from .run_records import Records, code_version, data_version, precision_of
 from .study import BASELINE, CPU, Study, StudyBudget
-from .write_up import describe_scale, full_budget_rate_entries, ranking_entry
 
 PROBE_DIR = RESULTS_DIR / "ladder-probe"
 
@@ -73,55 +70,15 @@ def probe_scale(budget: StudyBudget, corpus: str, params: int, fp32: Records, pr
     return train_side_by_side(next_runs, probe.name, work, jobs, lambda r: log(run_line(r)))
 
 
-def report(budget: StudyBudget, corpus: str, params: int, fp32: Records, probe: Records) -> str:
-    """The probed scale as the study's results would show it: the rows compared (once the GRU
-    and a row have all their seeds), each strategy's verdict, the rates kept at B."""
-    _, decided = probed_study(budget, corpus, params, fp32, probe).walk()
-    reading = Study(budget, corpus, lambda c: probe.read(c) if c.params == params else fp32.read(c))
-    entry = describe_scale(reading, params, decided)
-    here = decided["scales"].get(params, {})
-    rows = entry.get("rows") or entry.get("rows_so_far") or []
-    seeds = (f"all {len(entry['finished_runs'])} seed runs" if entry["complete"] else
-             f"{entry.get('seeds_done', 0)} of {entry.get('seeds_total', '?')} seed runs")
-    b = here.get("budget", {}).get("chars")
-    out = [f"The {fmt_count(params)} scale, every run the probe's, in {probe.precision} ({seeds}; "
-           f"B = {fmt_count(b) if b else 'not known yet'}"
-           f"{'' if here.get('budget', {}).get('converged') else ', not converged'}). "
-           "A preview: the study's answer takes fp32 runs only."]
-    if "failed" in here:
-        out.append(f"It stopped: {here['failed']}.")
-    if rows:
-        out += ["", *comparison_table(rows), ""]
-        out += [f"- `{r['name']}`{f' ({d})' if (d := r['design']) else ''} "
-                f"{verdict_phrase(r['delta_vs_gru'], params)}" for r in rows if r["name"] != BASELINE]
-    rates = [e for e in full_budget_rate_entries(decided) if e["params"] == params]
-    if rates:
-        kept = {e["row"]: "not yet" if e["chosen"] is None else f"{e['chosen']:g}" for e in rates}
-        out += ["", "Rates: " + "; ".join(f"{e['row']} {e['sweep_choice']:g} at the sweep, "
-                                          f"{kept[e['row']]} at B" for e in rates) + "."]
-    if ranking := ranking_entry(reading, decided):
-        out += ["", ranking_sentence(ranking)]
-    return "\n".join(out)
-
-
-def write_report(results: Path = RESULTS_DIR, params: int = 1_000_000, corpus: str = "shakespeare",
-                 budget: StudyBudget = CPU) -> str | None:
-    """``results/scale-probe.md`` (and the README's block, for ``results/``) from the probe's
-    records and the study's; ``reproduce --write-only`` calls it as records arrive."""
-    from ..corpus import load_corpus
-
-    folder = results / "ladder-probe"
-    if not any(folder.glob(f"*-{params // 1000}k-*.json")):
-        return None
-    code, data = code_version(), data_version(load_corpus(corpus))
-    table = report(budget, corpus, params, Records(results / "runs", code, data, "fp32"),
-                   Records(folder, code, data, "bf16"))
-    write_result(results, "scale-probe", table)
-    return table
+def probed_scales(probe: Records) -> list[int]:
+    """The scales the probe has trained rows at (not only the GRU's ladder, which the ladder
+    probe trains): those the results preview."""
+    return sorted({r["config"]["params"] for r in probe.all() if r["config"]["variant"] != BASELINE})
 
 
 def main(argv: list[str] | None = None) -> None:
     from ..corpus import load_corpus
+    from .write_up import scale_preview  # (the write-up reads this module's study)
 
     p = argparse.ArgumentParser(prog="python -m cnngru.evaluation.scale_probe", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,19 +87,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--records", type=Path, default=PROBE_DIR, help="where the probe's records go")
     p.add_argument("--runs", type=Path, default=Path("runs/probe"), help="checkpoints meanwhile")
     p.add_argument("--device", default="cuda")
-    p.add_argument("--write", action="store_true", help="write results/scale-probe.md and the "
-                   "README's block from results/ladder-probe and stop")
     args = p.parse_args(argv)
-    if args.write:
-        print(write_report(params=args.params))
-        return
     corpus = "shakespeare"
     code, data = code_version(), data_version(load_corpus(corpus))
     fp32 = Records(RESULTS_DIR / "runs", code, data, "fp32")
     probe = Records(args.records, code, data, precision_of(args.device))
     trained = probe_scale(CPU, corpus, args.params, fp32, probe, args.device, args.jobs, args.runs)
-    print(f"{trained} runs trained; the scale:\n"
-          + report(CPU, corpus, args.params, fp32, probe), flush=True)
+    preview = scale_preview(probed_study(CPU, corpus, args.params, fp32, probe), args.params,
+                            probe.precision)
+    print(f"{trained} runs trained; the scale:\n" + "\n".join(scale_preview_section(preview)))
 
 
 if __name__ == "__main__":

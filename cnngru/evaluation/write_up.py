@@ -19,6 +19,8 @@ once a scale is finished.
                 finished seed run's figures (``finished_runs``) and, once the GRU has all its
                 seeds, the rows that have all theirs, compared as above (``rows_so_far``)
     ranking     the GRU's rates at the sweep budget and at the full one (reference scale)
+    scale_previews  per scale the scale probe trained apart (bf16 on a GPU): its rows compared
+                as a scale's are, its rates at B and ranking check; never part of the answer
     checked_designs  each checked design that lost the selection, seed 0 at the selection
                 scale's full budget, beside the selected design's run at the same rate
     rows        the reference scale's rows (the shipped models), which the demo reads
@@ -42,10 +44,11 @@ from .ladder_probe import write_report
 from .lr_bracket import best_rate
 from .readme_blocks import write_block
 from .report import fmt_count, scale_answer, study_markdown
+from .scale_probe import probed_scales, probed_study
 from .scaling_figure import plot_scaling
 from .scoring import CHUNK, chunk_sums
 from .stability import climb, is_unstable
-from .study import BASELINE, Row
+from .study import BASELINE, Row, Study
 
 SCALING_ALT = "test BPC against parameters per strategy, and the difference from the GRU with its interval"
 
@@ -219,6 +222,19 @@ def check_entries(study, decided: dict) -> list[dict]:
     return out
 
 
+def scale_preview(budget, corpus: str, params: int, fp32, probe) -> dict:
+    """A scale as the scale probe trained it, apart from the study: ``describe_scale``'s entry
+    with the probe's runs alone at that scale, its precision, the rates it kept at B and the
+    ranking check (``scale_probe``)."""
+    _, decided = probed_study(budget, corpus, params, fp32, probe).walk()
+    reading = Study(budget, corpus, lambda c: probe.read(c) if c.params == params else fp32.read(c))
+    here = decided["scales"].get(params, {})
+    return {**describe_scale(reading, params, decided), "precision": probe.precision,
+            "converged": here.get("budget", {}).get("converged"),
+            "rates": [e for e in full_budget_rate_entries(decided) if e["params"] == params],
+            "ranking": ranking_entry(reading, decided)}
+
+
 def unstable_entries(records) -> list[dict]:
     """Every recorded run stopped (or finished) unstable, wherever the study has got to (a
     ladder that grew can leave runs at the old budget outside its decisions): where each one's
@@ -245,6 +261,7 @@ def results_of(reproduction) -> dict:
     for s in scales:  # a scale's answer waits for its rows' runs, not for a check
         if not s["complete"]:
             s["runs_to_go"] = sum(c.params == s["params"] and c not in checks for c in at_least)
+    probe = reproduction.probe()  # runs trained apart, in bf16 on a GPU (``scale_probe``)
     convergence = {str(p): {**here["ladder"], "unstable": [study.record_of(c)["name"] for c in
                                                              here["ladder"]["unstable"]]}
                    for p, here in decided["scales"].items() if "ladder" in here}
@@ -260,6 +277,8 @@ def results_of(reproduction) -> dict:
         "ranking": ranking_entry(study, decided),
         "checked_designs": check_entries(study, decided),
         "unstable": unstable_entries(reproduction.records),
+        "scale_previews": [scale_preview(b, reproduction.corpus, params, reproduction.records, probe)
+                           for params in probed_scales(probe)],
         "runs_remaining": len(remaining),
         "runs_to_go": len(at_least),
         "method": {"seeds": list(b.seeds), "chunk_chars": CHUNK, "resamples": RESAMPLES,
@@ -378,7 +397,4 @@ def write_up(reproduction) -> dict:
     if folder.resolve() == RESULTS_DIR.resolve():
         write_block("results", readme_links(md))
     write_report(folder)  # the GPU probe's table beside the fp32 runs it predicts
-    from .scale_probe import write_report as write_scale_probe  # (it reads this module's tables)
-
-    write_scale_probe(folder, budget=reproduction.budget, corpus=reproduction.corpus)
     return table

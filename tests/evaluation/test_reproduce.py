@@ -321,8 +321,10 @@ def test_the_scale_probe_retraces_one_scale_of_the_study_in_its_own_records(smok
     """On the smoke study's selection, the scale probe trains the reference scale again in its
     own folder (here on the CPU, so in the study's precision) and reaches the same rows."""
     from cnngru.corpus import load_corpus
+    from cnngru.evaluation.report import scale_preview_section
     from cnngru.evaluation.run_records import Records, code_version, data_version
-    from cnngru.evaluation.scale_probe import probe_scale, report, runs_to_probe, probed_study
+    from cnngru.evaluation.scale_probe import probe_scale, probed_study, runs_to_probe
+    from cnngru.evaluation.write_up import scale_preview
 
     root, _, _, _, results = smoke
     corpus = results["method"]["corpus"]  # the smoke's excerpt of the plays
@@ -337,7 +339,7 @@ def test_the_scale_probe_retraces_one_scale_of_the_study_in_its_own_records(smok
     # the same walk on the same records, trained the same way: every run of the scale again
     assert trained == len(lines) == len(list((tmp_path / "probe").glob("*.json"))) == len(study_runs)
     assert runs_to_probe(probed_study(SMOKE, corpus, params, fp32, probe), params, probe)[0] == []
-    table = report(SMOKE, corpus, params, fp32, probe)
+    table = "\n".join(scale_preview_section(scale_preview(SMOKE, corpus, params, fp32, probe)))
     assert f"(all {4 * 3 + 3} seed runs" in table
     ours = next(s for s in results["scales"] if s["params"] == params)["rows"]
     for row in ours:  # a CPU run is repeatable: the probe's means are the study's

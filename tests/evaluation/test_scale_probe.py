@@ -7,8 +7,10 @@ from types import SimpleNamespace
 from test_study import Records, law  # the study tests' hand-made records
 from test_write_up import FullRecords
 
-from cnngru.evaluation.scale_probe import probed_study, report, runs_to_probe
+from cnngru.evaluation.report import scale_preview_section
+from cnngru.evaluation.scale_probe import probed_study, runs_to_probe
 from cnngru.evaluation.study import CPU
+from cnngru.evaluation.write_up import scale_preview
 
 PARAMS = 1_000_000
 FIRST = CPU.scale(PARAMS).full_chars
@@ -67,7 +69,7 @@ def test_an_unstable_rung_the_probe_trained_above_where_the_ladder_stops_does_no
     assert ladder["lr"] == 5e-3 and ladder["unstable"] == [] and ladder["chars"] == 2 * FIRST
 
 
-def test_the_table_compares_the_probes_runs_and_says_it_is_a_preview():
+def test_the_preview_compares_the_probes_runs_and_says_it_is_no_part_of_the_answer():
     probe = FullRecords(law(design_gap={"depthwise4-ngram": -0.05}))  # cnn-pre better in bf16
 
     class Selected(FullRecords):  # the study's selection picks depthwise4-ngram for cnn-pre
@@ -76,9 +78,12 @@ def test_the_table_compares_the_probes_runs_and_says_it_is_a_preview():
             if config.params == CPU.selection_params and config.design == "depthwise4-ngram":
                 record.update(val_bpc=record["val_bpc"] - 1)
             return record
-    table = report(CPU, "shakespeare", PARAMS, reader(Selected(law())), reader(probe))
-    assert "every run the probe's, in bf16 (all 15 seed runs" in table
-    assert "A preview: the study's answer takes fp32 runs only." in table
+    preview = scale_preview(CPU, "shakespeare", PARAMS, reader(Selected(law())), reader(probe))
+    assert preview["complete"] and preview["precision"] == "bf16"
+    table = "\n".join(scale_preview_section(preview))
+    assert "### A preview of the 1.00M scale, every run in bf16" in table
+    assert "all in bf16 on cpu (all 15 seed runs; B = 19.66M)," in table
+    assert "They are no part of the answer above" in table
     assert "| cnn-pre | depthwise4-ngram |" in table
     assert "- `cnn-pre` (depthwise4-ngram) helps at 1.00M (-0.050 BPC" in table
     assert "- `cnn-post`" in table and "ties at 1.00M" in table
