@@ -93,8 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     fp32 = Records(RESULTS_DIR / "runs", code, data, "fp32")
     probe = Records(args.records, code, data, precision_of(args.device))
     trained = probe_scale(CPU, corpus, args.params, fp32, probe, args.device, args.jobs, args.runs)
-    preview = scale_preview(probed_study(CPU, corpus, args.params, fp32, probe), args.params,
-                            probe.precision)
+    preview = scale_preview(CPU, corpus, args.params, fp32, probe)
     print(f"{trained} runs trained; the scale:\n" + "\n".join(scale_preview_section(preview)))
 
 

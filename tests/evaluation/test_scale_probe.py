@@ -89,3 +89,34 @@ def test_the_preview_compares_the_probes_runs_and_says_it_is_no_part_of_the_answ
     assert "- `cnn-post`" in table and "ties at 1.00M" in table
     assert "Rates: gru 0.01 at the sweep, 0.01 at B;" in table
     assert "The GRU's rates 0.005, 0.01, 0.02 rank the same" in table
+
+
+def test_the_command_on_a_probe_holding_every_run_trains_nothing_and_prints_the_preview(
+        tmp_path, capsys):
+    """``python -m cnngru.evaluation.scale_probe`` on the committed probe's records, with any
+    run still missing there made up from a recorded one (so nothing trains, and no GPU is
+    needed): the whole command's path, the walk over the real records included."""
+    import json
+    import shutil
+
+    from cnngru.corpus import load_corpus
+    from cnngru.evaluation.run_records import Records as RunRecords
+    from cnngru.evaluation.run_records import code_version, data_version
+    from cnngru.evaluation.scale_probe import PROBE_DIR, main
+    from cnngru.paths import RESULTS_DIR
+
+    shutil.copytree(PROBE_DIR, tmp_path / "probe")
+    code, data = code_version(), data_version(load_corpus("shakespeare"))
+    fp32 = RunRecords(RESULTS_DIR / "runs", code, data, "fp32")
+    probe = RunRecords(tmp_path / "probe", code, data, "bf16")
+    some = json.loads(next((tmp_path / "probe").glob("transformer-1000k-*-39321600-s0-*.json")).read_text())
+    figures = {k: v for k, v in some.items() if k in ("val_bpc", "test_bpc", "test_chars",
+                                                      "test_chunk_nats", "train", "curve")}
+    for _ in range(5):  # a made-up run can decide that more are needed
+        missing, _ = runs_to_probe(probed_study(CPU, "shakespeare", PARAMS, fp32, probe), PARAMS, probe)
+        for config in missing:
+            probe.write(config, figures)
+    main(["--records", str(tmp_path / "probe"), "--device", "cuda", "--jobs", "1"])
+    out = capsys.readouterr().out
+    assert out.startswith("0 runs trained; the scale:")
+    assert "### A preview of the 1.00M scale, every run in bf16" in out and "(all 15 seed runs" in out
