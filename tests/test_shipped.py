@@ -118,4 +118,4 @@ def test_a_scale_the_probe_trained_is_previewed_beside_the_answer_never_in_it():
     runs = [r["run"] for p in previews for r in p["finished_runs"]]
     assert runs and all("-bf16-" in name for name in runs)
     assert all(name not in json.dumps(RESULTS["scales"] + RESULTS["unfinished_scales"]) for name in runs)
-    assert "### A preview of the 1.00M scale, every run in bf16" in (ROOT / "results" / "results.md").read_text()
+    assert "### A preview of the 1.00M scale, trained apart in bf16" in (ROOT / "results" / "results.md").read_text()

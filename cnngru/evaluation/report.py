@@ -261,11 +261,14 @@ def scale_preview_section(p: dict) -> list[str]:
     budget = (f"B = {fmt_count(b)}{'' if p.get('converged') else ', not converged'}" if b
               else "B not known yet")
     where = f" on {rows[0]['device']}" if rows else ""
-    out = ["", f"### A preview of the {fmt_count(p['params'])} scale, every run in {p['precision']}",
+    out = ["", f"### A preview of the {fmt_count(p['params'])} scale, trained apart in {p['precision']}",
            "", f"The scale probe (`python -m cnngru.evaluation.scale_probe`) trained this scale's "
-           f"runs apart from the study's, all in {p['precision']}{where} ({seeds}; {budget}), on "
-           "the designs the study selected. They are no part of the answer above, which takes the "
-           "study's fp32 runs only, and no row mixes the two."]
+           f"runs apart from the study's, in {p['precision']}{where} ({seeds}; {budget}), on "
+           "the designs the study selected"
+           + (" (its sweeps are the selection's fp32 runs: they only choose where each row's "
+              "search at B starts)" if p.get("sweeps_from_selection") else "")
+           + ". They are no part of the answer above, which takes the study's fp32 runs only, "
+           "and no row's runs at B mix the two."]
     if p.get("failed"):
         out.append(f"\nIt stopped: {p['failed']}; it needs a look.")
     if rows:

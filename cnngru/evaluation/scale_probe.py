@@ -34,11 +34,21 @@ def probed_study(budget: StudyBudget, corpus: str, params: int, fp32: Records, p
     """The study as it stands once every run at ``params`` ends as the probe's run did.
 
     The probe's runs stand in as predictions (so a rung it trained above where the ladder's
-    climb stops is not counted, as in a plan), the fp32 records decide everything else (the
-    selection of designs); the study's fp32 runs at ``params`` are not read, so that no row
-    mixes them with the probe's."""
-    return Study(budget, corpus, lambda c: None if c.params == params else fp32.read(c),
-                 predicted=lambda c: probe.read(c) if c.params == params else None)
+    climb stops is not counted, as in a plan), the fp32 records decide everything else: the
+    selection of designs, whose runs at the selection scale are also that scale's sweeps (the
+    same runs: they only choose where each row's search at B starts). No other fp32 run at
+    ``params`` is read, so that no row's runs at B mix them with the probe's."""
+    def study_run(c: TrainConfig) -> bool:
+        return c.params != params or selection_run(budget, c)
+
+    return Study(budget, corpus, lambda c: fp32.read(c) if study_run(c) else None,
+                 predicted=lambda c: None if study_run(c) else probe.read(c))
+
+
+def selection_run(budget: StudyBudget, config: TrainConfig) -> bool:
+    """Whether ``config`` is one of the selection's runs (sweep-long, at the selection scale)."""
+    return (config.params == budget.selection_params
+            and config.max_chars <= budget.scale(config.params).sweep_chars)
 
 
 def runs_to_probe(study: Study, params: int, probe: Records) -> tuple[list[TrainConfig], dict]:

@@ -50,6 +50,23 @@ def test_the_probes_own_runs_decide_the_next_ones_and_are_never_asked_for_again(
     assert done == []  # a probe holding every run of the scale asks for nothing
 
 
+def test_at_the_selection_scale_the_selections_runs_are_the_sweeps_and_the_rest_is_the_probes():
+    """The selection's runs are that scale's sweeps: the probe reads them from the study (its
+    designs depend on them) and trains the runs at B and beyond."""
+    params = CPU.selection_params
+    full = CPU.scale(params).full_chars
+    probe = Records(law(), done=lambda c: False)
+    study = probed_study(CPU, "shakespeare", params, reader(Records(law())), reader(probe))
+    needed, decided = runs_to_probe(study, params, reader(probe))
+    assert decided["selection"]["selected"] and "sweeps" in decided["scales"][params]
+    assert needed and {(c.params, c.max_chars) for c in needed} == {(params, full)}  # the ladder
+    preview = scale_preview(CPU, "shakespeare", params, reader(FullRecords(law())),
+                            reader(FullRecords(law(chars_floor=3.0))))
+    section = "\n".join(scale_preview_section(preview))
+    assert "(its sweeps are the selection's fp32 runs" in section
+    assert {round(r["test_bpc"]) for r in preview["rows"]} == {3}  # the probe's runs at B
+
+
 def test_an_unstable_rung_the_probe_trained_above_where_the_ladder_stops_does_not_move_it():
     """The ladder probe trains every rung at once: one far above B that went unstable must not
     send the probed scale's ladder to a lower rate (it counts as a prediction, as in a plan)."""
@@ -81,8 +98,8 @@ def test_the_preview_compares_the_probes_runs_and_says_it_is_no_part_of_the_answ
     preview = scale_preview(CPU, "shakespeare", PARAMS, reader(Selected(law())), reader(probe))
     assert preview["complete"] and preview["precision"] == "bf16"
     table = "\n".join(scale_preview_section(preview))
-    assert "### A preview of the 1.00M scale, every run in bf16" in table
-    assert "all in bf16 on cpu (all 15 seed runs; B = 19.66M)," in table
+    assert "### A preview of the 1.00M scale, trained apart in bf16" in table
+    assert "in bf16 on cpu (all 15 seed runs; B = 19.66M), on the designs the study selected. They" in table
     assert "They are no part of the answer above" in table
     assert "| cnn-pre | depthwise4-ngram |" in table
     assert "- `cnn-pre` (depthwise4-ngram) helps at 1.00M (-0.050 BPC" in table
@@ -119,4 +136,4 @@ def test_the_command_on_a_probe_holding_every_run_trains_nothing_and_prints_the_
     main(["--records", str(tmp_path / "probe"), "--device", "cuda", "--jobs", "1"])
     out = capsys.readouterr().out
     assert out.startswith("0 runs trained; the scale:")
-    assert "### A preview of the 1.00M scale, every run in bf16" in out and "(all 15 seed runs" in out
+    assert "### A preview of the 1.00M scale, trained apart in bf16" in out and "(all 15 seed runs" in out
