@@ -3,8 +3,9 @@
 The study climbs a convergence ladder one rung at a time on the CPU, and at 1M parameters its top
 rungs take days there. On a GPU the rungs the CPU has yet to climb (and the GRU's sweep runs the
 ladder waits on) train side by side in minutes. They train in bf16, so their records are kept
-apart (their own folder, precision ``bf16``) and never stand in for the study's fp32 runs: they
-show how far the CPU's ladder is likely to climb, and so how long the study still has to run.
+apart (``results/ladder-probe``, precision ``bf16``, shared with ``scale_probe``) and never stand
+in for the study's fp32 runs: they show how far the CPU's ladder is likely to climb, and so how
+long the study still has to run.
 
     python -m cnngru.evaluation.ladder_probe --params 1000000 --records results/ladder-probe
     python -m cnngru.evaluation.ladder_probe --write  # results/ladder-probe.md, the README's block
@@ -51,8 +52,8 @@ def probe_runs(study: Study, params: int, max_chars: int, lr: float | None = Non
 
 
 def report(folder: Path, fp32: Path = RESULTS_DIR / "runs") -> str:
-    """The probe's runs of the GRU (seed 0: its sweep and ladder) as a table, beside the study's fp32 record of the same run where
-    there is one, and each rung's gain over the rung below it."""
+    """The probes' runs of the GRU (seed 0: its sweeps and rungs) as a table, beside the study's
+    fp32 record of the same run where there is one, and each rung's gain over the one below."""
     records = (json.loads(p.read_text()) for p in folder.glob("*.json"))
     rows = sorted((r for r in records if r["config"]["variant"] == "gru" and r["config"]["seed"] == 0),
                   key=lambda r: (r["config"]["params"], r["config"]["lr"], r["config"]["max_chars"]))

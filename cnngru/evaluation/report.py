@@ -256,7 +256,8 @@ def scale_preview_section(p: dict) -> list[str]:
     of the study, each strategy's verdict, the rates kept at B; beside the answer, never in it."""
     rows = p.get("rows") or p.get("rows_so_far") or []
     seeds = (f"all {len(p['finished_runs'])} seed runs" if p["complete"] else
-             f"{p.get('seeds_done', 0)} of {p.get('seeds_total', '?')} seed runs so far")
+             f"{p['seeds_done']} of {p['seeds_total']} seed runs so far" if "seeds_done" in p
+             else "no seed runs yet")
     b = p.get("train_chars")
     budget = (f"B = {fmt_count(b)}{'' if p.get('converged') else ', not converged'}" if b
               else "B not known yet")
@@ -272,10 +273,12 @@ def scale_preview_section(p: dict) -> list[str]:
     if p.get("failed"):
         out.append(f"\nIt stopped: {p['failed']}; it needs a look.")
     if rows:
+        if not p["complete"]:
+            out += ["", "The rows with all their seeds so far, compared as at a finished scale "
+                    "(the scale waits for the rest):"]
         out += ["", *comparison_table(rows), ""]
-        out += [f"- `{r['name']}`{f' ({d})' if (d := r['design']) else ''} "
-                f"{verdict_phrase(r['delta_vs_gru'], p['params'])}"
-                for r in rows if "delta_vs_gru" in r]
+        out += [f"- `{r['name']}` ({r['design']}) {verdict_phrase(r['delta_vs_gru'], p['params'])}"
+                for r in rows if r["name"] in VARIANTS[1:]]
     if p.get("rates"):
         kept = {e["row"]: "not yet" if e["chosen"] is None else f"{e['chosen']:g}" for e in p["rates"]}
         out += ["", "Rates: " + "; ".join(f"{e['row']} {e['sweep_choice']:g} at the sweep, "

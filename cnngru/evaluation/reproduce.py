@@ -326,8 +326,9 @@ class Reproduction:
         return lines
 
     def probe(self) -> Records:
-        """The ladder probe's records (``ladder_probe``): runs of this study trained in bf16 on a
-        GPU, which a plan may take as predictions of the fp32 runs."""
+        """The GPU probes' records (``ladder_probe``, ``scale_probe``): runs of this study trained
+        in bf16 on a GPU, which a plan may take as predictions of the fp32 runs and the results
+        show as previews."""
         r = self.records
         return Records(self.where.results / "ladder-probe", r.code, r.data, "bf16")
 

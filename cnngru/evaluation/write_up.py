@@ -44,7 +44,7 @@ from .ladder_probe import write_report
 from .lr_bracket import best_rate
 from .readme_blocks import write_block
 from .report import fmt_count, scale_answer, study_markdown
-from .scale_probe import probed_scales, probed_study, selection_run
+from .scale_probe import probe_reader, probed_scales, probed_study
 from .scaling_figure import plot_scaling
 from .scoring import CHUNK, chunk_sums
 from .stability import climb, is_unstable
@@ -227,14 +227,13 @@ def scale_preview(budget, corpus: str, params: int, fp32, probe) -> dict:
     with the probe's runs alone at that scale, its precision, the rates it kept at B and the
     ranking check (``scale_probe``)."""
     _, decided = probed_study(budget, corpus, params, fp32, probe).walk()
-    reading = Study(budget, corpus, lambda c: fp32.read(c) if c.params != params or
-                    selection_run(budget, c) else probe.read(c))
+    reading = Study(budget, corpus, probe_reader(budget, params, fp32, probe))
     here = decided["scales"].get(params, {})
     return {**describe_scale(reading, params, decided), "precision": probe.precision,
             "sweeps_from_selection": params == budget.selection_params,
             "converged": here.get("budget", {}).get("converged"),
             "rates": [e for e in full_budget_rate_entries(decided) if e["params"] == params],
-            "ranking": ranking_entry(reading, decided)}
+            "ranking": ranking_entry(reading, decided) if params == budget.reference_params else None}
 
 
 def unstable_entries(records) -> list[dict]:
