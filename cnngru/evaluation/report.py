@@ -34,7 +34,7 @@ def scale_answer(table: dict) -> str:
         return ("**Not answered yet:** no scale of the study is finished (at least "
                 f"{to_go} runs to go, {table.get('runs_remaining', '?')} of them known now; "
                 "`cnngru reproduce --plan` lists what remains)."
-                + (partial + note if partial else ""))
+                + (partial + note if partial else "") + previews_pointer(table))
     lines, helped = [], []
     for strategy in VARIANTS[1:]:
         parts = []
@@ -66,7 +66,17 @@ def scale_answer(table: dict) -> str:
     if unfinished:
         note += (" Not finished yet: the " + ", ".join(fmt_count(p) for p in unfinished)
                  + " scale(s); the answer there is still open.")
-    return head + "\n\n" + "\n".join(lines) + partial + note
+    return head + "\n\n" + "\n".join(lines) + partial + note + previews_pointer(table)
+
+
+def previews_pointer(table: dict) -> str:
+    """Where the results preview a scale trained apart (``scale_previews``), outside the answer."""
+    previews = table.get("scale_previews") or []
+    if not previews:
+        return ""
+    which = ", ".join(f"{fmt_count(p['params'])} ({p['precision']})" for p in previews)
+    return (f" A preview of the {which} scale(s), trained apart on a GPU, follows the main "
+            "table; it is no part of this answer.")
 
 
 def verdict_phrase(d: dict, params: int) -> str:

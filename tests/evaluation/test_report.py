@@ -355,3 +355,16 @@ def test_a_checked_design_is_shown_beside_the_selected_one_at_the_full_budget():
     assert "| hybrid | cnn-memory256 | 300k | 157.29M | 0.01 | not&nbsp;yet | not&nbsp;yet |" in md
     assert md.split("The selection trains")[1].split("\n")[0].endswith("Not run yet.")
     assert "Designs that lost the selection" not in study_markdown({**t, "checked_designs": []})
+
+
+def test_the_answer_points_to_a_preview_trained_apart_and_keeps_it_out_of_its_verdicts():
+    preview = {"params": 1_000_000, "precision": "bf16", "complete": True, "finished_runs": [],
+               **{k: v for k, v in scale(1_000_000, BETTER, BETTER, BETTER).items() if k == "rows"}}
+    done = table(scale(100_000, TIE, TIE, TIE), unfinished=[1_000_000])
+    with_preview = scale_answer({**done, "scale_previews": [preview]})
+    assert with_preview == scale_answer(done) + (
+        " A preview of the 1.00M (bf16) scale(s), trained apart on a GPU, follows the main table; "
+        "it is no part of this answer.")
+    assert with_preview.startswith("**No, not at the scales finished so far:**")  # 1M's "helps" stays out
+    nothing = scale_answer({**table(unfinished=[1_000_000]), "scale_previews": [preview]})
+    assert nothing.startswith("**Not answered yet:**") and "A preview of the 1.00M (bf16)" in nothing
