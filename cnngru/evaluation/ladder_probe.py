@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing import get_context
@@ -26,7 +25,7 @@ from pathlib import Path
 from ..paths import RESULTS_DIR
 from ..training.config import TrainConfig
 from .readme_blocks import write_result
-from .reproduce import run_line, train_and_record
+from .reproduce import run_line, threads_per_job, train_and_record
 from .run_records import Records, code_version, data_version, precision_of
 from .study import CPU, Study
 
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
                if records.read(c) is None]  # runs the probe has recorded are not trained again
     for c in configs:
         print(f"  {c.variant} {c.design} lr {c.lr:g} over {c.max_chars:,} characters", flush=True)
-    threads = max(1, (os.cpu_count() or 1) // max(1, len(configs)))
+    threads = threads_per_job(max(1, len(configs)))
     with ProcessPoolExecutor(max(1, len(configs)), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(train_and_record, replace(c, device=args.device),
                                args.runs / records.name(c), records, None, threads, False)

@@ -174,6 +174,11 @@ def run_line(record: dict) -> str:
     return f"  {record['name']}: val {record['val_bpc']:.4f}, test {record['test_bpc']:.4f} {took}"
 
 
+def threads_per_job(jobs: int) -> int:
+    """The cores shared among runs trained side by side: each gets its share, at least one."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def train_side_by_side(next_runs: Callable[[Collection[str]], list[TrainConfig]],
                        name: Callable[[TrainConfig], str], work: Callable[[TrainConfig], tuple],
                        jobs: int, done: Callable[[dict], None]) -> int:
@@ -287,7 +292,7 @@ class Reproduction:
 
     def _work(self, config: TrainConfig) -> tuple:
         """``train_and_record``'s arguments for a run: the cores are shared among the jobs."""
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        threads = threads_per_job(self.jobs)
         return (replace(config, device=self.device), self.folder(config), self.records,
                 self.budget.test_chars, threads, self.keep(config))
 
@@ -395,7 +400,7 @@ class Reproduction:
         from ..corpus import load_corpus
         from ..training.throughput import measure, trainer_for
 
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        threads = threads_per_job(self.jobs)
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:

@@ -15,7 +15,6 @@ shows them as a preview in the results, and a plan takes them as predictions of 
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 from ..paths import RESULTS_DIR
 from ..training import TrainConfig
 from .report import scale_preview_section
-from .reproduce import run_line, train_side_by_side
+from .reproduce import run_line, threads_per_job, train_side_by_side
 from .run_records import Records, code_version, data_version, precision_of
 from .study import BASELINE, CPU, Study, StudyBudget
 
@@ -81,7 +80,7 @@ def probe_scale(budget: StudyBudget, corpus: str, params: int, fp32: Records, pr
     """Train every run the walk at ``params`` needs, ``jobs`` at a time; returns how many."""
     if params not in {s.params for s in budget.scales}:
         raise SystemExit(f"The study has no {params:,}-parameter scale.")
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_job(jobs)
 
     def next_runs(in_flight: Collection[str]) -> list[TrainConfig]:
         needed, waiting, decided = runs_to_probe(probed_study(budget, corpus, params, fp32, probe),
