@@ -170,3 +170,18 @@ def test_the_command_on_a_probe_holding_every_run_trains_nothing_and_prints_the_
     out = capsys.readouterr().out
     assert out.startswith("0 runs trained; the scale:")
     assert "### A preview of the 1.00M scale, trained apart in bf16" in out and "(all 15 seed runs" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "cpu"], "the probe trains in bf16 on a GPU"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--records", "results/runs"], "the probe's records go apart from the study's"),
+])
+def test_the_command_refuses_what_would_mix_or_waste_runs(args, message, capsys, monkeypatch):
+    from cnngru.evaluation.scale_probe import main
+    from cnngru.paths import RESULTS_DIR
+
+    monkeypatch.chdir(RESULTS_DIR.parent)  # "results/runs" as a user at the repository's root types it
+    with pytest.raises(SystemExit):
+        main(args)
+    assert message in capsys.readouterr().err
