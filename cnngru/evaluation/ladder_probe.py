@@ -26,7 +26,7 @@ from ..paths import RESULTS_DIR
 from ..training.config import TrainConfig
 from .readme_blocks import write_result
 from .reproduce import run_line, threads_per_job, train_and_record
-from .run_records import Records, code_version, data_version, precision_of
+from .run_records import PROBE_FOLDER, Records, code_version, data_version, precision_of
 from .study import CPU, Study
 
 
@@ -82,7 +82,7 @@ def report(folder: Path, fp32: Path = RESULTS_DIR / "runs") -> str:
 def write_report(results: Path = RESULTS_DIR) -> str | None:
     """``results/ladder-probe.md`` (and the README's block, for ``results/``) from the probe's
     records and the study's; ``reproduce --write-only`` calls it as records arrive."""
-    folder = results / "ladder-probe"
+    folder = results / PROBE_FOLDER
     if not folder.is_dir():
         return None
     table = report(folder, results / "runs")

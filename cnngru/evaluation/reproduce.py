@@ -30,7 +30,7 @@ from pathlib import Path
 from ..paths import RESULTS_DIR, SHIPPED
 from ..training import TrainConfig
 from ..training.snapshots import validations
-from .run_records import Records, code_version, data_version, precision_of
+from .run_records import PROBE_FOLDER, Records, code_version, data_version, precision_of
 from .stability import climb
 from .study import CPU, SMOKE, Study, StudyBudget
 
@@ -335,7 +335,7 @@ class Reproduction:
         in bf16 on a GPU, which a plan may take as predictions of the fp32 runs and the results
         show as previews."""
         r = self.records
-        return Records(self.where.results / "ladder-probe", r.code, r.data, "bf16")
+        return Records(self.where.results / PROBE_FOLDER, r.code, r.data, "bf16")
 
     def _estimate(self, configs: list[TrainConfig], throughputs: dict[tuple, float]) -> list[str]:
         """Runs, characters left (less what runs stopped part-way have trained) and hours per

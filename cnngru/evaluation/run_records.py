@@ -71,6 +71,9 @@ def data_version(corpus) -> str:
     return h.hexdigest()[:12]
 
 
+PROBE_FOLDER = "ladder-probe"  # under results/: the GPU probes' bf16 runs, apart from the study's
+
+
 def precision_of(device: str) -> str:
     """The arithmetic a run trains in: bf16 autocast on a GPU, fp32 on a CPU (trainer.py)."""
     return "bf16" if device.startswith("cuda") else "fp32"

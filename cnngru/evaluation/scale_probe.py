@@ -23,10 +23,10 @@ from ..paths import RESULTS_DIR
 from ..training import TrainConfig
 from .report import scale_preview_section
 from .reproduce import run_line, threads_per_job, train_side_by_side
-from .run_records import Records, code_version, data_version, precision_of
+from .run_records import PROBE_FOLDER, Records, code_version, data_version, precision_of
 from .study import BASELINE, CPU, Study, StudyBudget
 
-PROBE_DIR = RESULTS_DIR / "ladder-probe"
+PROBE_DIR = RESULTS_DIR / PROBE_FOLDER
 
 
 def selection_run(budget: StudyBudget, config: TrainConfig) -> bool:
