@@ -1,11 +1,12 @@
 """``python -m cnngru.evaluation.interval_coverage``: how often the study's 95% intervals hold a
 true difference of zero, in studies simulated from its own records.
 
-A row has 3 seeds, and a bootstrap over so few units runs narrow. This measures by how much, on
-the study's test text: the GRU's recorded seeds at the smallest scale that has all of them give
-the text's difficulty (their mean loss per chunk) and the chunk-level noise (a recorded seed's
-deviations from that mean, its offset removed, the whole row's sign at random); each simulated
-seed adds an offset of a chosen spread. Two rows drawn alike and apart (seed i of one tells
+A row has 3 seeds, and a percentile bootstrap over so few units runs narrow, which the study's
+Student-t width is there to mend. This measures whether it does, on the study's test text: the
+GRU's recorded seeds at the smallest scale that has all of them give the text's difficulty (their
+mean loss per chunk) and the chunk-level noise (a recorded seed's deviations from that mean, its
+offset removed, the whole row's sign at random); each simulated seed adds an offset of a chosen
+spread. Two rows drawn alike and apart (seed i of one tells
 nothing of seed i of the other, where pairing gains nothing) differ by zero in truth, and the
 study's interval (``hierarchical_paired_difference``) should hold zero in 95% of such studies.
 """
@@ -69,8 +70,8 @@ def report(nats: np.ndarray, counts: np.ndarray, params: int) -> str:
     measured = float(np.std(nats.sum(1) / counts.sum() / math.log(2), ddof=1))
     lines = [f"Simulated from the GRU's {len(nats)} seeds at {params // 1000}k parameters "
              f"(their test BPC spread: {measured:.4f}); {STUDIES:,} studies each, two rows with "
-             "no true difference, the study's hierarchical paired bootstrap (seeds, offsets "
-             "reflated, then chunks):", "",
+             "no true difference, the study's interval (hierarchical paired bootstrap: seeds, "
+             "offsets reflated, then chunks; Student-t width):", "",
              "| seed-to-seed SD of test BPC | intervals holding zero (± standard error) |",
              "|---:|---:|"]
     for spread in sorted({*SPREADS, round(measured, 4)}):

@@ -49,20 +49,39 @@ def hierarchical_paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, count
     seed's offset from the seeds' mean difference is scaled by sqrt(n / (n - 1)) before the draw
     to put it back (reflated residuals, as multilevel bootstraps do), spread over the chunks by
     their characters, so that the chunk-level noise, which the chunk draw counts, stays as it is.
+
+    The draws give the standard error; the width comes from Student's t, not from the draws'
+    percentiles, because 3 seeds carry 2 degrees of freedom and a percentile interval has the
+    normal's short tails. The degrees of freedom (``satterthwaite_df``) follow whichever part of
+    the variance dominates: near n - 1 where seeds differ more than chunks do, many otherwise.
     """
     per_seed = sums_a - sums_b  # (seeds, chunks)
     seeds, chunks = per_seed.shape
+    offsets = per_seed.sum(1) / counts.sum() / math.log(2)  # BPC, each seed
     if seeds > 1:
-        offsets = per_seed.sum(1) / counts.sum()  # nats per character, each seed
         per_seed = per_seed + (math.sqrt(seeds / (seeds - 1)) - 1) * np.outer(
-            offsets - offsets.mean(), counts)
+            offsets - offsets.mean(), counts * math.log(2))
     rng = np.random.default_rng(seed)
     s = rng.integers(0, seeds, (resamples, seeds))  # which seeds
     c = rng.integers(0, chunks, (resamples, chunks))  # which chunks
     picked = per_seed[s[:, :, None], c[:, None, :]]  # (resamples, seeds, chunks)
     diff = picked.sum(2).mean(1) / counts[c].sum(1) / math.log(2)
-    point = (sums_a - sums_b).sum(1).mean() / counts.sum() / math.log(2)
-    return float(point), float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
+    point = float(offsets.mean())
+    variance = float(diff.var(ddof=1))
+    seed_part = float(offsets.var(ddof=1)) / seeds if seeds > 1 else 0.0
+    df = satterthwaite_df(variance, seed_part, seeds - 1, chunks - 1)
+    half = student_t_quantile(0.975, df) * math.sqrt(variance)
+    return point, point - half, point + half
+
+
+def satterthwaite_df(variance: float, seed_part: float, seed_df: int, chunk_df: int) -> float:
+    """Degrees of freedom of a variance that sums a part estimated from the seeds (``seed_df``)
+    and the rest from the chunks (``chunk_df``): Welch-Satterthwaite's approximation. The seed
+    part is capped at the whole, which the chunk draw can leave a little short of."""
+    seed_part = min(seed_part, variance)
+    parts = [(seed_part, seed_df), (variance - seed_part, chunk_df)]
+    spread = sum(part ** 2 / df for part, df in parts if part > 0)
+    return variance ** 2 / spread if spread else float(max(chunk_df, 1))
 
 
 def hierarchical_bpc(sums: np.ndarray, counts: np.ndarray, seed: int = 0,

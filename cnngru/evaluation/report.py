@@ -318,15 +318,15 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
             f"indices, then {m['chunk_chars']:,}-character chunks of the test plays, the same "
             "indices for a row and `gru` (seed i of two rows is a pair: both start from one random "
             "stream and read the same text in the same order), with each seed's offset from the "
-            f"seeds' mean scaled by √({n}/{n - 1}) so that the draw keeps their variance; 95% "
-            "percentile intervals. Training randomness (first weights, dropout) is inside them. "
-            f"Two limits: from {n} seeds a percentile interval lacks the long tails that "
-            f"{n - 1} degrees of freedom give, so where seeds differ more than the test chunks do "
-            "it covers less than 95% (`results/interval-coverage.md` measures how much, in studies "
-            f"simulated from the records); and each is 95% on its own: if all {comparisons} "
-            "differences from `gru` were truly zero, at least one would still read \"helps\" or "
-            f"\"hurts\" with a chance of up to about {chance:.0%} (less, as they share the GRU's "
-            "runs).")
+            f"seeds' mean scaled by √({n}/{n - 1}) so that the draw keeps their variance. The "
+            "draws give the standard error, and Student's t gives the width: its degrees of "
+            f"freedom (Welch-Satterthwaite) fall towards {n - 1} where seeds differ more than the "
+            "test chunks do, because a percentile interval over so few seeds lacks the long tails "
+            "and would cover less than 95% (`results/interval-coverage.md` measures the coverage "
+            "in studies simulated from the records). Training randomness (first weights, dropout) "
+            f"is inside them. Each is 95% on its own: if all {comparisons} differences from `gru` "
+            "were truly zero, at least one would still read \"helps\" or \"hurts\" with a "
+            f"chance of up to about {chance:.0%} (less, as they share the GRU's runs).")
 
 
 def finished_runs_table(scales: list[dict]) -> list[str]:

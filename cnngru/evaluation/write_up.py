@@ -283,7 +283,9 @@ def results_of(reproduction) -> dict:
         "runs_remaining": len(remaining),
         "runs_to_go": len(at_least),
         "method": {"seeds": list(b.seeds), "chunk_chars": CHUNK, "resamples": RESAMPLES,
-                   "interval": "95% percentile, hierarchical paired bootstrap: seeds (offsets reflated), then chunks",
+                   "interval": "95%: the standard error from a hierarchical paired bootstrap "
+                               "(seeds, offsets reflated, then chunks), the width from Student's "
+                               "t with Welch-Satterthwaite degrees of freedom",
                    "converged": b.converged, "grid": list(b.grid), "seq_len": b.seq_len,
                    "corpus": reproduction.corpus},
     }

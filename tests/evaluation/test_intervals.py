@@ -10,6 +10,7 @@ from cnngru.evaluation.intervals import (
     hierarchical_bpc,
     hierarchical_paired_difference,
     paired_difference,
+    satterthwaite_df,
     student_t_quantile,
     welch_difference,
 )
@@ -101,17 +102,44 @@ def test_seed_i_of_two_rows_is_a_pair_so_what_they_share_cancels():
     assert abs(point - 0.02) < 0.002 and 0 < lo < 0.02 < hi and hi - lo < 0.01
 
 
-def test_the_seed_draw_keeps_the_seeds_variance_by_reflating_their_offsets():
-    """Three seeds at 2.0, 2.1 and 2.3 BPC on every chunk, against a row of zeros: a draw of the
-    same seed three times happens 1 time in 27 (more than 2.5%), so the interval ends where the
-    lowest and highest seeds sit once their offsets from the mean are scaled by sqrt(3/2)."""
+def test_seeds_that_differ_on_every_chunk_alike_get_students_t_with_two_degrees_of_freedom():
+    """Three seeds at 2.0, 2.1 and 2.3 BPC on every chunk, against a row of zeros: the chunks add
+    nothing, so the whole variance is the seeds'. Reflated, the draw's standard error is the
+    seeds' own (sample sd / sqrt(3)), and the width is t with 2 degrees of freedom, 4.303 of
+    them, where a percentile interval would stop at the reflated lowest and highest seeds."""
     counts = np.full(20, 2000)
     bpc = np.array([2.0, 2.1, 2.3])
     sums = np.repeat(bpc[:, None] * math.log(2) * 2000, 20, axis=1)
     point, lo, hi = hierarchical_bpc(sums, counts)
-    mean, k = bpc.mean(), math.sqrt(3 / 2)
+    mean, standard_error = bpc.mean(), bpc.std(ddof=1) / math.sqrt(3)
     assert point == pytest.approx(mean)
-    assert lo == pytest.approx(mean + k * (2.0 - mean)) and hi == pytest.approx(mean + k * (2.3 - mean))
+    assert point - lo == pytest.approx(hi - point)
+    assert (hi - lo) / 2 == pytest.approx(4.303 * standard_error, rel=0.05)
+    assert lo < mean + math.sqrt(3 / 2) * (2.0 - mean) - 0.1  # well beyond the percentile's end
+
+
+def test_seeds_that_agree_leave_the_chunks_many_degrees_of_freedom():
+    """The same seed three times, noisy chunks: only the chunk draw varies, so the degrees of
+    freedom are the chunks' and the width is the normal's, as wide as one seed's chunk interval."""
+    rng = np.random.default_rng(5)
+    counts = np.full(200, 2000)
+    base = rng.uniform(2600, 3000, 200)
+    a = np.tile(base + rng.normal(0, 40, 200), (3, 1))
+    _, lo, hi = hierarchical_paired_difference(a, np.tile(base, (3, 1)), counts)
+    _, lo1, hi1 = paired_difference(a[0], base, counts)
+    assert hi - lo == pytest.approx(hi1 - lo1, rel=0.1)
+
+
+@pytest.mark.parametrize("seed_part, expected",
+                         [(1.0, 2), (0.0, 199), (0.5, 1 / (0.25 / 2 + 0.25 / 199))])
+def test_satterthwaite_follows_whichever_part_dominates(seed_part, expected):
+    """All from seeds: their 2 degrees of freedom; all from chunks: the chunks' 199; half each:
+    1 / (0.5^2 / 2 + 0.5^2 / 199), worked by hand."""
+    assert satterthwaite_df(1.0, seed_part, 2, 199) == pytest.approx(expected)
+
+
+def test_a_seed_part_above_the_whole_is_capped_at_the_seeds_degrees_of_freedom():
+    assert satterthwaite_df(1.0, 1.3, 2, 199) == pytest.approx(2)
 
 
 def test_a_known_shift_is_recovered_inside_its_interval():

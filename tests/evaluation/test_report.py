@@ -171,13 +171,13 @@ def test_a_scale_whose_budget_did_not_converge_says_so_in_the_answer_and_the_tab
     assert "those scales compare the strategies at 39.32M and 78.64M characters" in both
 
 
-def test_the_method_names_the_limits_of_three_seeds_and_of_many_intervals():
+def test_the_method_says_how_three_seeds_set_the_width_and_names_the_limit_of_many_intervals():
     md = study_markdown({**table(scale(100_000, TIE, TIE, TIE), scale(300_000, TIE, TIE, TIE)),
                          "answer": "x"})
     assert "the same indices for a row and `gru` (seed i of two rows is a pair" in md
     assert "each seed's offset from the seeds' mean scaled by √(3/2)" in md
-    assert "lacks the long tails that 2 degrees of freedom give" in md
-    assert "`results/interval-coverage.md` measures how much" in md
+    assert "Student's t gives the width" in md and "fall towards 2 where seeds differ more" in md
+    assert "`results/interval-coverage.md` measures the coverage" in md
     assert "if all 6 differences from `gru` were truly zero" in md and "chance of up to about 26%" in md
     assert "hierarchical paired bootstrap" not in study_markdown({**table(), "answer": "x"})
 
