@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = threads_per_job(max(1, len(configs)))
     with ProcessPoolExecutor(max(1, len(configs)), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(train_and_record, replace(c, device=args.device),
-                               args.runs / records.name(c), records, None, threads, False)
+                               args.runs / records.name(c), records, None, threads, None)
                    for c in configs]
         for future in as_completed(futures):
             print(run_line(future.result()), flush=True)

@@ -45,6 +45,13 @@ class Where:
     results: Path
     shipped: Path
 
+    @property
+    def kept(self) -> Path:
+        """The finished runs a shipped model may come from (best model and log each), beside the
+        records, so that they travel with the repository as the records do: the reference scale
+        can finish, and ship them, on another machine."""
+        return self.results / "kept"
+
     @classmethod
     def of(cls, smoke: bool, runs=None, results=None, checkpoints=None) -> Where:
         root = Path("runs-smoke" if smoke else "runs")
@@ -68,10 +75,11 @@ def evaluate_run(folder: Path, corpus, test_chars: int | None) -> dict:
 
 
 def train_and_record(config: TrainConfig, folder: Path, records: Records, test_chars: int | None,
-                     threads: int, keep: bool) -> dict:
-    """Train (or resume) one run, record it, and keep its checkpoint only if ``keep``. The run is
-    checked at every validation, and stopped and recorded as unstable once its curve climbs
-    (``stability``): the study then trains that row at a lower rate."""
+                     threads: int, keep: Path | None) -> dict:
+    """Train (or resume) one run in ``folder``, record it, and copy its best model and log to
+    ``keep`` if given; the folder goes. The run is checked at every validation, and stopped and
+    recorded as unstable once its curve climbs (``stability``): the study then trains that row at
+    a lower rate."""
     import torch
 
     from ..corpus import load_corpus
@@ -97,12 +105,25 @@ def train_and_record(config: TrainConfig, folder: Path, records: Records, test_c
             break
         if outcome != PAUSED:
             trainer.finish(outcome == STOPPED_EARLY)
+            if keep is not None:  # before the record: a recorded run is never trained again
+                keep_run(folder, keep)
             record = json.loads(records.write(config, evaluate_run(
                 folder, corpus, test_chars)).read_text())
             break
-    if not keep:
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
     return record
+
+
+def keep_run(folder: Path, dest: Path) -> None:
+    """Copy a finished run's best model, log and stamps to ``dest`` in one rename: what shipping
+    reads (``trainer.ship``), without the last snapshot and its optimizer state, which weigh
+    several times more."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staged = dest.parent / f".{dest.name}.tmp"
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(folder, staged, ignore=shutil.ignore_patterns("last*", ".saving-*"))
+    shutil.rmtree(dest, ignore_errors=True)
+    staged.rename(dest)
 
 
 STAMP = "code.json"  # in a run folder: the code and data versions that started the run
@@ -294,7 +315,8 @@ class Reproduction:
         """``train_and_record``'s arguments for a run: the cores are shared among the jobs."""
         threads = threads_per_job(self.jobs)
         return (replace(config, device=self.device), self.folder(config), self.records,
-                self.budget.test_chars, threads, self.keep(config))
+                self.budget.test_chars, threads,
+                self.where.kept / self.records.name(config) if self.keep(config) else None)
 
     def _done(self, record: dict) -> None:
         self.log(run_line(record))

@@ -95,7 +95,7 @@ def probe_scale(budget: StudyBudget, corpus: str, params: int, fp32: Records, pr
 
     def work(config: TrainConfig) -> tuple:
         return (replace(config, device=device), runs / probe.name(config), probe, budget.test_chars,
-                threads, False)
+                threads, None)
 
     return train_side_by_side(next_runs, probe.name, work, jobs, lambda r: log(run_line(r)))
 

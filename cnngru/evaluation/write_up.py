@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -307,18 +308,26 @@ def shipped_curves(shipped: Path, names: list[str]) -> dict:
 
 
 def ship_and_measure(reproduction, reference: dict) -> list[dict]:
-    """Ship each row's seed-0 model of the reference scale; add its generation figures."""
+    """Ship each row's seed-0 model of the reference scale from the kept runs, and let go of the
+    kept runs that no row ships; add each model's generation figures."""
     from .. import checkpoint
     from ..corpus import load_corpus
     from ..training import ship
     from .measures import generation_speed, sample_stats
 
     where = reproduction.where
+    shipping = [where.kept / row["seed_runs"][0] for row in reference["rows"]]
+    if missing := [run.name for run in shipping if not (run / "best").is_dir()]:
+        raise SystemExit(f"No kept model in {where.kept} for {', '.join(missing)}: these runs "
+                         "were recorded without their models. Delete their records in "
+                         f"{where.records} and run `cnngru reproduce` to train them again.")
+    for run in where.kept.iterdir():
+        if run not in shipping:
+            shutil.rmtree(run)
     corpus = load_corpus(reproduction.corpus)
     rows = []
-    for row in reference["rows"]:
-        seed0 = where.runs / "study" / row["seed_runs"][0]
-        ship(seed0, where.shipped / row["name"])
+    for row, run in zip(reference["rows"], shipping, strict=True):
+        ship(run, where.shipped / row["name"])
         bundle = checkpoint.load(where.shipped / row["name"], device="cpu")
         stats = sample_stats(bundle, corpus.words(), samples=4)
         rows.append({**row, "gen_chars_per_s": generation_speed(bundle) if row["name"] in VARIANTS else None,

@@ -2,6 +2,7 @@
 the convergence ladder, three seeds at three scales, the write-up), and its reuse of records."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -118,14 +119,42 @@ def test_the_write_up_ships_the_reference_scale_and_draws_the_scaling_figure(smo
     assert [r["name"] for r in results["rows"]] == [*VARIANTS, "transformer"]
 
 
-def test_every_kept_run_folder_is_stamped_with_the_code_that_trained_it(smoke):
+def test_only_the_shipped_runs_are_kept_beside_the_records_stamped_with_their_code(smoke):
+    """Seed 0 of the reference scale at its full budget keeps its best model in results/kept
+    (every other run folder goes once recorded); once the scale ships, only the shipped stay."""
     from cnngru.evaluation.run_records import code_version
 
-    root = smoke[0]
-    kept = list((root / "runs" / "study").glob("*"))
-    assert kept  # seed 0 of the reference scale's full-budget rows keep their checkpoints
+    root, _, _, _, results = smoke
+    assert not list((root / "runs" / "study").glob("*"))
+    kept = sorted((root / "results" / "kept").iterdir())
+    assert [k.name for k in kept] == sorted(r["seed_runs"][0] for r in results["rows"])
     for folder in kept:
+        assert (folder / "best" / "model.safetensors").is_file() and not (folder / "last").exists()
         assert json.loads((folder / "code.json").read_text())["code"] == code_version()
+
+
+def test_the_write_up_ships_from_the_kept_runs_on_a_machine_without_the_run_folders(smoke, tmp_path):
+    """The records and kept runs travel with the repository; the run folders do not. A write-up
+    on a copy of the results, beside a runs folder with no run in it (it holds the smoke text,
+    which the records name), ships the same models, and says what to do when one is missing."""
+    root = smoke[0]
+    assert not list((root / "runs" / "study").glob("*"))
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(root / "results", copy / "results")
+    args = [sys.executable, "-m", "cnngru.cli", "reproduce", "--smoke", "--write-only",
+            "--runs", str(root / "runs"), "--results", str(copy / "results"),
+            "--checkpoints", str(copy / "checkpoints")]
+    shutil.copytree(root / "checkpoints" / "refiner", copy / "checkpoints" / "refiner")  # reused
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in (*VARIANTS, "transformer"):
+        ours, theirs = (json.loads((r / name / "checkpoint.json").read_text())["weights_sha256"]
+                        for r in (copy / "checkpoints", root / "checkpoints"))
+        assert ours == theirs
+    gone = next((copy / "results" / "kept").iterdir())
+    shutil.rmtree(gone)
+    failed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert failed.returncode != 0 and f"No kept model in {copy / 'results' / 'kept'} for {gone.name}" in failed.stderr
 
 
 def test_a_run_started_by_other_code_trains_again_from_the_start(tmp_path):

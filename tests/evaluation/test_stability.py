@@ -93,7 +93,7 @@ def tiny(tmp_path_factory):
 def test_a_run_that_blows_up_is_stopped_at_the_climb_and_recorded_unstable(tiny):
     root, config, records = tiny
     run = config(1.0)  # far too high: validation climbs from its first checks
-    record = train_and_record(run, root / "blows-up", records, None, 1, keep=False)
+    record = train_and_record(run, root / "blows-up", records, None, 1, keep=None)
     assert record["unstable"]["val_bpc"] > record["unstable"]["best_val_bpc"] + RISE
     assert record["train"]["steps"] < run.steps  # stopped, not trained to the end
     assert "test_bpc" not in record and is_unstable(record)
@@ -105,13 +105,14 @@ def test_a_checked_run_trains_exactly_as_an_unchecked_one(tiny):
     """The checks run the trainer a validation at a time: the same losses as one go."""
     root, config, records = tiny
     run = config(2e-3)
-    record = train_and_record(run, root / "checked", records, None, 1, keep=True)
+    record = train_and_record(run, root / "checked", records, None, 1, keep=root / "kept")
     train(config(2e-3), root / "plain", progress=False)
 
     def losses(folder):
         return [(r["step"], r.get("loss"), r.get("val_bpc"))
                 for r in map(json.loads, (folder / "log.jsonl").read_text().splitlines())]
-    assert losses(root / "checked") == losses(root / "plain")
+    assert losses(root / "kept") == losses(root / "plain")
+    assert not (root / "checked").exists() and (root / "kept" / "best").is_dir()
     assert "unstable" not in record and record["train"]["steps"] == run.steps
 
 
@@ -288,5 +289,5 @@ def test_a_worker_whose_code_changed_since_the_study_began_refuses_to_train(tiny
     root, config, _ = tiny
     records = Records(root / "records", "0" * 12, "data", "fp32")
     with pytest.raises(RuntimeError, match="the code changed while the study ran"):
-        train_and_record(config(2e-3), root / "changed", records, None, 1, keep=False)
+        train_and_record(config(2e-3), root / "changed", records, None, 1, keep=None)
     assert not (root / "changed").exists()
