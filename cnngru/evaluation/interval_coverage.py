@@ -61,8 +61,8 @@ def coverage(nats: np.ndarray, counts: np.ndarray, spread: float, studies: int =
 
     held = 0
     for study in range(studies):
-        _, lo, hi = hierarchical_paired_difference(row(), row(), counts, seed=study)
-        held += lo <= 0 <= hi
+        d = hierarchical_paired_difference(row(), row(), counts, seed=study)
+        held += d.lo <= 0 <= d.hi
     return held / studies
 
 

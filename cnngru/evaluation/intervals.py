@@ -10,6 +10,7 @@ moves both together cancels.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,9 +34,32 @@ def paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, counts: np.ndarray
     return float(point), float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its 95% interval from a standard error and Student's t, whose degrees of
+    freedom also give the p-value of a true zero (below 0.05 just when the interval excludes 0)."""
+
+    mean: float
+    lo: float
+    hi: float
+    se: float
+    df: float
+
+    @classmethod
+    def of(cls, mean: float, se: float, df: float) -> Estimate:
+        half = student_t_quantile(0.975, df) * se
+        return cls(mean, mean - half, mean + half, se, df)
+
+    @property
+    def p(self) -> float:
+        """Two-sided p-value of a true mean of zero."""
+        if self.se == 0:
+            return float(self.mean == 0)
+        return max(0.0, 2 * (1 - student_t_cdf(abs(self.mean) / self.se, self.df)))
+
+
 def hierarchical_paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, counts: np.ndarray,
-                                   seed: int = 0, resamples: int = RESAMPLES
-                                   ) -> tuple[float, float, float]:
+                                   seed: int = 0, resamples: int = RESAMPLES) -> Estimate:
     """Mean BPC of row A minus row B over seeds and chunks, with a 95% interval that includes
     training randomness: each resample draws seed indices, then chunks, the same for both rows.
 
@@ -70,8 +94,7 @@ def hierarchical_paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, count
     variance = float(diff.var(ddof=1))
     seed_part = float(offsets.var(ddof=1)) / seeds if seeds > 1 else 0.0
     df = satterthwaite_df(variance, seed_part, seeds - 1, chunks - 1)
-    half = student_t_quantile(0.975, df) * math.sqrt(variance)
-    return point, point - half, point + half
+    return Estimate.of(point, math.sqrt(variance), df)
 
 
 def satterthwaite_df(variance: float, seed_part: float, seed_df: int, chunk_df: int) -> float:
@@ -85,27 +108,45 @@ def satterthwaite_df(variance: float, seed_part: float, seed_df: int, chunk_df: 
 
 
 def hierarchical_bpc(sums: np.ndarray, counts: np.ndarray, seed: int = 0,
-                     resamples: int = RESAMPLES) -> tuple[float, float, float]:
+                     resamples: int = RESAMPLES) -> Estimate:
     """Mean BPC of a row over its seeds, and its 95% interval over seeds and then chunks."""
     return hierarchical_paired_difference(sums, np.zeros_like(sums), counts, seed, resamples)
 
 
+def student_t_cdf(x: float, df: float) -> float:
+    """P(T <= x) for Student's t with ``df`` >= 1 degrees of freedom, fractional ones included:
+    with t = sqrt(df) tan(u) the density becomes c cos(u)^(df - 1), smooth and bounded, which
+    Simpson's rule integrates well however far out x lies. Kept here so that a small-sample
+    interval needs no statistics package."""
+    c = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(math.pi)
+    end = math.atan(abs(x) / math.sqrt(df))
+    u = np.linspace(0.0, end, 2001)
+    f = np.cos(u) ** (df - 1)
+    area = c * end / 6000 * (f[0] + f[-1] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum())
+    return 0.5 + math.copysign(area, x)
+
+
 def student_t_quantile(p: float, df: float) -> float:
-    """The p-quantile (p > 0.5) of Student's t with ``df`` degrees of freedom, fractional ones
-    included: bisection on the distribution function, its density integrated by Simpson's rule.
-    Kept here so that a small-sample interval needs no statistics package."""
-    norm = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
-
-    def cdf(x: float) -> float:
-        s = np.linspace(0.0, x, 2001)
-        f = norm * (1 + s * s / df) ** (-(df + 1) / 2)
-        return 0.5 + x / 6000 * (f[0] + f[-1] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum())
-
+    """The p-quantile (p > 0.5) of Student's t with ``df`` degrees of freedom: bisection on
+    ``student_t_cdf``."""
     lo, hi = 0.0, 1000.0
     for _ in range(60):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
+        lo, hi = (mid, hi) if student_t_cdf(mid, df) < p else (lo, mid)
     return (lo + hi) / 2
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's adjusted p-values for k tests taken together: a test is clear at a family-wise
+    error of alpha when its adjusted p is below alpha. The i-th smallest p (from 0) is multiplied
+    by k - i, and none may fall below a smaller p's (the step-down stops at the first failure).
+    It needs no assumption about how the tests depend on each other, as the study's do through
+    the GRU's shared runs."""
+    k, adjusted, running = len(p_values), [1.0] * len(p_values), 0.0
+    for i, j in enumerate(sorted(range(k), key=lambda j: p_values[j])):
+        running = max(running, min(1.0, (k - i) * p_values[j]))
+        adjusted[j] = running
+    return adjusted
 
 
 def welch_difference(a: list[float], b: list[float]) -> tuple[float, float, float]:

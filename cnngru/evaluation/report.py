@@ -7,6 +7,7 @@ demo's Results tab and the tests all read the same sentences and numbers.
 from __future__ import annotations
 
 from ..models import VARIANTS
+from .intervals import holm
 from .stability import RISE
 from .study import REFERENCE
 from .text_study import TIE_MARGIN
@@ -55,10 +56,15 @@ def scale_answer(table: dict) -> str:
                          f"GRU ({ref['delta_vs_gru']['mean']:+.3f} BPC).")
     where = ", ".join(fmt_count(s["params"]) for s in scales)
     so_far = " so far" if unfinished else ""  # another scale may still change the answer
+    together = counted_together(scales)
     if helped:
+        clear = [(v, p) for v, p in helped if together[(v, p)] < 0.05]
+        caveat = ("" if clear else ", though not once all the comparisons made are counted "
+                  "together (below)")
         head = (f"**Yes, in places{so_far}:** "
                 + ", ".join(f"`{v}` at {fmt_count(p)}" for v, p in helped)
-                + f" beat the GRU baseline on the unseen test plays (scales finished: {where}).")
+                + f" beat the GRU baseline on the unseen test plays (scales finished: {where})"
+                + caveat + ".")
     else:
         which = "the scales finished so far" if unfinished else "these scales"
         head = (f"**No, not at {which}:** no CNN strategy, in its strongest "
@@ -66,7 +72,35 @@ def scale_answer(table: dict) -> str:
     if unfinished:
         note += (" Not finished yet: the " + ", ".join(fmt_count(p) for p in unfinished)
                  + " scale(s); the answer there is still open.")
-    return head + "\n\n" + "\n".join(lines) + partial + note + previews_pointer(table)
+    return (head + "\n\n" + "\n".join(lines) + together_sentence(scales, together) + partial
+            + note + previews_pointer(table))
+
+
+def counted_together(scales: list[dict]) -> dict[tuple[str, int], float]:
+    """Holm's adjusted p-value of each strategy's difference from the GRU at each finished
+    scale, all of them taken as one family: (strategy, params) -> p."""
+    compared = [(r["name"], s["params"], r["delta_vs_gru"]["p"])
+                for s in scales for r in s["rows"] if r["name"] in VARIANTS[1:]]
+    adjusted = holm([p for _, _, p in compared])
+    return {(name, params): a for (name, params, _), a in zip(compared, adjusted, strict=True)}
+
+
+def together_sentence(scales: list[dict], together: dict[tuple[str, int], float]) -> str:
+    """Whether each "helps" and "hurts" stays clear once every comparison made is counted."""
+    parts = []
+    for s in scales:
+        for r in s["rows"]:
+            d = r["delta_vs_gru"] if r["name"] in VARIANTS[1:] else None
+            if d and verdict(d) != "ties":
+                a = together[(r["name"], s["params"])]
+                parts.append(f"`{r['name']}` {verdict(d)} at {fmt_count(s['params'])} with p = "
+                             f"{d['p']:.3f}, {a:.3f} adjusted: "
+                             + ("still clear" if a < 0.05 else "no longer clear"))
+    if not parts:
+        return ""
+    return (f"\n\nCounted together: the {len(together)} comparisons with the GRU at finished "
+            "scales, taken as one family with Holm's correction (5% family-wise error): "
+            + "; ".join(parts) + ".")
 
 
 def previews_pointer(table: dict) -> str:
@@ -326,7 +360,9 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
             "in studies simulated from the records). Training randomness (first weights, dropout) "
             f"is inside them. Each is 95% on its own: if all {comparisons} differences from `gru` "
             "were truly zero, at least one would still read \"helps\" or \"hurts\" with a "
-            f"chance of up to about {chance:.0%} (less, as they share the GRU's runs).")
+            f"chance of up to about {chance:.0%} (less, as they share the GRU's runs), so the "
+            "answer also counts them together: p-values from the same t, adjusted by Holm's "
+            "step-down, which holds the chance of any false \"helps\" or \"hurts\" at 5%.")
 
 
 def finished_runs_table(scales: list[dict]) -> list[str]:

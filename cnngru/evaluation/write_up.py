@@ -100,18 +100,18 @@ def compared_rows(records: dict, base) -> list[dict]:
     sums = {row: np.array([r["test_chunk_nats"] for r in rs]) for row, rs in records.items()}
     rows = []
     for row, rs in records.items():
-        mean, lo, hi = hierarchical_bpc(sums[row], counts)
+        bpc = hierarchical_bpc(sums[row], counts)
         out = {"name": row.name, "design": row.design,
                "params": int(np.mean([r["train"]["params"] for r in rs])),
                "lr": rs[0]["config"]["lr"], "train_chars": rs[0]["train"]["chars"],
                "val_bpc": float(np.mean([r["val_bpc"] for r in rs])),
-               "test_bpc": mean, "test_bpc_ci": [lo, hi],
+               "test_bpc": bpc.mean, "test_bpc_ci": [bpc.lo, bpc.hi],
                "seeds": [r["test_bpc"] for r in rs], "seed_runs": [r["name"] for r in rs],
                "train_time_s": float(np.mean([r["train"]["time"] for r in rs])),
                "device": rs[0]["train"]["device"], "precision": rs[0]["precision"]}
         if row != base:
-            d, dlo, dhi = hierarchical_paired_difference(sums[row], sums[base], counts)
-            out["delta_vs_gru"] = {"mean": d, "lo": dlo, "hi": dhi}
+            d = hierarchical_paired_difference(sums[row], sums[base], counts)
+            out["delta_vs_gru"] = {"mean": d.mean, "lo": d.lo, "hi": d.hi, "p": d.p, "df": d.df}
         rows.append(out)
     return rows
 

@@ -6,17 +6,25 @@ import numpy as np
 import pytest
 
 from cnngru.evaluation.intervals import (
+    Estimate,
     bootstrap_bpc,
     hierarchical_bpc,
     hierarchical_paired_difference,
+    holm,
     paired_difference,
     satterthwaite_df,
+    student_t_cdf,
     student_t_quantile,
     welch_difference,
 )
 from cnngru.evaluation.scoring import chunk_sums
 
 LN2 = math.log(2)
+
+
+def triple(e):
+    """An estimate's mean and interval."""
+    return e.mean, e.lo, e.hi
 
 
 def test_chunk_sums_sum_and_count_each_chunk_including_a_short_last_one():
@@ -85,7 +93,7 @@ def test_the_same_seed_gives_the_same_interval():
 def test_identical_rows_over_seeds_differ_by_exactly_zero():
     rng = np.random.default_rng(0)
     sums = rng.uniform(1000, 2000, (3, 50))
-    point, lo, hi = hierarchical_paired_difference(sums, sums.copy(), np.full(50, 2000))
+    point, lo, hi = triple(hierarchical_paired_difference(sums, sums.copy(), np.full(50, 2000)))
     assert point == lo == hi == 0.0
 
 
@@ -97,8 +105,8 @@ def test_seed_i_of_two_rows_is_a_pair_so_what_they_share_cancels():
     shared = np.array([-0.06, 0.0, 0.06])[:, None] * math.log(2) * counts
     base = rng.uniform(2600, 3000, (1, 80)) + shared
     shift = 0.02 * math.log(2) * counts
-    point, lo, hi = hierarchical_paired_difference(base + shift + rng.normal(0, 5, (3, 80)),
-                                                   base, counts)
+    a = base + shift + rng.normal(0, 5, (3, 80))
+    point, lo, hi = triple(hierarchical_paired_difference(a, base, counts))
     assert abs(point - 0.02) < 0.002 and 0 < lo < 0.02 < hi and hi - lo < 0.01
 
 
@@ -110,7 +118,7 @@ def test_seeds_that_differ_on_every_chunk_alike_get_students_t_with_two_degrees_
     counts = np.full(20, 2000)
     bpc = np.array([2.0, 2.1, 2.3])
     sums = np.repeat(bpc[:, None] * math.log(2) * 2000, 20, axis=1)
-    point, lo, hi = hierarchical_bpc(sums, counts)
+    point, lo, hi = triple(hierarchical_bpc(sums, counts))
     mean, standard_error = bpc.mean(), bpc.std(ddof=1) / math.sqrt(3)
     assert point == pytest.approx(mean)
     assert point - lo == pytest.approx(hi - point)
@@ -125,7 +133,7 @@ def test_seeds_that_agree_leave_the_chunks_many_degrees_of_freedom():
     counts = np.full(200, 2000)
     base = rng.uniform(2600, 3000, 200)
     a = np.tile(base + rng.normal(0, 40, 200), (3, 1))
-    _, lo, hi = hierarchical_paired_difference(a, np.tile(base, (3, 1)), counts)
+    _, lo, hi = triple(hierarchical_paired_difference(a, np.tile(base, (3, 1)), counts))
     _, lo1, hi1 = paired_difference(a[0], base, counts)
     assert hi - lo == pytest.approx(hi1 - lo1, rel=0.1)
 
@@ -147,8 +155,8 @@ def test_a_known_shift_is_recovered_inside_its_interval():
     counts = np.full(80, 2000)
     base = rng.uniform(2600, 3000, (3, 80))
     shift = 0.05 * math.log(2) * counts  # 0.05 bits per character
-    point, lo, hi = hierarchical_paired_difference(base + shift + rng.normal(0, 20, (3, 80)),
-                                                   base, counts)
+    a = base + shift + rng.normal(0, 20, (3, 80))
+    point, lo, hi = triple(hierarchical_paired_difference(a, base, counts))
     assert abs(point - 0.05) < 0.005 and lo < 0.05 < hi and lo > 0
 
 
@@ -160,15 +168,15 @@ def test_seed_to_seed_spread_widens_the_interval_beyond_the_chunk_interval():
     base = rng.uniform(2600, 3000, (3, 100))
     per_seed = np.array([-0.06, 0.0, 0.06])[:, None] * math.log(2) * counts
     a = base + per_seed + rng.normal(0, 5, (3, 100))
-    _, lo, hi = hierarchical_paired_difference(a, base, counts)
-    _, lo1, hi1 = hierarchical_paired_difference(a[:1], base[:1], counts)
+    _, lo, hi = triple(hierarchical_paired_difference(a, base, counts))
+    _, lo1, hi1 = triple(hierarchical_paired_difference(a[:1], base[:1], counts))
     assert hi - lo > 2 * (hi1 - lo1)
 
 
 def test_hierarchical_bpc_of_constant_chunks_is_exact():
     counts = np.full(10, 2000)
     sums = np.full((3, 10), 2000 * 2.5 * math.log(2))
-    point, lo, hi = hierarchical_bpc(sums, counts)
+    point, lo, hi = triple(hierarchical_bpc(sums, counts))
     assert point == pytest.approx(2.5) and lo == pytest.approx(2.5) and hi == pytest.approx(2.5)
 
 
@@ -199,3 +207,36 @@ def test_one_wild_seed_widens_the_interval_so_that_even_a_large_lead_holds_zero(
 
 def test_groups_without_spread_give_the_difference_exactly():
     assert welch_difference([2.0, 2.0, 2.0], [1.5, 1.5, 1.5]) == (0.5, 0.5, 0.5)
+
+
+# ---- p-values and Holm's correction ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("x, df, expected", [(0.0, 2, 0.5), (1.0, 1, 0.75), (-1.0, 1, 0.25),
+                                             (2.920, 2, 0.95), (1.960, 1e6, 0.975),
+                                             (1e9, 2, 1.0)])
+def test_the_t_distribution_function_matches_the_tables(x, df, expected):
+    """Cauchy (df = 1) has 0.5 + atan(x) / pi; 2.920 is t's 95% point at 2 degrees of freedom."""
+    assert student_t_cdf(x, df) == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_p_value_falls_below_005_just_when_the_interval_leaves_out_zero():
+    """A difference whose 95% interval ends at zero has p = 0.05, at any degrees of freedom."""
+    for df in (2, 3.7, 40):
+        for se in (0.005, 0.01):
+            edge = Estimate.of(student_t_quantile(0.975, df) * se, se, df)
+            assert edge.lo == pytest.approx(0, abs=1e-9) and edge.p == pytest.approx(0.05, abs=1e-5)
+            inside, outside = Estimate.of(edge.mean * 0.9, se, df), Estimate.of(edge.mean * 1.1, se, df)
+            assert inside.lo < 0 < inside.p - 0.05 and outside.lo > 0 and outside.p < 0.05
+    assert Estimate.of(0.0, 0.0, 2).p == 1.0 and Estimate.of(0.1, 0.0, 2).p == 0.0
+
+
+def test_holm_steps_down_from_the_smallest_p_and_stops_at_the_first_that_fails():
+    """Four tests: the smallest p is multiplied by 4, the next by 3, then 2 and 1, none below an
+    earlier one. At 5%, 0.03 (0.06 adjusted) fails, so 0.04 cannot pass either, though it would
+    on its own: it takes the 0.06 before it."""
+    adjusted = holm([0.03, 0.001, 0.016, 0.04])
+    assert adjusted == pytest.approx([0.06, 0.004, 0.048, 0.06])
+    assert [a < 0.05 for a in adjusted] == [False, True, True, False]
+    assert holm([0.01, 0.02, 0.04]) == pytest.approx([0.03, 0.04, 0.04])  # all clear at 5%
+    assert holm([0.02]) == [0.02] and holm([]) == [] and holm([0.5, 0.6]) == [1.0, 1.0]

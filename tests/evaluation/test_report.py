@@ -6,8 +6,9 @@ import pytest
 from cnngru.evaluation.report import scale_answer, study_markdown, verdict
 
 
-def delta(mean, lo, hi):
-    return {"mean": mean, "lo": lo, "hi": hi}
+def delta(mean, lo, hi, p=None):
+    """A difference from the GRU; its p-value, unless given, agrees with its interval."""
+    return {"mean": mean, "lo": lo, "hi": hi, "p": p if p is not None else 0.001 if lo > 0 or hi < 0 else 0.5}
 
 
 def scale(params, pre, post, hybrid, transformer=None):
@@ -368,3 +369,28 @@ def test_the_answer_points_to_a_preview_trained_apart_and_keeps_it_out_of_its_ve
     assert with_preview.startswith("**No, not at the scales finished so far:**")  # 1M's "helps" stays out
     nothing = scale_answer({**table(unfinished=[1_000_000]), "scale_previews": [preview]})
     assert nothing.startswith("**Not answered yet:**") and "A preview of the 1.00M (bf16)" in nothing
+
+
+def test_a_help_that_is_clear_alone_but_not_counted_together_is_said_to_be_so():
+    """One "helps" at p = 0.02 among 3 comparisons: Holm multiplies it by 3, to 0.06, so the
+    answer keeps the verdict and says it is no longer clear counted together."""
+    text = scale_answer(table(scale(100_000, (-0.03, -0.05, -0.005, 0.02), TIE, TIE)))
+    assert text.startswith("**Yes, in places:** `cnn-pre` at 100k beat the GRU baseline on the "
+                           "unseen test plays (scales finished: 100k), though not once all the "
+                           "comparisons made are counted together (below).")
+    assert ("Counted together: the 3 comparisons with the GRU at finished scales, taken as one "
+            "family with Holm's correction (5% family-wise error): `cnn-pre` helps at 100k with "
+            "p = 0.020, 0.060 adjusted: no longer clear.") in text
+
+
+def test_a_clear_difference_counted_together_stays_clear_and_ties_are_not_listed():
+    text = scale_answer(table(scale(100_000, (-0.05, -0.07, -0.03, 0.001), TIE, WORSE),
+                              scale(300_000, TIE, TIE, (0.02, 0.001, 0.04, 0.03))))
+    assert text.startswith("**Yes, in places:** `cnn-pre` at 100k beat the GRU baseline on the "
+                           "unseen test plays (scales finished: 100k, 300k).")
+    together = text.split("Counted together: the 6 comparisons", 1)[1].split("\n")[0]
+    assert "`cnn-pre` helps at 100k with p = 0.001, 0.006 adjusted: still clear" in together
+    assert "`hybrid` hurts at 100k with p = 0.001, 0.006 adjusted: still clear" in together
+    assert "`hybrid` hurts at 300k with p = 0.030, 0.120 adjusted: no longer clear" in together
+    assert "cnn-post" not in together  # ties are not listed
+    assert "Counted together" not in scale_answer(table(scale(100_000, TIE, TIE, TIE)))
