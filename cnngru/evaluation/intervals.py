@@ -100,11 +100,12 @@ def hierarchical_paired_difference(sums_a: np.ndarray, sums_b: np.ndarray, count
 def satterthwaite_df(variance: float, seed_part: float, seed_df: int, chunk_df: int) -> float:
     """Degrees of freedom of a variance that sums a part estimated from the seeds (``seed_df``)
     and the rest from the chunks (``chunk_df``): Welch-Satterthwaite's approximation. The seed
-    part is capped at the whole, which the chunk draw can leave a little short of."""
+    part is capped at the whole, which the chunk draw can leave a little short of; a part with
+    no degrees of freedom (one seed, one chunk) can only be rounding, and counts for nothing."""
     seed_part = min(seed_part, variance)
     parts = [(seed_part, seed_df), (variance - seed_part, chunk_df)]
-    spread = sum(part ** 2 / df for part, df in parts if part > 0)
-    return variance ** 2 / spread if spread else float(max(chunk_df, 1))
+    spread = sum(part ** 2 / df for part, df in parts if part > 0 and df > 0)
+    return variance ** 2 / spread if spread else float(max(chunk_df, seed_df, 1))
 
 
 def hierarchical_bpc(sums: np.ndarray, counts: np.ndarray, seed: int = 0,

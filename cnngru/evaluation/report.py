@@ -57,14 +57,18 @@ def scale_answer(table: dict) -> str:
     where = ", ".join(fmt_count(s["params"]) for s in scales)
     so_far = " so far" if unfinished else ""  # another scale may still change the answer
     together = counted_together(scales)
-    if helped:
-        clear = [(v, p) for v, p in helped if together[(v, p)] < 0.05]
-        caveat = ("" if clear else ", though not once all the comparisons made are counted "
-                  "together (below)")
-        head = (f"**Yes, in places{so_far}:** "
-                + ", ".join(f"`{v}` at {fmt_count(p)}" for v, p in helped)
-                + f" beat the GRU baseline on the unseen test plays (scales finished: {where})"
-                + caveat + ".")
+    clear = [h for h in helped if together[h] < 0.05]
+    alone = [h for h in helped if h not in clear]  # clear on their own intervals only
+    own = "its own interval" if len(alone) == 1 else "their own intervals"
+    if clear:
+        head = (f"**Yes, in places{so_far}:** {_listed(clear)} beat the GRU baseline on the "
+                f"unseen test plays (scales finished: {where})"
+                + (f"; {_listed(alone)} did too on {own}, but not once all the comparisons "
+                   "made are counted together (below)" if alone else "") + ".")
+    elif alone:
+        head = (f"**Not clearly{so_far}:** {_listed(alone)} beat the GRU baseline on the unseen "
+                f"test plays (scales finished: {where}) on {own}, but not once all the "
+                "comparisons made are counted together (below).")
     else:
         which = "the scales finished so far" if unfinished else "these scales"
         head = (f"**No, not at {which}:** no CNN strategy, in its strongest "
@@ -74,6 +78,10 @@ def scale_answer(table: dict) -> str:
                  + " scale(s); the answer there is still open.")
     return (head + "\n\n" + "\n".join(lines) + together_sentence(scales, together) + partial
             + note + previews_pointer(table))
+
+
+def _listed(cases: list[tuple[str, int]]) -> str:
+    return ", ".join(f"`{v}` at {fmt_count(p)}" for v, p in cases)
 
 
 def counted_together(scales: list[dict]) -> dict[tuple[str, int], float]:
@@ -93,14 +101,18 @@ def together_sentence(scales: list[dict], together: dict[tuple[str, int], float]
             d = r["delta_vs_gru"] if r["name"] in VARIANTS[1:] else None
             if d and verdict(d) != "ties":
                 a = together[(r["name"], s["params"])]
-                parts.append(f"`{r['name']}` {verdict(d)} at {fmt_count(s['params'])} with p = "
-                             f"{d['p']:.3f}, {a:.3f} adjusted: "
+                parts.append(f"`{r['name']}` {verdict(d)} at {fmt_count(s['params'])} with "
+                             f"{_p(d['p'])} ({_p(a)} adjusted): "
                              + ("still clear" if a < 0.05 else "no longer clear"))
     if not parts:
         return ""
-    return (f"\n\nCounted together: the {len(together)} comparisons with the GRU at finished "
-            "scales, taken as one family with Holm's correction (5% family-wise error): "
-            + "; ".join(parts) + ".")
+    return (f"\n\nCounted together: the {len(together)} comparisons with the GRU at the scales "
+            "finished so far, taken as one family with Holm's correction (5% family-wise error; "
+            "an adjusted p can only rise as more scales finish): " + "; ".join(parts) + ".")
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def previews_pointer(table: dict) -> str:
@@ -362,7 +374,8 @@ def method_paragraph(m: dict, scales: list[dict]) -> str:
             "were truly zero, at least one would still read \"helps\" or \"hurts\" with a "
             f"chance of up to about {chance:.0%} (less, as they share the GRU's runs), so the "
             "answer also counts them together: p-values from the same t, adjusted by Holm's "
-            "step-down, which holds the chance of any false \"helps\" or \"hurts\" at 5%.")
+            "step-down, which holds at 5% the chance that any difference truly zero reads "
+            "\"helps\" or \"hurts\".")
 
 
 def finished_runs_table(scales: list[dict]) -> list[str]:

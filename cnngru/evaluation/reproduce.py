@@ -87,7 +87,8 @@ def train_and_record(config: TrainConfig, folder: Path, records: Records, test_c
 
     torch.set_num_threads(threads)
     record = records.read(config)
-    if record is not None:
+    if record is not None:  # recorded meanwhile (its folder outlived it if stopped just then)
+        shutil.rmtree(folder, ignore_errors=True)
         return record
     claim(folder, records)
     corpus = load_corpus(config.corpus)

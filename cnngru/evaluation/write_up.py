@@ -307,6 +307,12 @@ def shipped_curves(shipped: Path, names: list[str]) -> dict:
             if (shipped / name / "log.jsonl").is_file()}
 
 
+def unkept(where, reference: dict) -> list[str]:
+    """The reference scale's seed-0 runs that have no kept model to ship."""
+    return [name for name in (row["seed_runs"][0] for row in reference["rows"])
+            if not (where.kept / name / "best").is_dir()]
+
+
 def ship_and_measure(reproduction, reference: dict) -> list[dict]:
     """Ship each row's seed-0 model of the reference scale from the kept runs, and let go of the
     kept runs that no row ships; add each model's generation figures."""
@@ -317,12 +323,8 @@ def ship_and_measure(reproduction, reference: dict) -> list[dict]:
 
     where = reproduction.where
     shipping = [where.kept / row["seed_runs"][0] for row in reference["rows"]]
-    if missing := [run.name for run in shipping if not (run / "best").is_dir()]:
-        raise SystemExit(f"No kept model in {where.kept} for {', '.join(missing)}: these runs "
-                         "were recorded without their models. Delete their records in "
-                         f"{where.records} and run `cnngru reproduce` to train them again.")
-    for run in where.kept.iterdir():
-        if run not in shipping:
+    for run in where.kept.iterdir():  # recorded, unshipped; not a copy under way (".name.tmp")
+        if run.is_dir() and run not in shipping and reproduction.records.holds(run.name):
             shutil.rmtree(run)
     corpus = load_corpus(reproduction.corpus)
     rows = []
@@ -377,20 +379,21 @@ def write_up(reproduction) -> dict:
         previous = json.loads((folder / "results.json").read_text())
     reference = next((s for s in table["scales"]
                       if s["params"] == reproduction.budget.reference_params), None)
-    if reference is not None:
+    missing = [] if reference is None else unkept(reproduction.where, reference)
+    if missing:
+        reproduction.log(f"No kept model in {reproduction.where.kept} for {', '.join(missing)}, "
+                         "so the shipped models stay as they were: these runs were recorded "
+                         f"without their models. Delete their records in {reproduction.where.records} "
+                         "and run `cnngru reproduce` to train them again.")
+    if reference is not None and not missing:
         table["rows"] = ship_and_measure(reproduction, reference)
         table["rows_from"] = (f"this study's {reference['params'] // 1000}k scale, seed 0 of each "
                               "row (the test BPC columns are the means over seeds)")
         table["refiner"] = train_or_reuse_refiner_and_measure(reproduction)
-    elif previous.get("rows"):  # the shipped models stay the previous study's until then
-        table["rows"] = previous["rows"]
-        table["rows_from"] = ("the previous single-scale study: one seed per row at 1M "
-                              "parameters, 21M characters on a GPU; they stay shipped until this "
-                              "study's 1M scale is done. Its intervals resample the test chunks "
-                              "of one trained model per row, so they leave out training "
-                              "randomness, which its reduced-budget seed study (below) shows to "
-                              "be as large as the differences")
-        table["rows_answer"] = previous.get("rows_answer", previous.get("answer"))
+    elif previous.get("rows"):  # the shipped models stay as they are until then
+        for key in ("rows", "rows_from", "rows_answer"):
+            if key in previous:
+                table[key] = previous[key]
     if "refiner" in previous and "refiner" not in table:
         table["refiner"] = previous["refiner"]
     if "curves" not in table and table.get("rows"):  # no scale finished: the shipped models'

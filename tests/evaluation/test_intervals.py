@@ -240,3 +240,13 @@ def test_holm_steps_down_from_the_smallest_p_and_stops_at_the_first_that_fails()
     assert [a < 0.05 for a in adjusted] == [False, True, True, False]
     assert holm([0.01, 0.02, 0.04]) == pytest.approx([0.03, 0.04, 0.04])  # all clear at 5%
     assert holm([0.02]) == [0.02] and holm([]) == [] and holm([0.5, 0.6]) == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_a_text_of_one_chunk_still_gets_an_interval(seeds):
+    """One chunk has no chunk-to-chunk spread to estimate: the seeds' part decides alone."""
+    rng = np.random.default_rng(6)
+    a, b = rng.uniform(2600, 3000, (seeds, 1)), rng.uniform(2600, 3000, (seeds, 1))
+    for draw in range(20):
+        e = hierarchical_paired_difference(a, b, np.full(1, 2000), seed=draw)
+        assert e.lo <= e.mean <= e.hi and math.isfinite(e.hi) and e.df >= 1

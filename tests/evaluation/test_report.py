@@ -371,16 +371,32 @@ def test_the_answer_points_to_a_preview_trained_apart_and_keeps_it_out_of_its_ve
     assert nothing.startswith("**Not answered yet:**") and "A preview of the 1.00M (bf16)" in nothing
 
 
-def test_a_help_that_is_clear_alone_but_not_counted_together_is_said_to_be_so():
+def test_a_help_that_is_clear_alone_but_not_counted_together_is_not_a_yes():
     """One "helps" at p = 0.02 among 3 comparisons: Holm multiplies it by 3, to 0.06, so the
-    answer keeps the verdict and says it is no longer clear counted together."""
+    verdict stays in its line, and the head says it is not clear counted together."""
     text = scale_answer(table(scale(100_000, (-0.03, -0.05, -0.005, 0.02), TIE, TIE)))
+    assert text.startswith("**Not clearly:** `cnn-pre` at 100k beat the GRU baseline on the "
+                           "unseen test plays (scales finished: 100k) on its own interval, but "
+                           "not once all the comparisons made are counted together (below).")
+    assert "- `cnn-pre` (x): helps at 100k (-0.030 BPC" in text
+    assert ("Counted together: the 3 comparisons with the GRU at the scales finished so far, "
+            "taken as one family with Holm's correction (5% family-wise error; an adjusted p can "
+            "only rise as more scales finish): `cnn-pre` helps at 100k with p = 0.020 "
+            "(p = 0.060 adjusted): no longer clear.") in text
+    partial = scale_answer(table(scale(100_000, (-0.03, -0.05, -0.005, 0.02), TIE, TIE),
+                                 unfinished=[300_000]))
+    assert partial.startswith("**Not clearly so far:** `cnn-pre` at 100k")
+
+
+def test_the_head_names_the_helps_that_stay_clear_and_then_those_clear_only_alone():
+    text = scale_answer(table(scale(100_000, (-0.05, -0.07, -0.03, 0.0001), (-0.03, -0.05, -0.01, 0.03),
+                                    TIE)))
     assert text.startswith("**Yes, in places:** `cnn-pre` at 100k beat the GRU baseline on the "
-                           "unseen test plays (scales finished: 100k), though not once all the "
-                           "comparisons made are counted together (below).")
-    assert ("Counted together: the 3 comparisons with the GRU at finished scales, taken as one "
-            "family with Holm's correction (5% family-wise error): `cnn-pre` helps at 100k with "
-            "p = 0.020, 0.060 adjusted: no longer clear.") in text
+                           "unseen test plays (scales finished: 100k); `cnn-post` at 100k did "
+                           "too on its own interval, but not once all the comparisons made are "
+                           "counted together (below).")
+    assert "`cnn-pre` helps at 100k with p < 0.001 (p < 0.001 adjusted): still clear" in text
+    assert "`cnn-post` helps at 100k with p = 0.030 (p = 0.060 adjusted): no longer clear" in text
 
 
 def test_a_clear_difference_counted_together_stays_clear_and_ties_are_not_listed():
@@ -389,8 +405,8 @@ def test_a_clear_difference_counted_together_stays_clear_and_ties_are_not_listed
     assert text.startswith("**Yes, in places:** `cnn-pre` at 100k beat the GRU baseline on the "
                            "unseen test plays (scales finished: 100k, 300k).")
     together = text.split("Counted together: the 6 comparisons", 1)[1].split("\n")[0]
-    assert "`cnn-pre` helps at 100k with p = 0.001, 0.006 adjusted: still clear" in together
-    assert "`hybrid` hurts at 100k with p = 0.001, 0.006 adjusted: still clear" in together
-    assert "`hybrid` hurts at 300k with p = 0.030, 0.120 adjusted: no longer clear" in together
+    assert "`cnn-pre` helps at 100k with p = 0.001 (p = 0.006 adjusted): still clear" in together
+    assert "`hybrid` hurts at 100k with p = 0.001 (p = 0.006 adjusted): still clear" in together
+    assert "`hybrid` hurts at 300k with p = 0.030 (p = 0.120 adjusted): no longer clear" in together
     assert "cnn-post" not in together  # ties are not listed
     assert "Counted together" not in scale_answer(table(scale(100_000, TIE, TIE, TIE)))
