@@ -6,9 +6,9 @@ Student-t width is there to mend. This measures whether it does, on the study's 
 GRU's recorded seeds at the smallest scale that has all of them give the text's difficulty (their
 mean loss per chunk) and the chunk-level noise (a recorded seed's deviations from that mean, its
 offset removed, the whole row's sign at random); each simulated seed adds an offset of a chosen
-spread. Two rows drawn alike and apart (seed i of one tells
-nothing of seed i of the other, where pairing gains nothing) differ by zero in truth, and the
-study's interval (``hierarchical_paired_difference``) should hold zero in 95% of such studies.
+spread. Two rows drawn alike and apart (seed i of one tells nothing of seed i of the other, where
+pairing gains nothing) differ by zero in truth, and the study's interval
+(``hierarchical_paired_difference``) should hold zero in 95% of such studies.
 """
 
 from __future__ import annotations
